@@ -1,0 +1,59 @@
+#include "engine/device.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "engine/error.h"
+
+namespace glassbox {
+
+std::string Device::str() const {
+  return kind == DeviceKind::cpu ? std::string("cpu") : "cuda:" + std::to_string(index);
+}
+
+Device Device::parse(const std::string& s) {
+  if (s == "cpu") return cpu();
+  if (s == "cuda") return cuda(0);
+  if (s.rfind("cuda:", 0) == 0) {
+    const std::string n = s.substr(5);
+    if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos && n.size() < 4)
+      return cuda(std::stoi(n));
+  }
+  fail("unknown device '", s, "': expected cpu, cuda or cuda:N");
+}
+
+namespace {
+// 64-byte aligned host memory (a cache line; enough for AVX-512 loads).
+class CpuAllocator final : public Allocator {
+ public:
+  void* allocate(size_t bytes) override {
+    const size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+  void deallocate(void* p) noexcept override { std::free(p); }
+};
+}  // namespace
+
+// Defined in device_cuda.cpp (or as stubs when CUDA is not built in).
+Allocator& cuda_allocator(int index);
+void cuda_copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
+
+Allocator& allocator_for(Device device) {
+  static CpuAllocator cpu;  // stateless
+  if (device.is_cpu()) return cpu;
+  return cuda_allocator(device.index);
+}
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_device.is_cpu() && src_device.is_cpu()) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  cuda_copy_bytes(dst, dst_device, src, src_device, bytes);
+}
+
+}  // namespace glassbox

@@ -1,0 +1,55 @@
+#include "engine/executor.h"
+
+#include "engine/error.h"
+
+namespace glassbox {
+
+std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend& backend,
+                              const std::vector<Tensor>& inputs, Tensor& arena) {
+  const Device dev = backend.device();
+  if (arena.bytes() < plan.arena_bytes || arena.device() != dev)
+    arena = Tensor::empty({static_cast<int64_t>((plan.arena_bytes + 3) / 4)}, DType::f32, dev);
+  std::vector<Tensor> bound(g.values.size());
+  for (size_t i = 0; i < g.inputs.size(); ++i) bound[g.inputs[i]] = inputs[i];
+  auto tensor_of = [&](int v) -> Tensor& {
+    Tensor& t = bound[v];
+    if (t.defined() && (t.raw() || t.numel() == 0)) return t;
+    switch (plan.storage[v]) {
+      case Storage::constant: t = dev.is_cpu() ? plan.known[v] : plan.known[v].to(dev); break;
+      case Storage::arena:
+        t = Tensor::wrap(static_cast<char*>(arena.raw()) + plan.offset[v], plan.shapes[v], DType::f32, dev);
+        break;
+      case Storage::kept: t = Tensor::empty(plan.shapes[v], DType::f32, dev); break;
+      default: fail("internal: value '", g.values[v].name, "' has no storage");
+    }
+    return t;
+  };
+
+  std::vector<kernels::ConstView> in;
+  std::vector<kernels::View> out;
+  for (const Step& s : plan.steps) {
+    if (s.alias()) {
+      bound[s.outputs[0]] = tensor_of(s.inputs[0]).reshape(plan.shapes[s.outputs[0]]);
+      continue;
+    }
+    in.clear();
+    out.clear();
+    for (int v : s.inputs) {
+      // Integer inputs (pads, axes, shapes) were consumed at plan time; kernels see float32 data only.
+      const Tensor* t = v < 0 ? nullptr : &tensor_of(v);
+      in.push_back(t && t->dtype() == DType::f32 ? kernels::view_of(*t) : kernels::ConstView{});
+    }
+    for (int v : s.outputs) out.push_back(kernels::view_of(tensor_of(v)));
+    s.run(backend, in, out);
+  }
+  std::map<int, Tensor> kept;
+  for (int v : plan.kept) {
+    Tensor& t = tensor_of(v);
+    // Inputs and constants are returned as copies so a result never aliases caller or model memory.
+    const bool owned = plan.storage[v] == Storage::kept;
+    kept[v] = owned ? t : t.clone();
+  }
+  return kept;
+}
+
+}  // namespace glassbox

@@ -1,0 +1,238 @@
+#include "engine/model.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/executor.h"
+
+namespace glassbox {
+
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == sep) {
+      if (i > start) parts.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  return parts;
+}
+
+// The scope prefix of `node_name` that ends with the component equal to `friendly`, or "" if none.
+// "/layer4/layer4.1/relu/Relu" with "layer4" -> "/layer4"; "blocks.15.conv" with "blocks.15" -> "blocks.15".
+std::string scope_of(const std::string& node_name, const std::string& friendly) {
+  const auto parts = split(node_name, '/');
+  std::string prefix = node_name.rfind('/', 0) == 0 ? "/" : "";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    prefix += parts[i];
+    if (parts[i] == friendly || parts[i].rfind(friendly + ".", 0) == 0 || parts[i].rfind(friendly + "_", 0) == 0)
+      return prefix.substr(0, prefix.size() - parts[i].size()) + friendly;
+    prefix += "/";
+  }
+  return "";
+}
+
+std::vector<Shape> concrete_input_shapes(const Graph& g, int64_t batch) {
+  std::vector<Shape> shapes;
+  for (int v : g.inputs) {
+    const Value& val = g.values[v];
+    GB_CHECK(val.has_shape, "input '", val.name, "' declares no shape; run it with a concrete batch instead");
+    Shape s = val.shape;
+    for (size_t i = 0; i < s.size(); ++i)
+      if (s[i] < 0) {
+        GB_CHECK(i == 0, "input '", val.name, "' has a symbolic dimension ", i, " besides the batch; shape ",
+                 shape_str(val.shape));
+        s[i] = batch;
+      }
+    shapes.push_back(s);
+  }
+  return shapes;
+}
+
+}  // namespace
+
+std::shared_ptr<const Model> Model::load(const std::string& path, const ImportOptions& options) {
+  std::shared_ptr<Model> m(new Model(import_onnx_file(path, options)));
+  m->validate();
+  return m;
+}
+
+std::shared_ptr<const Model> Model::from_bytes(const void* data, size_t size, const ImportOptions& options,
+                                               const std::string& source) {
+  std::shared_ptr<Model> m(new Model(import_onnx_bytes(data, size, source, options)));
+  m->validate();
+  return m;
+}
+
+// Shape inference for batch 1 where the inputs declare their shapes: shape mismatches surface at load time.
+void Model::validate() const {
+  for (int v : graph_.inputs) {
+    const Value& val = graph_.values[v];
+    if (!val.has_shape) return;
+    for (size_t i = 1; i < val.shape.size(); ++i)
+      if (val.shape[i] < 0) return;  // symbolic spatial size: checked at the first run
+  }
+  make_plan(graph_, concrete_input_shapes(graph_, 1), {});
+}
+
+std::vector<std::string> Model::input_names() const {
+  std::vector<std::string> n;
+  for (int v : graph_.inputs) n.push_back(graph_.values[v].name);
+  return n;
+}
+
+std::vector<std::string> Model::output_names() const {
+  std::vector<std::string> n;
+  for (int v : graph_.outputs) n.push_back(graph_.values[v].name);
+  return n;
+}
+
+Shape Model::input_shape(size_t i) const {
+  GB_CHECK(i < graph_.inputs.size(), "input ", i, " does not exist (", graph_.inputs.size(), " inputs)");
+  return graph_.values[graph_.inputs[i]].shape;
+}
+
+std::string Model::metadata(const std::string& key, const std::string& def) const {
+  auto it = graph_.metadata.find(key);
+  return it == graph_.metadata.end() ? def : it->second;
+}
+
+std::vector<LayerInfo> Model::layers(int64_t batch) const {
+  std::vector<int> all;
+  for (const Node& n : graph_.nodes)
+    if (n.outputs[0] >= 0) all.push_back(n.outputs[0]);
+  // Keep every output so that none is fused away, and read the shapes.
+  const Plan plan = make_plan(graph_, concrete_input_shapes(graph_, batch), all, PlanOptions{false});
+  std::vector<LayerInfo> out;
+  for (const Node& n : graph_.nodes) {
+    const int v = n.outputs[0];
+    out.push_back({graph_.values[v].name, n.name, n.op, plan.shapes[v]});
+  }
+  return out;
+}
+
+std::string Model::resolve(const std::string& name) const {
+  GB_CHECK(!name.empty(), "empty layer name");
+  const int v = graph_.find_value(name);
+  if (v >= 0 && !graph_.values[v].is_constant()) {
+    bool produced = std::find(graph_.inputs.begin(), graph_.inputs.end(), v) != graph_.inputs.end();
+    for (const Node& n : graph_.nodes) produced = produced || n.outputs[0] == v;
+    if (produced) return name;
+  }
+  auto folded = graph_.folded.find(name);
+  GB_CHECK(folded == graph_.folded.end(), "layer '", name, "' was folded into '", folded->second,
+           "' at import (BatchNormalization folding); capture '", folded->second,
+           "', or load with fold_batchnorm = false");
+  for (const Node& n : graph_.nodes)
+    if (n.name == name) return graph_.values[n.outputs[0]].name;
+  // A friendly scope: the output of the last node inside it.
+  std::vector<std::string> scopes;
+  std::string last_output;
+  for (const Node& n : graph_.nodes) {
+    std::string scope = scope_of(n.name, name);
+    if (scope.empty()) scope = scope_of(graph_.values[n.outputs[0]].name, name);
+    if (scope.empty()) continue;
+    if (std::find(scopes.begin(), scopes.end(), scope) == scopes.end()) scopes.push_back(scope);
+    last_output = graph_.values[n.outputs[0]].name;
+  }
+  if (scopes.size() == 1) return last_output;
+  if (scopes.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < scopes.size() && i < 10; ++i) list += (i ? ", " : "") + scopes[i];
+    fail("layer name '", name, "' is ambiguous: it matches ", scopes.size(), " scopes (", list,
+         scopes.size() > 10 ? ", ..." : "", "); give a longer name");
+  }
+  // Unknown: the nearest value names and scope components.
+  std::set<std::string> names;
+  for (const Node& n : graph_.nodes) {
+    names.insert(graph_.values[n.outputs[0]].name);
+    for (const auto& part : split(n.name, '/')) names.insert(part);
+  }
+  std::vector<std::pair<size_t, std::string>> ranked;
+  for (const auto& c : names) ranked.emplace_back(edit_distance(name, c), c);
+  std::sort(ranked.begin(), ranked.end());
+  std::string list;
+  for (size_t i = 0; i < ranked.size() && i < 5; ++i) list += (i ? ", " : "") + ranked[i].second;
+  fail("no layer named '", name, "'; nearest names: ", list, " (glassbox inspect lists them all)");
+}
+
+const Tensor& Result::output(size_t i) const {
+  GB_CHECK(i < outputs.size(), "output ", i, " does not exist (", outputs.size(), " outputs)");
+  return outputs[i];
+}
+
+const Tensor& Result::capture(const std::string& name) const {
+  auto it = captures.find(name);
+  GB_CHECK(it != captures.end(), "'", name, "' was not captured; call Session::capture first");
+  return it->second;
+}
+
+Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
+    : model_(std::move(model)), options_(std::move(options)) {
+  GB_CHECK(model_, "Session needs a model");
+  backend_ = kernels::make_backend(options_.device, options_.threads);
+  for (const auto& [op, variant] : options_.kernel_variants) backend_->select_variant(op, variant);
+}
+
+Session::~Session() = default;
+
+void Session::capture(const std::vector<std::string>& names) {
+  std::vector<std::pair<std::string, int>> resolved;
+  for (const auto& n : names) resolved.emplace_back(n, model_->graph().find_value(model_->resolve(n)));
+  captures_ = std::move(resolved);
+  plans_.clear();
+}
+
+const Plan& Session::plan_for(const std::vector<Shape>& input_shapes) {
+  auto it = plans_.find(input_shapes);
+  if (it != plans_.end()) return it->second;
+  std::vector<int> keep;
+  for (const auto& c : captures_) keep.push_back(c.second);
+  Plan plan = make_plan(model_->graph(), input_shapes, keep, PlanOptions{options_.fuse_activations});
+  return plans_.emplace(input_shapes, std::move(plan)).first->second;
+}
+
+Result Session::run(const Tensor& input) { return run(std::vector<Tensor>{input}); }
+
+Result Session::run(const std::vector<Tensor>& inputs) {
+  const Graph& g = model_->graph();
+  GB_CHECK(inputs.size() == g.inputs.size(), "the model takes ", g.inputs.size(), " inputs, ", inputs.size(), " given");
+  std::vector<Shape> shapes;
+  std::vector<Tensor> placed;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    GB_CHECK(t.defined() && t.raw(), "input '", g.values[g.inputs[i]].name, "' is empty");
+    GB_CHECK(t.dtype() == DType::f32, "input '", g.values[g.inputs[i]].name, "' must be float32, got ",
+             dtype_name(t.dtype()));
+    shapes.push_back(t.shape());
+    placed.push_back(t.device() == options_.device ? t : t.to(options_.device));
+  }
+  const Plan& plan = plan_for(shapes);
+  std::map<int, Tensor> kept = execute(g, plan, *backend_, placed, arena_);
+  Result r;
+  for (int v : g.outputs) {
+    r.output_names.push_back(g.values[v].name);
+    r.outputs.push_back(kept.at(v));
+  }
+  for (const auto& [name, v] : captures_) r.captures[name] = kept.at(v);
+  return r;
+}
+
+}  // namespace glassbox

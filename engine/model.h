@@ -1,0 +1,98 @@
+// The public C++ API: load a model, list its layers, run forward on a batch, read captured values.
+//
+//   auto model = glassbox::Model::load("resnet50.onnx");
+//   glassbox::Session session(model);                 // per thread; owns the backend, plan and memory
+//   session.capture({"layer4"});                      // friendly names resolve to ONNX value names
+//   auto result = session.run(batch);                 // batch: Tensor [N, 3, H, W] float32
+//   const glassbox::Tensor& logits = result.output(); // and result.capture("layer4")
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/graph.h"
+#include "engine/onnx_import.h"
+#include "engine/plan.h"
+#include "engine/tensor.h"
+#include "kernels/kernels.h"
+
+namespace glassbox {
+
+struct LayerInfo {
+  std::string name;  // the ONNX value name of the node's output (what capture() takes)
+  std::string node;  // the ONNX node name
+  std::string op;    // operator, e.g. "Conv"
+  Shape shape;       // output shape for the batch size asked for
+};
+
+// An imported model. Immutable after load, so one Model can be shared by any number of threads and sessions.
+class Model {
+ public:
+  static std::shared_ptr<const Model> load(const std::string& path, const ImportOptions& options = {});
+  static std::shared_ptr<const Model> from_bytes(const void* data, size_t size, const ImportOptions& options = {},
+                                                 const std::string& source = "<memory>");
+
+  const Graph& graph() const { return graph_; }
+  std::vector<std::string> input_names() const;
+  std::vector<std::string> output_names() const;
+  Shape input_shape(size_t i = 0) const;  // declared; -1 where symbolic
+  std::string metadata(const std::string& key, const std::string& def = "") const;
+
+  // Every node's output with its operator and shape (symbolic input dimensions set to `batch`).
+  std::vector<LayerInfo> layers(int64_t batch = 1) const;
+  // An ONNX value name, a node name, or a friendly scope such as "layer4" / "features.28" (the output of the
+  // scope's last node). Unknown names list the nearest names; ambiguous ones list the candidates.
+  std::string resolve(const std::string& name) const;
+
+ private:
+  explicit Model(Graph g) : graph_(std::move(g)) {}
+  void validate() const;
+  Graph graph_;
+};
+
+struct SessionOptions {
+  Device device = Device::cpu();
+  int threads = 0;                                      // CPU threads; 0 = all hardware threads
+  std::map<std::string, std::string> kernel_variants;   // e.g. {"conv2d", "direct"}
+  bool fuse_activations = true;
+};
+
+// Results of one forward pass. Tensors are owned by the result (a later run does not change them).
+struct Result {
+  std::vector<std::string> output_names;
+  std::vector<Tensor> outputs;            // in the model's output order
+  std::map<std::string, Tensor> captures; // by the name given to capture()
+  const Tensor& output(size_t i = 0) const;
+  const Tensor& capture(const std::string& name) const;
+};
+
+// Per-thread state for running one model: the backend (threads, scratch), plans by input shape, the arena.
+class Session {
+ public:
+  explicit Session(std::shared_ptr<const Model> model, SessionOptions options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Values to keep after each run, by any name resolve() accepts.
+  void capture(const std::vector<std::string>& names);
+  Result run(const Tensor& input);  // single-input models
+  Result run(const std::vector<Tensor>& inputs);
+
+  const Model& model() const { return *model_; }
+  kernels::Backend& backend() { return *backend_; }
+  const Plan& plan_for(const std::vector<Shape>& input_shapes);  // the plan used for these shapes
+  size_t arena_bytes() const { return arena_.bytes(); }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  SessionOptions options_;
+  std::unique_ptr<kernels::Backend> backend_;
+  std::vector<std::pair<std::string, int>> captures_;  // requested name -> value id
+  std::map<std::vector<Shape>, Plan> plans_;
+  Tensor arena_;
+};
+
+}  // namespace glassbox

@@ -1,0 +1,209 @@
+#include "engine/plan.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/memory_plan.h"
+#include "engine/shape_inference.h"
+
+namespace glassbox {
+
+namespace {
+
+bool is_pointwise_activation(const std::string& op) {
+  return op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Sigmoid" || op == "HardSigmoid" ||
+         op == "HardSwish";
+}
+
+// Inputs that hold parameters (pads, axes, bounds) rather than data; they may be integer tensors.
+bool is_parameter_input(const std::string& op, size_t i) {
+  if (op == "Pad") return i == 1 || i == 2 || i == 3;
+  if (op == "ReduceMean") return i == 1;
+  if (op == "Clip") return i == 1 || i == 2;
+  if (op == "Dropout") return i == 1 || i == 2;
+  return false;
+}
+
+void check_input_shape(const Graph& g, int v, const Shape& given) {
+  const Value& val = g.values[v];
+  if (!val.has_shape) return;
+  bool ok = given.size() == val.shape.size();
+  for (size_t i = 0; ok && i < given.size(); ++i) ok = val.shape[i] < 0 || val.shape[i] == given[i];
+  GB_CHECK(ok, "input '", val.name, "': expected shape ", shape_str(val.shape), " (? = any), got ", shape_str(given));
+}
+
+// Runs a step on host tensors at plan time: constant subgraphs are folded through the CPU kernels.
+std::vector<Tensor> fold_on_host(const NodeCtx& c, const OpPlan& op, kernels::Backend& host) {
+  std::vector<kernels::ConstView> in;
+  for (size_t i = 0; i < c.n.inputs.size(); ++i) {
+    const Tensor* t = c.known_input(i);
+    in.push_back(t && t->dtype() == DType::f32 ? kernels::view_of(*t) : kernels::ConstView{});
+  }
+  std::vector<Tensor> outs;
+  std::vector<kernels::View> out;
+  for (const Shape& s : op.shapes) {
+    outs.push_back(Tensor::empty(s));
+    out.push_back(kernels::view_of(outs.back()));
+  }
+  op.run(host, in, out);
+  return outs;
+}
+
+}  // namespace
+
+Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std::vector<int>& keep,
+               const PlanOptions& options) {
+  const size_t V = g.values.size();
+  Plan p;
+  p.shapes.assign(V, {});
+  p.known.assign(V, Tensor());
+  p.storage.assign(V, Storage::none);
+  p.alias_of.assign(V, -1);
+  p.offset.assign(V, 0);
+
+  for (size_t v = 0; v < V; ++v)
+    if (g.values[v].is_constant()) {
+      p.known[v] = g.values[v].constant;
+      p.shapes[v] = g.values[v].constant.shape();
+      p.storage[v] = Storage::constant;
+    }
+  GB_CHECK(input_shapes.size() == g.inputs.size(), "the model has ", g.inputs.size(), " inputs, ",
+           input_shapes.size(), " shapes given");
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    for (int64_t d : input_shapes[i])
+      GB_CHECK(d >= 0, "input '", g.values[g.inputs[i]].name, "': shape ", shape_str(input_shapes[i]), " is not concrete");
+    check_input_shape(g, g.inputs[i], input_shapes[i]);
+    p.shapes[g.inputs[i]] = input_shapes[i];
+    p.storage[g.inputs[i]] = Storage::input;
+  }
+
+  std::set<int> kept(g.outputs.begin(), g.outputs.end());
+  kept.insert(keep.begin(), keep.end());
+  const auto consumers = g.consumers();
+  std::vector<bool> skip(g.nodes.size(), false);
+  std::unique_ptr<kernels::Backend> host;  // for constant folding, made on first use
+
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    if (skip[ni]) continue;
+    const Node& n = g.nodes[ni];
+    const NodeCtx c{g, n, p.shapes, p.known};
+    OpPlan op = plan_op(c);
+    GB_CHECK(!op.shapes.empty(), n.describe(), ": no output shape");
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      const int o = n.outputs[k];
+      if (o < 0) continue;
+      if (k >= op.shapes.size()) {
+        GB_CHECK(consumers[o].empty() && !kept.count(o), n.describe(), ": output ", k, " ('", g.values[o].name,
+                 "') is not supported (inference produces only the first output)");
+        continue;
+      }
+      p.shapes[o] = op.shapes[k];
+    }
+    const int out = n.outputs[0];
+    bool all_known = true;
+    for (size_t i = 0; i < n.inputs.size(); ++i) all_known = all_known && (!c.has(i) || c.known_input(i));
+
+    if (!op.folded.empty()) {  // shape computation done on the host
+      for (size_t k = 0; k < op.folded.size(); ++k) {
+        p.known[n.outputs[k]] = op.folded[k];
+        p.storage[n.outputs[k]] = Storage::constant;
+      }
+      continue;
+    }
+    if (op.alias) {
+      const int in = n.inputs[0];
+      if (p.known[in].defined() && p.known[in].raw()) {
+        p.known[out] = p.known[in].reshape(op.shapes[0]);
+        p.storage[out] = Storage::constant;
+        continue;
+      }
+      Step s;
+      s.node = static_cast<int>(ni);
+      s.label = n.op;
+      s.inputs = {in};
+      s.outputs = {out};
+      if (kept.count(out)) {  // a kept value gets its own memory: copy instead of aliasing
+        s.run = [](kernels::Backend& b, const std::vector<kernels::ConstView>& i, const std::vector<kernels::View>& o) {
+          b.copy(i[0], o[0]);
+        };
+        p.storage[out] = Storage::kept;
+      } else {
+        p.storage[out] = Storage::alias;
+        p.alias_of[out] = in;
+      }
+      p.steps.push_back(std::move(s));
+      continue;
+    }
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const int v = n.inputs[i];
+      const bool integer = v >= 0 && p.known[v].defined() && p.known[v].raw() && p.known[v].dtype() != DType::f32;
+      GB_CHECK(!integer || is_parameter_input(n.op, i), n.describe(), ": input ", i, " ('", g.values[v].name,
+               "') is an integer tensor; run-time data must be float32");
+    }
+    if (all_known) {
+      if (!host) host = kernels::make_cpu_backend(1);
+      auto outs = fold_on_host(c, op, *host);
+      for (size_t k = 0; k < outs.size() && k < n.outputs.size(); ++k) {
+        p.known[n.outputs[k]] = outs[k];
+        p.storage[n.outputs[k]] = Storage::constant;
+      }
+      continue;
+    }
+
+    Step s;
+    s.node = static_cast<int>(ni);
+    s.label = n.op;
+    s.inputs = n.inputs;
+    s.outputs = {out};
+    // Fuse a following activation into the epilogue when nothing else reads the intermediate value.
+    if (options.fuse_activations && op.epilogue && consumers[out].size() == 1 && !kept.count(out)) {
+      const int next = consumers[out][0];
+      const Node& a = g.nodes[next];
+      if (is_pointwise_activation(a.op) && a.inputs[0] == out && a.outputs.size() == 1) {
+        const OpPlan ap = plan_op(NodeCtx{g, a, p.shapes, p.known});
+        if (ap.pointwise) {
+          *op.epilogue = *ap.pointwise;
+          p.shapes[a.outputs[0]] = ap.shapes[0];
+          s.outputs = {a.outputs[0]};
+          s.label += "+" + a.op;
+          skip[next] = true;
+        }
+      }
+    }
+    for (int o : s.outputs) p.storage[o] = kept.count(o) ? Storage::kept : Storage::arena;
+    s.run = std::move(op.run);
+    p.steps.push_back(std::move(s));
+  }
+
+  for (int k : kept)
+    GB_CHECK(p.storage[k] != Storage::none, "value '", g.values[k].name, "' is not computed by this plan");
+  p.kept.assign(kept.begin(), kept.end());
+
+  // Memory: arena blocks per root value, alive from its writer through its last reader (aliases included).
+  auto root = [&](int v) {
+    while (p.storage[v] == Storage::alias) v = p.alias_of[v];
+    return v;
+  };
+  std::vector<int> block_of(V, -1);
+  std::vector<MemoryBlock> blocks;
+  std::vector<int> block_value;
+  for (size_t si = 0; si < p.steps.size(); ++si) {
+    for (int i : p.steps[si].inputs) {
+      if (i < 0) continue;
+      const int r = root(i);
+      if (block_of[r] >= 0) blocks[block_of[r]].last_step = static_cast<int>(si);
+    }
+    for (int o : p.steps[si].outputs)
+      if (p.storage[o] == Storage::arena) {
+        block_of[o] = static_cast<int>(blocks.size());
+        blocks.push_back({static_cast<size_t>(numel(p.shapes[o])) * sizeof(float), static_cast<int>(si),
+                          static_cast<int>(si), 0});
+        block_value.push_back(o);
+      }
+  }
+  p.arena_bytes = plan_memory(blocks);
+  for (size_t b = 0; b < blocks.size(); ++b) p.offset[block_value[b]] = blocks[b].offset;
+  return p;
+}
+
+}  // namespace glassbox

@@ -1,0 +1,698 @@
+// Shape inference and kernel dispatch for each ONNX operator, opsets 11..21. Each rule checks its inputs, gives
+// the output shapes, and returns the kernel call (or folds shape computations on the host).
+#include "engine/shape_inference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+namespace glassbox {
+
+using kernels::ActivationAttrs;
+using kernels::Activation;
+using kernels::Backend;
+using kernels::ConstView;
+using kernels::View;
+using Ins = std::vector<ConstView>;
+using Outs = std::vector<View>;
+
+const Shape& NodeCtx::shape(size_t i) const {
+  if (!has(i)) error("input ", i, " is required");
+  return shapes[n.inputs[i]];
+}
+
+const Tensor* NodeCtx::known_input(size_t i) const {
+  if (!has(i)) return nullptr;
+  const Tensor& t = known[n.inputs[i]];
+  return t.defined() && t.raw() ? &t : nullptr;
+}
+
+std::vector<int64_t> NodeCtx::ints_input(size_t i, const char* what) const {
+  const Tensor* t = known_input(i);
+  if (!t) error("input ", i, " (", what, ") must be a constant or computable from shapes at load time");
+  if (t->dtype() != DType::i64) error("input ", i, " (", what, ") must be an integer tensor");
+  return std::vector<int64_t>(t->data<int64_t>(), t->data<int64_t>() + t->numel());
+}
+
+float NodeCtx::scalar_input(size_t i, const char* what, float def) const {
+  if (!has(i)) return def;
+  const Tensor* t = known_input(i);
+  if (!t) error("input ", i, " (", what, ") must be a constant");
+  if (t->numel() != 1) error("input ", i, " (", what, ") must be a scalar, got shape ", shape_str(t->shape()));
+  return t->dtype() == DType::f32 ? t->data<float>()[0] : static_cast<float>(t->data<int64_t>()[0]);
+}
+
+void NodeCtx::expect_inputs(size_t lo, size_t hi) const {
+  if (n.inputs.size() < lo || n.inputs.size() > hi)
+    error("expected ", lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi),
+          " inputs, got ", n.inputs.size());
+  for (size_t i = 0; i < lo; ++i)
+    if (!has(i)) error("input ", i, " is required");
+}
+
+int normalize_axis(const NodeCtx& c, int64_t axis, int rank) {
+  if (axis < -rank || axis >= std::max(rank, 1)) c.error("axis ", axis, " is out of range for rank ", rank);
+  return static_cast<int>(axis < 0 ? axis + rank : axis);
+}
+
+namespace {
+
+Shape broadcast(const NodeCtx& c, const Shape& a, const Shape& b) {
+  Shape out(std::max(a.size(), b.size()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int64_t da = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
+    const int64_t db = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
+    if (da != db && da != 1 && db != 1)
+      c.error("shapes ", shape_str(a), " and ", shape_str(b), " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// ---- spatial helpers (Conv and pooling share the padding rules) ----------------------------------------------
+
+struct Spatial {
+  int64_t kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow;
+};
+
+Spatial spatial(const NodeCtx& c, const Shape& x, int64_t kh, int64_t kw, bool ceil_mode) {
+  const Attributes& a = c.n.attrs;
+  const auto strides = a.ints("strides", {1, 1}), dil = a.ints("dilations", {1, 1});
+  if (strides.size() != 2 || dil.size() != 2) c.error("strides and dilations must have 2 values (2-D only)");
+  Spatial s{kh, kw, strides[0], strides[1], dil[0], dil[1], 0, 0, 0, 0, 0, 0};
+  if (s.sh < 1 || s.sw < 1 || s.dh < 1 || s.dw < 1 || kh < 1 || kw < 1)
+    c.error("kernel, strides and dilations must be positive");
+  const int64_t H = x[2], W = x[3];
+  const int64_t ekh = (kh - 1) * s.dh + 1, ekw = (kw - 1) * s.dw + 1;  // effective (dilated) kernel
+  const std::string auto_pad = a.s("auto_pad", "NOTSET");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    s.oh = (H + s.sh - 1) / s.sh;
+    s.ow = (W + s.sw - 1) / s.sw;
+    const int64_t th = std::max<int64_t>(0, (s.oh - 1) * s.sh + ekh - H);
+    const int64_t tw = std::max<int64_t>(0, (s.ow - 1) * s.sw + ekw - W);
+    const bool upper = auto_pad == "SAME_UPPER";  // the extra pixel goes at the end
+    s.pt = upper ? th / 2 : th - th / 2, s.pb = th - s.pt;
+    s.pl = upper ? tw / 2 : tw - tw / 2, s.pr = tw - s.pl;
+    return s;
+  }
+  if (auto_pad != "NOTSET" && auto_pad != "VALID") c.error("unknown auto_pad '", auto_pad, "'");
+  if (auto_pad == "NOTSET") {
+    const auto pads = a.ints("pads", {0, 0, 0, 0});
+    if (pads.size() != 4) c.error("pads must have 4 values (top, left, bottom, right), got ", pads.size());
+    for (int64_t p : pads)
+      if (p < 0) c.error("negative pads are not supported");
+    s.pt = pads[0], s.pl = pads[1], s.pb = pads[2], s.pr = pads[3];
+  }
+  auto out = [&](int64_t in, int64_t pb, int64_t pe, int64_t ek, int64_t st) {
+    const int64_t span = in + pb + pe - ek;
+    if (span < 0) c.error("the kernel (", ek, " with dilation) is larger than the padded input ", shape_str(x));
+    int64_t o = (ceil_mode ? (span + st - 1) / st : span / st) + 1;
+    // In ceil mode the last window must start inside the input or its leading padding.
+    if (ceil_mode && (o - 1) * st >= in + pb) --o;
+    return o;
+  };
+  s.oh = out(H, s.pt, s.pb, ekh, s.sh);
+  s.ow = out(W, s.pl, s.pr, ekw, s.sw);
+  return s;
+}
+
+void expect_rank(const NodeCtx& c, size_t i, size_t rank, const char* what) {
+  if (c.shape(i).size() != rank)
+    c.error("input ", i, " (", what, ") must have rank ", rank, ", got shape ", shape_str(c.shape(i)));
+}
+
+// ---- operators ------------------------------------------------------------------------------------------------
+
+OpPlan plan_conv(const NodeCtx& c) {
+  c.expect_inputs(2, 3);
+  expect_rank(c, 0, 4, "X, NCHW; only 2-D convolution is supported");
+  expect_rank(c, 1, 4, "W, [M, C/group, kH, kW]");
+  const Shape &x = c.shape(0), &w = c.shape(1);
+  const int64_t G = c.n.attrs.i("group", 1);
+  if (G < 1 || x[1] % G != 0 || w[0] % G != 0 || w[1] * G != x[1])
+    c.error("group ", G, " does not fit input channels ", x[1], " and weight shape ", shape_str(w),
+            " (expected W[1] * group == C and M divisible by group)");
+  const auto ks = c.n.attrs.ints("kernel_shape", {w[2], w[3]});
+  if (ks.size() != 2 || ks[0] != w[2] || ks[1] != w[3])
+    c.error("kernel_shape does not match the weight shape ", shape_str(w));
+  if (c.has(2) && c.shape(2) != Shape{w[0]})
+    c.error("bias shape ", shape_str(c.shape(2)), " does not match ", w[0], " output channels");
+  const Spatial s = spatial(c, x, w[2], w[3], false);
+  kernels::Conv2dAttrs a;
+  a.stride_h = s.sh, a.stride_w = s.sw, a.dilation_h = s.dh, a.dilation_w = s.dw;
+  a.pad_top = s.pt, a.pad_left = s.pl, a.pad_bottom = s.pb, a.pad_right = s.pr, a.groups = G;
+  OpPlan p;
+  p.shapes = {{x[0], w[0], s.oh, s.ow}};
+  p.epilogue = std::make_shared<ActivationAttrs>();
+  auto epi = p.epilogue;
+  const bool has_bias = c.has(2);
+  p.run = [a, epi, has_bias](Backend& b, const Ins& in, const Outs& out) {
+    kernels::Conv2dAttrs attrs = a;
+    attrs.act = *epi;
+    b.conv2d(attrs, in[0], in[1], has_bias ? in[2] : ConstView{}, out[0]);
+  };
+  return p;
+}
+
+OpPlan plan_activation(const NodeCtx& c, ActivationAttrs act) {
+  OpPlan p;
+  p.shapes = {c.shape(0)};
+  p.pointwise = act;
+  p.run = [act](Backend& b, const Ins& in, const Outs& out) { b.activation(act, in[0], out[0]); };
+  return p;
+}
+
+OpPlan plan_clip(const NodeCtx& c) {
+  c.expect_inputs(1, 3);
+  ActivationAttrs a;
+  a.kind = Activation::clip;
+  // opset >= 11: min and max are optional inputs; older files carried attributes.
+  a.alpha = c.has(1) ? c.scalar_input(1, "min", 0.f) : c.n.attrs.f("min", -std::numeric_limits<float>::infinity());
+  a.beta = c.has(2) ? c.scalar_input(2, "max", 0.f) : c.n.attrs.f("max", std::numeric_limits<float>::infinity());
+  return plan_activation(c, a);
+}
+
+OpPlan plan_binary(const NodeCtx& c, kernels::BinaryOp op) {
+  c.expect_inputs(2, 2);
+  OpPlan p;
+  p.shapes = {broadcast(c, c.shape(0), c.shape(1))};
+  const Tensor *a = c.known_input(0), *b = c.known_input(1);
+  if (a && b && (a->dtype() == DType::i64 || b->dtype() == DType::i64)) {
+    // Integer arithmetic on shape values (exporters compute reshape targets this way).
+    if (a->dtype() != DType::i64 || b->dtype() != DType::i64) c.error("mixed integer and float operands");
+    Tensor y = Tensor::empty(p.shapes[0], DType::i64);
+    const int64_t n = y.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t u = a->data<int64_t>()[a->numel() == 1 ? 0 : i], v = b->data<int64_t>()[b->numel() == 1 ? 0 : i];
+      if (a->numel() != 1 && a->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
+      if (b->numel() != 1 && b->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
+      int64_t r = 0;
+      switch (op) {
+        case kernels::BinaryOp::add: r = u + v; break;
+        case kernels::BinaryOp::sub: r = u - v; break;
+        case kernels::BinaryOp::mul: r = u * v; break;
+        case kernels::BinaryOp::div:
+          if (v == 0) c.error("integer division by zero");
+          r = u / v;
+          break;
+      }
+      y.data<int64_t>()[i] = r;
+    }
+    p.folded = {y};
+    return p;
+  }
+  p.run = [op](Backend& b, const Ins& in, const Outs& out) { b.binary(op, in[0], in[1], out[0]); };
+  return p;
+}
+
+OpPlan plan_batchnorm(const NodeCtx& c) {
+  c.expect_inputs(5, 5);
+  if (c.n.attrs.i("training_mode", 0) != 0) c.error("training_mode=1 is not supported (inference only)");
+  const Shape& x = c.shape(0);
+  if (x.size() < 2) c.error("input must have a channel dimension, got ", shape_str(x));
+  for (size_t i = 1; i < 5; ++i)
+    if (c.shape(i) != Shape{x[1]}) c.error("parameter ", i, " has shape ", shape_str(c.shape(i)), ", expected [", x[1], "]");
+  const float eps = c.n.attrs.f("epsilon", 1e-5f);
+  OpPlan p;
+  p.shapes = {x};
+  p.run = [eps](Backend& b, const Ins& in, const Outs& out) {
+    b.batchnorm(eps, in[0], in[1], in[2], in[3], in[4], out[0]);
+  };
+  return p;
+}
+
+OpPlan plan_pool(const NodeCtx& c, bool max) {
+  c.expect_inputs(1, 1);
+  expect_rank(c, 0, 4, "X, NCHW; only 2-D pooling is supported");
+  if (c.n.outputs.size() > 1 && c.n.outputs[1] >= 0) c.error("the Indices output is not supported");
+  const auto ks = c.n.attrs.ints("kernel_shape");
+  if (ks.size() != 2) c.error("kernel_shape must have 2 values, got ", ks.size());
+  const Spatial s = spatial(c, c.shape(0), ks[0], ks[1], c.n.attrs.i("ceil_mode", 0) != 0);
+  kernels::Pool2dAttrs a;
+  a.kind = max ? kernels::Pool2dAttrs::Kind::max : kernels::Pool2dAttrs::Kind::average;
+  a.kernel_h = s.kh, a.kernel_w = s.kw, a.stride_h = s.sh, a.stride_w = s.sw, a.dilation_h = s.dh, a.dilation_w = s.dw;
+  a.pad_top = s.pt, a.pad_left = s.pl, a.pad_bottom = s.pb, a.pad_right = s.pr;
+  a.count_include_pad = c.n.attrs.i("count_include_pad", 0) != 0;
+  const Shape& x = c.shape(0);
+  OpPlan p;
+  p.shapes = {{x[0], x[1], s.oh, s.ow}};
+  p.run = [a](Backend& b, const Ins& in, const Outs& out) { b.pool2d(a, in[0], out[0]); };
+  return p;
+}
+
+OpPlan plan_global_avg_pool(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const Shape& x = c.shape(0);
+  if (x.size() < 3) c.error("input must be [N, C, spatial...], got ", shape_str(x));
+  Shape y = x;
+  std::fill(y.begin() + 2, y.end(), 1);
+  OpPlan p;
+  p.shapes = {y};
+  p.run = [](Backend& b, const Ins& in, const Outs& out) { b.global_avg_pool(in[0], out[0]); };
+  return p;
+}
+
+OpPlan plan_gemm(const NodeCtx& c) {
+  c.expect_inputs(2, 3);
+  expect_rank(c, 0, 2, "A");
+  expect_rank(c, 1, 2, "B");
+  kernels::GemmAttrs a;
+  a.alpha = c.n.attrs.f("alpha", 1.f), a.beta = c.n.attrs.f("beta", 1.f);
+  a.trans_a = c.n.attrs.i("transA", 0) != 0, a.trans_b = c.n.attrs.i("transB", 0) != 0;
+  const Shape &A = c.shape(0), &B = c.shape(1);
+  const int64_t M = a.trans_a ? A[1] : A[0], K = a.trans_a ? A[0] : A[1];
+  const int64_t KB = a.trans_b ? B[1] : B[0], N = a.trans_b ? B[0] : B[1];
+  if (K != KB) c.error("inner dimensions differ: A ", shape_str(A), " and B ", shape_str(B), " (transA=", a.trans_a,
+                       ", transB=", a.trans_b, ")");
+  const bool has_c = c.has(2);
+  if (has_c) {
+    const Shape& C = c.shape(2);
+    if (C.size() > 2 || broadcast(c, C, {M, N}) != Shape{M, N})
+      c.error("C of shape ", shape_str(C), " cannot be broadcast to [", M, ", ", N, "]");
+  }
+  OpPlan p;
+  p.shapes = {{M, N}};
+  p.run = [a, has_c](Backend& b, const Ins& in, const Outs& out) {
+    ConstView C = has_c ? in[2] : ConstView{};
+    if (has_c && C.shape.size() < 2) C.shape.insert(C.shape.begin(), 2 - C.shape.size(), 1);
+    b.gemm(a, in[0], in[1], C, out[0]);
+  };
+  return p;
+}
+
+OpPlan plan_matmul(const NodeCtx& c) {
+  c.expect_inputs(2, 2);
+  Shape a = c.shape(0), b = c.shape(1);
+  if (a.empty() || b.empty()) c.error("operands must have rank >= 1");
+  const bool a1 = a.size() == 1, b1 = b.size() == 1;
+  if (a1) a.insert(a.begin(), 1);
+  if (b1) b.push_back(1);
+  if (a.back() != b[b.size() - 2]) c.error("inner dimensions differ: ", shape_str(c.shape(0)), " x ", shape_str(c.shape(1)));
+  const Shape batch = broadcast(c, Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2));
+  Shape full = batch;
+  full.push_back(a[a.size() - 2]);
+  full.push_back(b.back());
+  Shape y = batch;
+  if (!a1) y.push_back(a[a.size() - 2]);
+  if (!b1) y.push_back(b.back());
+  OpPlan p;
+  p.shapes = {y};
+  p.run = [a, b, full](Backend& be, const Ins& in, const Outs& out) {
+    be.matmul({in[0].data, a, in[0].device}, {in[1].data, b, in[1].device}, {out[0].data, full, out[0].device});
+  };
+  return p;
+}
+
+OpPlan alias_to(const Shape& s) {
+  OpPlan p;
+  p.shapes = {s};
+  p.alias = true;
+  return p;
+}
+
+OpPlan plan_flatten(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  int64_t axis = c.n.attrs.i("axis", 1);
+  if (axis < -r || axis > r) c.error("axis ", axis, " out of range for rank ", r);
+  if (axis < 0) axis += r;
+  int64_t outer = 1;
+  for (int i = 0; i < axis; ++i) outer *= x[i];
+  return alias_to({outer, numel(x) / std::max<int64_t>(1, outer)});
+}
+
+OpPlan plan_reshape(const NodeCtx& c) {
+  c.expect_inputs(2, 2);
+  const Shape& x = c.shape(0);
+  const auto target = c.ints_input(1, "shape");
+  const bool allowzero = c.n.attrs.i("allowzero", 0) != 0;
+  Shape y(target.begin(), target.end());
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (y[i] == 0 && !allowzero) {
+      if (i >= x.size()) c.error("shape ", shape_str(y), ": 0 at position ", i, " but the input has rank ", x.size());
+      y[i] = x[i];
+    }
+    if (y[i] == -1) {
+      if (infer >= 0) c.error("shape ", shape_str(y), " has more than one -1");
+      infer = static_cast<int>(i);
+    } else if (y[i] < 0) {
+      c.error("shape ", shape_str(y), " has a negative dimension");
+    } else {
+      known *= y[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || numel(x) % known != 0) c.error("cannot reshape ", shape_str(x), " to ", shape_str(Shape(target.begin(), target.end())));
+    y[infer] = numel(x) / known;
+  }
+  if (numel(y) != numel(x)) c.error("cannot reshape ", shape_str(x), " (", numel(x), " elements) to ", shape_str(y));
+  return alias_to(y);
+}
+
+std::vector<int> axes_of(const NodeCtx& c, const std::vector<int64_t>& axes, int rank) {
+  std::vector<int> r;
+  for (int64_t a : axes) r.push_back(normalize_axis(c, a, rank));
+  std::sort(r.begin(), r.end());
+  if (std::adjacent_find(r.begin(), r.end()) != r.end()) c.error("repeated axis");
+  return r;
+}
+
+OpPlan plan_unsqueeze(const NodeCtx& c) {
+  c.expect_inputs(1, 2);
+  const Shape& x = c.shape(0);
+  const auto axes_raw = c.has(1) ? c.ints_input(1, "axes") : c.n.attrs.ints("axes");
+  const int r = static_cast<int>(x.size() + axes_raw.size());
+  const auto axes = axes_of(c, axes_raw, r);
+  Shape y;
+  size_t k = 0, j = 0;
+  for (int i = 0; i < r; ++i) y.push_back(k < axes.size() && axes[k] == i ? (++k, 1) : x[j++]);
+  return alias_to(y);
+}
+
+OpPlan plan_squeeze(const NodeCtx& c) {
+  c.expect_inputs(1, 2);
+  const Shape& x = c.shape(0);
+  const bool given = c.has(1) || c.n.attrs.has("axes");
+  const auto axes = given ? axes_of(c, c.has(1) ? c.ints_input(1, "axes") : c.n.attrs.ints("axes"), static_cast<int>(x.size()))
+                          : std::vector<int>{};
+  Shape y;
+  for (int i = 0; i < static_cast<int>(x.size()); ++i) {
+    const bool listed = std::find(axes.begin(), axes.end(), i) != axes.end();
+    if (listed && x[i] != 1) c.error("cannot squeeze axis ", i, " of size ", x[i]);
+    if (listed || (!given && x[i] == 1)) continue;
+    y.push_back(x[i]);
+  }
+  return alias_to(y);
+}
+
+OpPlan plan_concat(const NodeCtx& c) {
+  if (c.n.inputs.empty()) c.error("needs at least one input");
+  const Shape& first = c.shape(0);
+  const int r = static_cast<int>(first.size());
+  if (!c.n.attrs.has("axis")) c.error("attribute 'axis' is required");
+  const int axis = normalize_axis(c, c.n.attrs.i("axis", 0), r);
+  Shape y = first;
+  y[axis] = 0;
+  bool all_known = true;
+  for (size_t i = 0; i < c.n.inputs.size(); ++i) {
+    const Shape& s = c.shape(i);
+    if (static_cast<int>(s.size()) != r) c.error("input ", i, " has rank ", s.size(), ", input 0 has rank ", r);
+    for (int d = 0; d < r; ++d)
+      if (d != axis && s[d] != first[d])
+        c.error("input ", i, " has shape ", shape_str(s), ", incompatible with ", shape_str(first), " on axis ", d);
+    y[axis] += s[axis];
+    all_known = all_known && c.known_input(i);
+  }
+  OpPlan p;
+  p.shapes = {y};
+  if (all_known && c.known_input(0)->dtype() == DType::i64) {
+    // Shape values: concatenate on the host (1-D in practice; any rank handled by rows).
+    Tensor out = Tensor::empty(y, DType::i64);
+    int64_t outer = 1;
+    for (int d = 0; d < axis; ++d) outer *= y[d];
+    int64_t off = 0;
+    const int64_t row_out = numel(y) / std::max<int64_t>(1, outer);
+    for (size_t i = 0; i < c.n.inputs.size(); ++i) {
+      const Tensor* t = c.known_input(i);
+      if (t->dtype() != DType::i64) c.error("mixed integer and float inputs");
+      const int64_t row = t->numel() / std::max<int64_t>(1, outer);
+      for (int64_t o = 0; o < outer; ++o)
+        std::copy(t->data<int64_t>() + o * row, t->data<int64_t>() + (o + 1) * row,
+                  out.data<int64_t>() + o * row_out + off);
+      off += row;
+    }
+    p.folded = {out};
+    return p;
+  }
+  p.run = [axis](Backend& b, const Ins& in, const Outs& out) { b.concat(axis, in, out[0]); };
+  return p;
+}
+
+OpPlan plan_pad(const NodeCtx& c) {
+  c.expect_inputs(1, 4);
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  kernels::PadAttrs a;
+  const std::string mode = c.n.attrs.s("mode", "constant");
+  if (mode == "constant") a.mode = kernels::PadMode::constant;
+  else if (mode == "reflect") a.mode = kernels::PadMode::reflect;
+  else if (mode == "edge") a.mode = kernels::PadMode::edge;
+  else if (mode == "wrap") a.mode = kernels::PadMode::wrap;
+  else c.error("pad mode '", mode, "' is not supported (constant, reflect, edge, wrap are)");
+  const auto pads = c.has(1) ? c.ints_input(1, "pads") : c.n.attrs.ints("pads");
+  a.value = c.has(2) ? c.scalar_input(2, "constant_value", 0.f) : c.n.attrs.f("value", 0.f);
+  // opset 18+: optional axes select which dimensions the pads refer to.
+  std::vector<int> axes(r);
+  std::iota(axes.begin(), axes.end(), 0);
+  if (c.has(3)) {
+    axes.clear();
+    for (int64_t ax : c.ints_input(3, "axes")) axes.push_back(normalize_axis(c, ax, r));
+  }
+  if (pads.size() != 2 * axes.size()) c.error("pads has ", pads.size(), " values, expected ", 2 * axes.size());
+  a.pads.assign(2 * r, 0);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    a.pads[axes[i]] = pads[i];
+    a.pads[r + axes[i]] = pads[axes.size() + i];
+  }
+  Shape y = x;
+  for (int d = 0; d < r; ++d) {
+    y[d] = x[d] + a.pads[d] + a.pads[r + d];
+    if (y[d] < 0) c.error("pads crop dimension ", d, " of ", shape_str(x), " below zero");
+    if (a.mode == kernels::PadMode::reflect && (a.pads[d] >= x[d] || a.pads[r + d] >= x[d]) && (a.pads[d] > 0 || a.pads[r + d] > 0))
+      c.error("reflect padding of ", std::max(a.pads[d], a.pads[r + d]), " needs dimension ", d, " larger than ", x[d]);
+    if (a.mode != kernels::PadMode::constant && x[d] == 0 && y[d] > 0) c.error("cannot ", mode, "-pad an empty dimension");
+  }
+  OpPlan p;
+  p.shapes = {y};
+  p.run = [a](Backend& b, const Ins& in, const Outs& out) { b.pad(a, in[0], out[0]); };
+  return p;
+}
+
+OpPlan plan_softmax(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  OpPlan p;
+  p.shapes = {x};
+  if (c.g.opset < 13) {
+    // Opset < 13: the input is coerced to 2-D [prod(dims < axis), prod(dims >= axis)], softmax over each row.
+    const int axis = normalize_axis(c, c.n.attrs.i("axis", 1), r);
+    int64_t outer = 1;
+    for (int d = 0; d < axis; ++d) outer *= x[d];
+    const Shape flat{outer, numel(x) / std::max<int64_t>(1, outer)};
+    p.run = [flat](Backend& b, const Ins& in, const Outs& out) {
+      b.softmax(1, {in[0].data, flat, in[0].device}, {out[0].data, flat, out[0].device});
+    };
+  } else {
+    const int axis = normalize_axis(c, c.n.attrs.i("axis", -1), r);
+    p.run = [axis](Backend& b, const Ins& in, const Outs& out) { b.softmax(axis, in[0], out[0]); };
+  }
+  return p;
+}
+
+OpPlan plan_reduce_mean(const NodeCtx& c) {
+  c.expect_inputs(1, 2);
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  const bool keepdims = c.n.attrs.i("keepdims", 1) != 0;
+  std::vector<int64_t> raw;
+  bool given;
+  if (c.g.opset >= 18) {
+    given = c.has(1);
+    if (given) raw = c.ints_input(1, "axes");
+  } else {
+    given = c.n.attrs.has("axes");
+    raw = c.n.attrs.ints("axes");
+  }
+  std::vector<int> axes = axes_of(c, raw, r);
+  if (axes.empty()) {
+    if (c.n.attrs.i("noop_with_empty_axes", 0) != 0 && c.g.opset >= 18) return alias_to(x);
+    axes.resize(r);
+    std::iota(axes.begin(), axes.end(), 0);
+  }
+  (void)given;
+  Shape kept = x, y;
+  for (int a : axes) kept[a] = 1;
+  for (int d = 0; d < r; ++d)
+    if (keepdims || std::find(axes.begin(), axes.end(), d) == axes.end()) y.push_back(kept[d]);
+  OpPlan p;
+  p.shapes = {y};
+  p.run = [axes, kept](Backend& b, const Ins& in, const Outs& out) {
+    b.reduce_mean(axes, in[0], {out[0].data, kept, out[0].device});
+  };
+  return p;
+}
+
+// ---- shape computations, folded on the host -------------------------------------------------------------------
+
+OpPlan folded(const Tensor& t) {
+  OpPlan p;
+  p.shapes = {t.shape()};
+  p.folded = {t};
+  return p;
+}
+
+OpPlan plan_shape(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const Shape& x = c.shape(0);
+  const int64_t r = static_cast<int64_t>(x.size());
+  // opset 15+: start and end attributes select a range of dimensions (clamped).
+  auto clampi = [&](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + r : v, 0, r); };
+  const int64_t s = clampi(c.n.attrs.i("start", 0)), e = clampi(c.n.attrs.i("end", r));
+  std::vector<int64_t> dims;
+  for (int64_t i = s; i < e; ++i) dims.push_back(x[i]);
+  return folded(Tensor::from_vector<int64_t>({static_cast<int64_t>(dims.size())}, dims));
+}
+
+const Tensor& known_or_fail(const NodeCtx& c, size_t i, const char* what) {
+  const Tensor* t = c.known_input(i);
+  if (!t)
+    c.error("input ", i, " (", what, ") is computed at run time; this operator is only supported on shapes and ",
+            "constants (folded at load time)");
+  return *t;
+}
+
+// Copies elements by bytes, whatever the dtype.
+void copy_elems(const Tensor& src, int64_t si, Tensor& dst, int64_t di, int64_t count) {
+  const size_t e = dtype_size(src.dtype());
+  std::memcpy(static_cast<char*>(dst.raw()) + di * e, static_cast<const char*>(src.raw()) + si * e, count * e);
+}
+
+OpPlan plan_gather(const NodeCtx& c) {
+  c.expect_inputs(2, 2);
+  const Tensor& data = known_or_fail(c, 0, "data");
+  const Tensor& idx = known_or_fail(c, 1, "indices");
+  if (idx.dtype() != DType::i64) c.error("indices must be integers");
+  const int r = data.rank();
+  if (r == 0) c.error("data must have rank >= 1");
+  const int axis = normalize_axis(c, c.n.attrs.i("axis", 0), r);
+  Shape y(data.shape().begin(), data.shape().begin() + axis);
+  y.insert(y.end(), idx.shape().begin(), idx.shape().end());
+  y.insert(y.end(), data.shape().begin() + axis + 1, data.shape().end());
+  Tensor out = Tensor::empty(y, data.dtype());
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= data.dim(d);
+  for (int d = axis + 1; d < r; ++d) inner *= data.dim(d);
+  const int64_t len = data.dim(axis), ni = idx.numel();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < ni; ++k) {
+      int64_t j = idx.data<int64_t>()[k];
+      if (j < -len || j >= len) c.error("index ", j, " out of range for dimension of size ", len);
+      if (j < 0) j += len;
+      copy_elems(data, (o * len + j) * inner, out, (o * ni + k) * inner, inner);
+    }
+  return folded(out);
+}
+
+OpPlan plan_slice(const NodeCtx& c) {
+  c.expect_inputs(3, 5);
+  const Tensor& data = known_or_fail(c, 0, "data");
+  const auto starts = c.ints_input(1, "starts"), ends = c.ints_input(2, "ends");
+  const int r = data.rank();
+  std::vector<int64_t> axes = c.has(3) ? c.ints_input(3, "axes") : std::vector<int64_t>();
+  if (!c.has(3))
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  const auto steps = c.has(4) ? c.ints_input(4, "steps") : std::vector<int64_t>(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    c.error("starts, ends, axes and steps must have the same length");
+  std::vector<int64_t> b(r, 0), st(r, 1), len(data.shape());
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int a = normalize_axis(c, axes[i], r);
+    const int64_t n = data.dim(a), s = steps[i];
+    if (s == 0) c.error("step 0");
+    auto clampi = [&](int64_t v, int64_t lo, int64_t hi) {
+      if (v < 0) v += n;
+      return std::clamp(v, lo, hi);
+    };
+    const int64_t from = s > 0 ? clampi(starts[i], 0, n) : clampi(starts[i], -1, n - 1);
+    const int64_t to = s > 0 ? clampi(ends[i], 0, n) : clampi(ends[i], -1, n - 1);
+    b[a] = from, st[a] = s;
+    len[a] = s > 0 ? std::max<int64_t>(0, (to - from + s - 1) / s) : std::max<int64_t>(0, (from - to - s - 1) / -s);
+  }
+  Tensor out = Tensor::empty(Shape(len.begin(), len.end()), data.dtype());
+  std::vector<int64_t> stride(r, 1);
+  for (int d = r - 2; d >= 0; --d) stride[d] = stride[d + 1] * data.dim(d + 1);
+  const int64_t n = out.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rem = i, src = 0;
+    for (int d = r - 1; d >= 0; --d) {
+      const int64_t k = rem % len[d];
+      rem /= len[d];
+      src += (b[d] + k * st[d]) * stride[d];
+    }
+    copy_elems(data, src, out, i, 1);
+  }
+  return folded(out);
+}
+
+OpPlan plan_cast(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const int64_t to = c.n.attrs.i("to", 0);
+  const bool to_float = to == 1 || to == 11, to_int = to == 6 || to == 7;
+  if (!to_float && !to_int) c.error("cast to ONNX type ", to, " is not supported (float and integer types are)");
+  const Tensor* t = c.known_input(0);
+  if (!t) {
+    if (!to_float) c.error("casting a run-time tensor to an integer type is not supported");
+    return alias_to(c.shape(0));  // float -> float at run time: nothing to do
+  }
+  Tensor out = Tensor::empty(t->shape(), to_float ? DType::f32 : DType::i64);
+  const int64_t n = t->numel();
+  for (int64_t i = 0; i < n; ++i) {
+    if (to_float) out.data<float>()[i] = t->dtype() == DType::f32 ? t->data<float>()[i] : float(t->data<int64_t>()[i]);
+    else out.data<int64_t>()[i] = t->dtype() == DType::i64 ? t->data<int64_t>()[i] : int64_t(t->data<float>()[i]);
+  }
+  return folded(out);
+}
+
+}  // namespace
+
+OpPlan plan_op(const NodeCtx& c) {
+  const std::string& op = c.n.op;
+  using kernels::BinaryOp;
+  if (op == "Conv") return plan_conv(c);
+  if (op == "Relu") return plan_activation(c, {Activation::relu});
+  if (op == "Clip") return plan_clip(c);
+  if (op == "LeakyRelu") return plan_activation(c, {Activation::leaky_relu, c.n.attrs.f("alpha", 0.01f)});
+  if (op == "Sigmoid") return plan_activation(c, {Activation::sigmoid});
+  if (op == "HardSigmoid")
+    return plan_activation(c, {Activation::hard_sigmoid, c.n.attrs.f("alpha", 0.2f), c.n.attrs.f("beta", 0.5f)});
+  if (op == "HardSwish") return plan_activation(c, {Activation::hard_swish});
+  if (op == "Add") return plan_binary(c, BinaryOp::add);
+  if (op == "Sub") return plan_binary(c, BinaryOp::sub);
+  if (op == "Mul") return plan_binary(c, BinaryOp::mul);
+  if (op == "Div") return plan_binary(c, BinaryOp::div);
+  if (op == "BatchNormalization") return plan_batchnorm(c);
+  if (op == "MaxPool") return plan_pool(c, true);
+  if (op == "AveragePool") return plan_pool(c, false);
+  if (op == "GlobalAveragePool") return plan_global_avg_pool(c);
+  if (op == "Gemm") return plan_gemm(c);
+  if (op == "MatMul") return plan_matmul(c);
+  if (op == "Flatten") return plan_flatten(c);
+  if (op == "Reshape") return plan_reshape(c);
+  if (op == "Identity" || op == "Dropout") {
+    if (op == "Dropout" && c.has(2)) {
+      const Tensor* t = c.known_input(2);
+      if (!t || (t->dtype() == DType::i64 ? t->data<int64_t>()[0] : int64_t(t->data<float>()[0])) != 0)
+        c.error("training_mode must be a constant false (inference only)");
+    }
+    return alias_to(c.shape(0));
+  }
+  if (op == "Unsqueeze") return plan_unsqueeze(c);
+  if (op == "Squeeze") return plan_squeeze(c);
+  if (op == "Concat") return plan_concat(c);
+  if (op == "Pad") return plan_pad(c);
+  if (op == "Softmax") return plan_softmax(c);
+  if (op == "ReduceMean") return plan_reduce_mean(c);
+  if (op == "Shape") return plan_shape(c);
+  if (op == "Gather") return plan_gather(c);
+  if (op == "Slice") return plan_slice(c);
+  if (op == "Cast") return plan_cast(c);
+  c.error("no planning rule for operator '", op, "'");
+}
+
+}  // namespace glassbox

@@ -1,0 +1,90 @@
+// The CPU backend: wires kernels/cpu/<op>.cpp into the Backend interface, and holds the session's thread pool,
+// scratch memory and kernel-variant choices.
+#include <cstring>
+#include <map>
+
+#include "engine/error.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/registry.h"
+
+namespace glassbox::kernels {
+
+namespace {
+
+using Conv2dFn = void (*)(cpu::Context&, const Conv2dAttrs&, ConstView, ConstView, ConstView, View);
+const VariantTable<Conv2dFn>& conv2d_variants() {
+  static const VariantTable<Conv2dFn> table("conv2d", {
+      {"im2col_gemm", "depthwise direct; 1x1 as GEMM; others im2col + blocked sgemm", cpu::conv2d_im2col_gemm},
+      {"direct", "the definition, loop by loop, float64 accumulation (reference)", cpu::conv2d_direct},
+  });
+  return table;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : ctx_(threads), conv_(conv2d_variants().find("im2col_gemm")) {}
+  Device device() const override { return Device::cpu(); }
+
+  void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) override {
+    conv_->fn(ctx_, a, x, w, b, y);
+  }
+  void pool2d(const Pool2dAttrs& a, ConstView x, View y) override { cpu::pool2d(ctx_, a, x, y); }
+  void global_avg_pool(ConstView x, View y) override { cpu::global_avg_pool(ctx_, x, y); }
+  void batchnorm(float eps, ConstView x, ConstView s, ConstView b, ConstView m, ConstView v, View y) override {
+    cpu::batchnorm(ctx_, eps, x, s, b, m, v, y);
+  }
+  void activation(const ActivationAttrs& a, ConstView x, View y) override { cpu::activation(ctx_, a, x, y); }
+  void binary(BinaryOp op, ConstView a, ConstView b, View y) override { cpu::binary(ctx_, op, a, b, y); }
+  void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
+    cpu::gemm(ctx_, a, A, B, C, y);
+  }
+  void matmul(ConstView a, ConstView b, View y) override { cpu::matmul(ctx_, a, b, y); }
+  void concat(int axis, const std::vector<ConstView>& xs, View y) override { cpu::concat(ctx_, axis, xs, y); }
+  void pad(const PadAttrs& a, ConstView x, View y) override { cpu::pad(ctx_, a, x, y); }
+  void softmax(int axis, ConstView x, View y) override { cpu::softmax(ctx_, axis, x, y); }
+  void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
+    cpu::reduce_mean(ctx_, axes, x, y);
+  }
+  void copy(ConstView x, View y) override {
+    if (x.data != y.data) std::memcpy(y.data, x.data, static_cast<size_t>(x.numel()) * sizeof(float));
+  }
+
+  std::vector<std::string> variants(const std::string& op) const override {
+    if (op == "conv2d") return conv2d_variants().names();
+    return {};
+  }
+  void select_variant(const std::string& op, const std::string& name) override {
+    GB_CHECK(op == "conv2d", "the CPU backend has no kernel variants for operator '", op,
+             "' (operators with variants: conv2d)");
+    conv_ = conv2d_variants().find(name);
+  }
+  std::string selected_variant(const std::string& op) const override { return op == "conv2d" ? conv_->name : ""; }
+
+ private:
+  cpu::Context ctx_;
+  const VariantTable<Conv2dFn>::Entry* conv_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+std::unique_ptr<Backend> make_backend(Device device, int threads) {
+  if (device.is_cpu()) return make_cpu_backend(threads);
+  fail("no ", device.str(), " backend yet: the CUDA kernels arrive with the CUDA backend (use device cpu)");
+}
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::none: return "none";
+    case Activation::relu: return "relu";
+    case Activation::clip: return "clip";
+    case Activation::leaky_relu: return "leaky_relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::hard_sigmoid: return "hard_sigmoid";
+    case Activation::hard_swish: return "hard_swish";
+  }
+  return "?";
+}
+
+}  // namespace glassbox::kernels

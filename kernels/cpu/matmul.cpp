@@ -1,0 +1,27 @@
+// MatMul, CPU: y[b] = a[b] x b[b] for each batch index b of the broadcast batch dimensions.
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/sgemm.h"
+
+namespace glassbox::kernels::cpu {
+
+void matmul(Context& ctx, ConstView a, ConstView b, View y) {
+  const int r = static_cast<int>(y.shape.size());
+  const int64_t M = y.dim(-2), N = y.dim(-1), K = a.dim(-1);
+  const Shape batch(y.shape.begin(), y.shape.end() - 2);
+  const Shape a_batch(a.shape.begin(), a.shape.end() - 2), b_batch(b.shape.begin(), b.shape.end() - 2);
+  const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
+  const int64_t batches = numel(batch);
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t oa = 0, ob = 0, rem = i;
+    for (int d = r - 3; d >= 0; --d) {
+      const int64_t idx = rem % batch[d];
+      rem /= batch[d];
+      oa += idx * sa[d];
+      ob += idx * sb[d];
+    }
+    sgemm(&ctx.pool, M, N, K, 1.f, MatRef{a.data + oa * M * K, K, 1}, MatRef{b.data + ob * K * N, N, 1}, 0.f,
+          y.data + i * M * N, N);
+  }
+}
+
+}  // namespace glassbox::kernels::cpu

@@ -1,0 +1,29 @@
+// The CPU kernels, one file per operator (kernels/cpu/<op>.cpp). Each takes the session's Context and plain views.
+#pragma once
+#include <vector>
+
+#include "kernels/cpu/context.h"
+#include "kernels/kernels.h"
+
+namespace glassbox::kernels::cpu {
+
+void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+void pool2d(Context& ctx, const Pool2dAttrs& a, ConstView x, View y);
+void global_avg_pool(Context& ctx, ConstView x, View y);
+void batchnorm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, ConstView mean, ConstView var,
+               View y);
+void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y);
+void binary(Context& ctx, BinaryOp op, ConstView a, ConstView b, View y);
+void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y);
+void matmul(Context& ctx, ConstView a, ConstView b, View y);
+void concat(Context& ctx, int axis, const std::vector<ConstView>& xs, View y);
+void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
+void softmax(Context& ctx, int axis, ConstView x, View y);
+void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
+
+// Row-major strides of a shape, and the strides of `in` broadcast to `out`'s rank (0 where in has size 1).
+std::vector<int64_t> strides_of(const Shape& s);
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+
+}  // namespace glassbox::kernels::cpu

@@ -1,0 +1,135 @@
+// The one interface the engine calls: each operator's forward on plain views (pointer, shape, device).
+// Kernels never see the graph, the executor or an explanation method. Each operator has a CPU implementation in
+// kernels/cpu/<op>.cpp (and, from the CUDA issue on, kernels/cuda/<op>.cu with the same name).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/device.h"
+#include "engine/tensor.h"
+
+namespace glassbox::kernels {
+
+// Read-only and writable views of dense row-major float32 memory on one device.
+struct ConstView {
+  const float* data = nullptr;
+  Shape shape;
+  Device device;
+  bool empty() const { return data == nullptr; }
+  int64_t numel() const { return glassbox::numel(shape); }
+  int64_t dim(int i) const { return shape[i < 0 ? i + static_cast<int>(shape.size()) : i]; }
+};
+struct View {
+  float* data = nullptr;
+  Shape shape;
+  Device device;
+  operator ConstView() const { return {data, shape, device}; }
+  int64_t numel() const { return glassbox::numel(shape); }
+  int64_t dim(int i) const { return shape[i < 0 ? i + static_cast<int>(shape.size()) : i]; }
+};
+inline ConstView view_of(const Tensor& t) { return {t.data<float>(), t.shape(), t.device()}; }
+inline View view_of(Tensor& t) { return {t.data<float>(), t.shape(), t.device()}; }
+
+// Pointwise activations; also the fused epilogue of convolution and GEMM.
+enum class Activation { none, relu, clip, leaky_relu, sigmoid, hard_sigmoid, hard_swish };
+const char* activation_name(Activation a);
+
+struct ActivationAttrs {
+  Activation kind = Activation::none;
+  float alpha = 0.f;  // clip: min; leaky_relu: slope; hard_sigmoid: alpha
+  float beta = 0.f;   // clip: max; hard_sigmoid: beta
+  // relu: max(0,x); clip: min(max(x,alpha),beta); leaky_relu: x<0 ? alpha*x : x; sigmoid: 1/(1+e^-x);
+  // hard_sigmoid: max(0, min(1, alpha*x+beta)); hard_swish: x * max(0, min(1, x/6 + 1/2)).
+  float apply(float x) const {
+    switch (kind) {
+      case Activation::none: return x;
+      case Activation::relu: return x > 0.f ? x : 0.f;
+      case Activation::clip: return x < alpha ? alpha : (x > beta ? beta : x);
+      case Activation::leaky_relu: return x < 0.f ? alpha * x : x;
+      case Activation::sigmoid: return 1.f / (1.f + std::exp(-x));
+      case Activation::hard_sigmoid: return std::fmax(0.f, std::fmin(1.f, alpha * x + beta));
+      case Activation::hard_swish: return x * std::fmax(0.f, std::fmin(1.f, x / 6.f + 0.5f));
+    }
+    return x;
+  }
+};
+
+// y[n,m,oh,ow] = act(bias[m] + sum_{c,kh,kw} x[n, g*C/G + c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] *
+//                                            w[m, c, kh, kw]),  g = m / (M/G); out-of-range x reads as 0.
+// x [N,C,H,W], w [M,C/G,KH,KW], bias [M] or empty, y [N,M,OH,OW] (shape computed by the engine).
+struct Conv2dAttrs {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+  ActivationAttrs act;
+};
+
+// Max or average pooling over KHxKW windows (dilated taps). The average divides by the number of taps inside
+// the input, or by KH*KW with count_include_pad (ONNX Runtime's convention).
+struct Pool2dAttrs {
+  enum class Kind { max, average } kind = Kind::max;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  bool count_include_pad = false;
+};
+
+enum class BinaryOp { add, sub, mul, div };
+
+// y = act(alpha * op(A) * op(B) + beta * C); A [M,K] (or [K,M] when trans_a), B [K,N] (or [N,K]),
+// C unidirectionally broadcastable to [M,N] or empty.
+struct GemmAttrs {
+  float alpha = 1.f, beta = 1.f;
+  bool trans_a = false, trans_b = false;
+  ActivationAttrs act;
+};
+
+enum class PadMode { constant, reflect, edge, wrap };
+struct PadAttrs {
+  PadMode mode = PadMode::constant;
+  float value = 0.f;
+  std::vector<int64_t> pads;  // begin_0..begin_{r-1}, end_0..end_{r-1}; negative values crop
+};
+
+// The operators of one backend. A backend is owned by one session (it may hold a thread pool and scratch memory);
+// it is not shared between threads.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  virtual void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y) = 0;
+  virtual void pool2d(const Pool2dAttrs& a, ConstView x, View y) = 0;
+  virtual void global_avg_pool(ConstView x, View y) = 0;  // [N,C,H,W] -> [N,C,1,1]
+  // y = scale * (x - mean) / sqrt(var + epsilon) + bias, per channel (dim 1).
+  virtual void batchnorm(float epsilon, ConstView x, ConstView scale, ConstView bias, ConstView mean, ConstView var,
+                         View y) = 0;
+  virtual void activation(const ActivationAttrs& a, ConstView x, View y) = 0;
+  virtual void binary(BinaryOp op, ConstView a, ConstView b, View y) = 0;  // numpy broadcasting to y's shape
+  virtual void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) = 0;
+  // a [..., M, K] x b [..., K, N] -> y [..., M, N]; batch dimensions broadcast (1-D operands reshaped by caller).
+  virtual void matmul(ConstView a, ConstView b, View y) = 0;
+  virtual void concat(int axis, const std::vector<ConstView>& xs, View y) = 0;
+  virtual void pad(const PadAttrs& a, ConstView x, View y) = 0;
+  // y = exp(x - max) / sum exp(x - max) along `axis`.
+  virtual void softmax(int axis, ConstView x, View y) = 0;
+  // Mean over `axes` (sorted, non-negative); y keeps the reduced dimensions as 1.
+  virtual void reduce_mean(const std::vector<int>& axes, ConstView x, View y) = 0;
+  virtual void copy(ConstView x, View y) = 0;
+
+  // Kernel research: the named variants of an operator, and which one runs.
+  virtual std::vector<std::string> variants(const std::string& op) const = 0;
+  virtual void select_variant(const std::string& op, const std::string& name) = 0;
+  virtual std::string selected_variant(const std::string& op) const = 0;
+};
+
+// threads <= 0: one per hardware thread.
+std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+std::unique_ptr<Backend> make_backend(Device device, int threads = 0);
+
+}  // namespace glassbox::kernels

@@ -1,0 +1,46 @@
+// Images in (JPEG, PNG, BMP through stb_image) and the preprocessing that turns them into NCHW float32 batches.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace glassbox::tools {
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // height x width x 3, row-major
+};
+
+// Decodes an image as 8-bit RGB (grayscale is replicated, alpha is dropped). Throws glassbox::Error with the
+// path and the reason for a missing file, a non-image, or an image over max_pixels.
+Image load_image(const std::string& path, int64_t max_pixels = 64LL << 20);
+
+// Writes 8-bit RGB as PNG.
+void save_png(const std::string& path, const Image& image);
+
+// How an image becomes the network's input: shorter side resized to `resize` (0: no resize), center crop of
+// `crop` x `crop` (0: no crop), then (pixel - mean[c]) / std[c] with pixels in 0..255, RGB order.
+// Text form (ONNX metadata "glassbox.preprocess", CLI --preprocess):
+//   "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
+struct Preprocess {
+  int resize = 256, crop = 224;
+  float mean[3] = {123.675f, 116.28f, 103.53f};  // torchvision's ImageNet statistics x 255
+  float std[3] = {58.395f, 57.12f, 57.375f};
+  std::string interp = "bilinear";  // "bilinear" (antialiased when shrinking) or "nearest"
+  static Preprocess parse(const std::string& spec, Preprocess base);
+  static Preprocess parse(const std::string& spec);
+  std::string str() const;
+};
+
+// Resizes with a separable triangle (bilinear) filter whose support widens when shrinking (antialiasing),
+// or nearest neighbour.
+Image resize(const Image& in, int width, int height, const std::string& interp = "bilinear");
+
+// One image -> [3, crop, crop] written at `out` (float32, CHW).
+void preprocess_into(const Image& image, const Preprocess& p, float* out);
+// Images -> [N, 3, crop, crop].
+Tensor make_batch(const std::vector<Image>& images, const Preprocess& p);
+
+}  // namespace glassbox::tools

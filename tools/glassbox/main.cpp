@@ -1,0 +1,279 @@
+// The glassbox command line: inspect, run, bench.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "engine/model.h"
+#include "tools/glassbox/image.h"
+#include "tools/glassbox/labels.h"
+
+namespace fs = std::filesystem;
+using namespace glassbox;
+using glassbox::tools::Preprocess;
+
+namespace {
+
+const char* kUsage = R"(glassbox — an open inference engine for vision networks
+
+usage:
+  glassbox inspect MODEL.onnx [--batch N]
+      list inputs, outputs, metadata and every layer (ONNX value name, operator, output shape)
+  glassbox run MODEL.onnx IMAGE... [--top K] [--json] [--logits] [--batch N] [--labels FILE]
+               [--preprocess SPEC] [--resize N] [--crop N] [--mean R,G,B] [--std R,G,B] [--threads N]
+               [--max-pixels N] [--conv-variant NAME]
+      classify images; --json prints one record per image (top-k index, name, probability; --logits adds all)
+  glassbox bench MODEL.onnx [--batch N] [--iters N] [--warmup N] [--threads N] [--conv-variant NAME] [--serve]
+      time the forward pass on random input; --serve reads "run" lines on stdin and answers each with the
+      milliseconds of one forward pass (for interleaved comparisons driven by tools/python/bench_cpu.py)
+
+preprocessing SPEC: "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
+(pixels 0..255, RGB). Default: the model's "glassbox.preprocess" metadata, else torchvision's ImageNet values.
+)";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+  std::vector<std::string> flags;
+  bool flag(const std::string& f) const { return std::find(flags.begin(), flags.end(), f) != flags.end(); }
+  std::string get(const std::string& k, const std::string& def = "") const {
+    auto it = options.find(k);
+    return it == options.end() ? def : it->second;
+  }
+  long integer(const std::string& k, long def) const {
+    auto it = options.find(k);
+    if (it == options.end()) return def;
+    const std::string& v = it->second;
+    GB_CHECK(!v.empty() && v.size() < 12 && v.find_first_not_of("0123456789") == std::string::npos, "--", k,
+             ": expected a non-negative integer, got '", v, "'");
+    return std::stol(v);
+  }
+};
+
+Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& flag_names) {
+  Args a;
+  for (int i = first; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) == 0) {
+      const std::string name = s.substr(2);
+      if (std::find(flag_names.begin(), flag_names.end(), name) != flag_names.end()) {
+        a.flags.push_back(name);
+        continue;
+      }
+      GB_CHECK(i + 1 < argc, "option ", s, " needs a value");
+      a.options[name] = argv[++i];
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+SessionOptions session_options(const Args& a) {
+  SessionOptions o;
+  o.threads = static_cast<int>(a.integer("threads", 0));
+  if (!a.get("conv-variant").empty()) o.kernel_variants["conv2d"] = a.get("conv-variant");
+  if (!a.get("device").empty()) o.device = Device::parse(a.get("device"));
+  return o;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      o += buf;
+    } else o += c;
+  }
+  return o;
+}
+
+int cmd_inspect(const Args& a) {
+  GB_CHECK(a.positional.size() == 1, "inspect takes one MODEL.onnx");
+  auto model = Model::load(a.positional[0]);
+  const Graph& g = model->graph();
+  std::printf("model    %s\nopset    %d\n", a.positional[0].c_str(), g.opset);
+  for (int v : g.inputs) std::printf("input    %s %s\n", g.values[v].name.c_str(), shape_str(g.values[v].shape).c_str());
+  for (int v : g.outputs) std::printf("output   %s\n", g.values[v].name.c_str());
+  for (const auto& [k, v] : g.metadata) std::printf("metadata %s = %s\n", k.c_str(), v.c_str());
+  const auto layers = model->layers(a.integer("batch", 1));
+  size_t w = 4;
+  for (const auto& l : layers) w = std::max(w, l.name.size());
+  std::printf("\n%-*s  %-20s  %s\n", int(w), "name", "operator", "output shape");
+  for (const auto& l : layers) std::printf("%-*s  %-20s  %s\n", int(w), l.name.c_str(), l.op.c_str(), shape_str(l.shape).c_str());
+  std::printf("\n%zu layers\n", layers.size());
+  return 0;
+}
+
+Preprocess preprocess_for(const Model& model, const Args& a) {
+  Preprocess p;
+  const Shape in = model.input_shape();
+  if (in.size() == 4 && in[2] > 0 && in[3] == in[2]) {
+    p.crop = static_cast<int>(in[2]);
+    p.resize = static_cast<int>(std::lround(in[2] * 256.0 / 224.0));
+  }
+  p = Preprocess::parse(model.metadata("glassbox.preprocess"), p);
+  p = Preprocess::parse(a.get("preprocess"), p);
+  if (!a.get("resize").empty()) p.resize = static_cast<int>(a.integer("resize", 0));
+  if (!a.get("crop").empty()) p.crop = static_cast<int>(a.integer("crop", 0));
+  if (!a.get("mean").empty()) p = Preprocess::parse("mean=" + a.get("mean"), p);
+  if (!a.get("std").empty()) p = Preprocess::parse("std=" + a.get("std"), p);
+  return p;
+}
+
+std::vector<std::string> labels_for(const Model& model, const std::string& model_path, const Args& a) {
+  std::string path = a.get("labels");
+  if (path.empty()) {
+    const std::string name = model.metadata("glassbox.labels");
+    if (name.empty()) return {};
+    path = (fs::path(model_path).parent_path() / name).string();
+    if (!fs::exists(path)) return {};
+  }
+  return tools::load_labels(path);
+}
+
+int cmd_run(const Args& a) {
+  GB_CHECK(a.positional.size() >= 2, "run takes MODEL.onnx and at least one IMAGE");
+  const std::string model_path = a.positional[0];
+  auto model = Model::load(model_path);
+  const Preprocess pre = preprocess_for(*model, a);
+  const auto labels = labels_for(*model, model_path, a);
+  const long top = std::max(1L, a.integer("top", 5));
+  const long batch = std::max(1L, a.integer("batch", 8));
+  const int64_t max_pixels = a.integer("max-pixels", 64L << 20);
+  const bool json = a.flag("json"), with_logits = a.flag("logits");
+  Session session(model, session_options(a));
+  int failures = 0;
+
+  std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
+  for (size_t start = 0; start < paths.size(); start += batch) {
+    std::vector<tools::Image> images;
+    std::vector<std::string> names;
+    for (size_t i = start; i < std::min(paths.size(), start + batch); ++i) {
+      try {
+        images.push_back(tools::load_image(paths[i], max_pixels));
+        names.push_back(paths[i]);
+      } catch (const Error& e) {
+        ++failures;
+        std::fprintf(stderr, "glassbox: %s\n", e.what());
+        if (json) std::printf("{\"image\": \"%s\", \"error\": \"%s\"}\n", json_escape(paths[i]).c_str(), json_escape(e.what()).c_str());
+      }
+    }
+    if (images.empty()) continue;
+    const Result r = session.run(tools::make_batch(images, pre));
+    const Tensor& logits = r.output();
+    GB_CHECK(logits.rank() == 2, "the model's output has shape ", shape_str(logits.shape()), "; run expects [N, classes]");
+    const int64_t C = logits.dim(1);
+    for (size_t i = 0; i < images.size(); ++i) {
+      const float* z = logits.data<float>() + i * C;
+      // softmax probabilities, then the top K
+      const float m = *std::max_element(z, z + C);
+      std::vector<double> prob(C);
+      double s = 0;
+      for (int64_t c = 0; c < C; ++c) s += prob[c] = std::exp(double(z[c]) - m);
+      for (auto& p : prob) p /= s;
+      std::vector<int64_t> order(C);
+      std::iota(order.begin(), order.end(), 0);
+      const int64_t k = std::min<int64_t>(top, C);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t x, int64_t y) { return prob[x] > prob[y]; });
+      auto name_of = [&](int64_t c) { return c < int64_t(labels.size()) ? labels[c] : "class " + std::to_string(c); };
+      if (json) {
+        std::printf("{\"image\": \"%s\", \"top\": [", json_escape(names[i]).c_str());
+        for (int64_t j = 0; j < k; ++j)
+          std::printf("%s{\"index\": %lld, \"name\": \"%s\", \"probability\": %.6g}", j ? ", " : "",
+                      static_cast<long long>(order[j]), json_escape(name_of(order[j])).c_str(), prob[order[j]]);
+        std::printf("]");
+        if (with_logits) {
+          std::printf(", \"logits\": [");
+          for (int64_t c = 0; c < C; ++c) std::printf("%s%.8g", c ? ", " : "", z[c]);
+          std::printf("]");
+        }
+        std::printf("}\n");
+      } else {
+        std::printf("%s\n", names[i].c_str());
+        for (int64_t j = 0; j < k; ++j)
+          std::printf("  %2lld. %6.2f%%  %4lld  %s\n", static_cast<long long>(j + 1), 100 * prob[order[j]],
+                      static_cast<long long>(order[j]), name_of(order[j]).c_str());
+        if (with_logits) {
+          std::printf("  logits:");
+          for (int64_t c = 0; c < C; ++c) std::printf(" %.6g", z[c]);
+          std::printf("\n");
+        }
+      }
+    }
+  }
+  std::fflush(stdout);
+  return failures ? 1 : 0;
+}
+
+int cmd_bench(const Args& a) {
+  GB_CHECK(a.positional.size() == 1, "bench takes one MODEL.onnx");
+  auto model = Model::load(a.positional[0]);
+  const long batch = std::max(1L, a.integer("batch", 1));
+  Shape shape = model->input_shape();
+  GB_CHECK(!shape.empty(), "the model's input declares no shape");
+  shape[0] = batch;
+  for (int64_t d : shape) GB_CHECK(d > 0, "the input shape ", shape_str(model->input_shape()), " is not concrete");
+  Tensor x = Tensor::empty(shape);
+  uint32_t state = 12345;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    x.data<float>()[i] = float(state >> 8) / float(1 << 24) * 2.f - 1.f;
+  }
+  Session session(model, session_options(a));
+  auto once = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    session.run(x);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  once();  // plan and arena
+  if (a.flag("serve")) {
+    std::printf("ready\n");
+    std::fflush(stdout);
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line == "quit") break;
+      std::printf("%.4f\n", once());
+      std::fflush(stdout);
+    }
+    return 0;
+  }
+  for (long i = 0; i < a.integer("warmup", 2); ++i) once();
+  std::vector<double> t;
+  for (long i = 0; i < std::max(1L, a.integer("iters", 10)); ++i) t.push_back(once());
+  std::sort(t.begin(), t.end());
+  const double median = t[t.size() / 2];
+  std::printf("model %s batch %ld threads %d conv %s: median %.2f ms, min %.2f ms, %.1f images/s, arena %.1f MiB\n",
+              a.positional[0].c_str(), batch, session_options(a).threads, session.backend().selected_variant("conv2d").c_str(),
+              median, t.front(), 1000.0 * batch / median, session.arena_bytes() / 1048576.0);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}));
+    if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
+    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve"}));
+    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, bench; glassbox --help)\n", cmd.c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "glassbox: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,873 @@
+#!/usr/bin/env python3
+"""Generate glassbox's single-operator golden test cases.
+
+    python make_op_goldens.py [--out tests/data/ops] [--only SUBSTRING]
+
+Every case is a tiny ONNX graph (usually one node) built with onnx.helper,
+written in the ONNX backend-test layout:
+
+    OUT/<case>/model.onnx
+    OUT/<case>/test_data_set_0/input_<i>.pb   graph inputs, in graph order
+    OUT/<case>/test_data_set_0/output_<i>.pb  expected outputs, in graph order
+
+Each .pb is a serialized onnx.TensorProto whose name is the graph
+input/output name. Data inputs are float32 from numpy's normal distribution,
+seeded per case from the case name (so adding a case leaves the others
+unchanged). Weights, shapes, pads, axes, Clip bounds and the like are
+initializers. Expected outputs come from onnxruntime's CPU provider with all
+graph optimizations disabled, so ORT evaluates the graph as written.
+
+Each model imports exactly one opset of the default domain (the one in the
+case name) and carries the lowest IR version that opset allows.
+
+Existing case folders under OUT (those holding a model.onnx) are removed
+before writing, so the output is exactly the current case list. Needs only
+numpy, onnx and onnxruntime (see requirements-dev.txt).
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import zlib
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+CASES = []
+
+
+class Case:
+    """One golden case: a graph under construction plus its input data."""
+
+    def __init__(self, name, opset):
+        assert name.endswith("_opset%d" % opset), name
+        assert all(c.name != name for c in CASES), "duplicate case " + name
+        self.name = name
+        self.opset = opset
+        self.rng = np.random.default_rng(zlib.crc32(name.encode()))
+        self.inputs = []  # (name, array, dims or None)
+        self.inits = []  # TensorProto
+        self.nodes = []
+        self.outputs = []  # (name, dims or None)
+        # Set only where onnxruntime cannot run a valid graph: a function of
+        # the feeds giving the expected outputs by the ONNX spec.
+        self.reference = None
+        # Set only where onnxruntime's result departs from the ONNX spec: a
+        # function mapping ORT's outputs to the spec's.
+        self.fixup = None
+        CASES.append(self)
+
+    # data helpers
+    def randn(self, *shape, scale=1.0):
+        return (self.rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def uniform(self, lo, hi, *shape):
+        return self.rng.uniform(lo, hi, shape).astype(np.float32)
+
+    def nonzero(self, *shape):
+        """Values with |v| in [0.5, 2]: a safe divisor."""
+        mag = self.rng.uniform(0.5, 2.0, shape)
+        sign = np.where(self.rng.random(shape) < 0.5, -1.0, 1.0)
+        return (mag * sign).astype(np.float32)
+
+    # graph helpers
+    def input(self, name, arr, dims=None):
+        self.inputs.append((name, np.asarray(arr), dims))
+        return name
+
+    def init(self, name, arr):
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def node(self, op, ins, outs, **attrs):
+        self.nodes.append(helper.make_node(op, list(ins), list(outs),
+                                           name="%s_%d" % (op, len(self.nodes)), **attrs))
+        return outs[0] if len(outs) == 1 else outs
+
+    def output(self, name, dims=None):
+        self.outputs.append((name, dims))
+        return name
+
+
+def single(c, op, ins, attrs=None, outs=("y",)):
+    c.node(op, ins, outs, **(attrs or {}))
+    for o in outs:
+        c.output(o)
+    return c
+
+
+def f32(x):
+    return np.asarray(x, dtype=np.float32)
+
+
+def i64(x):
+    return np.asarray(x, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------
+# Conv
+# --------------------------------------------------------------------------
+
+def conv(name, opset, x, w, bias=True, **attrs):
+    c = Case(name, opset)
+    c.input("x", c.randn(*x))
+    c.init("w", c.randn(*w, scale=1.0 / np.sqrt(np.prod(w[1:]))))
+    ins = ["x", "w"]
+    if bias:
+        c.init("b", c.randn(w[0], scale=0.5))
+        ins.append("b")
+    single(c, "Conv", ins, attrs)
+
+
+def conv_cases():
+    conv("conv_3x3_pad1_bias_opset11", 11, (1, 3, 7, 7), (4, 3, 3, 3),
+         kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    conv("conv_3x3_nobias_opset13", 13, (2, 3, 6, 6), (5, 3, 3, 3), bias=False)
+    conv("conv_3x3_nobias_opset21", 21, (1, 4, 5, 5), (3, 4, 3, 3), bias=False, pads=[1, 1, 1, 1])
+    conv("conv_1x1_opset17", 17, (2, 8, 5, 5), (6, 8, 1, 1), kernel_shape=[1, 1])
+    conv("conv_1x1_s2_nobias_opset21", 21, (1, 4, 7, 7), (8, 4, 1, 1), bias=False, strides=[2, 2])
+    conv("conv_5x5_pad2_opset21", 21, (1, 3, 9, 9), (4, 3, 5, 5), pads=[2, 2, 2, 2])
+    conv("conv_5x5_opset11", 11, (1, 2, 8, 7), (3, 2, 5, 5))
+    conv("conv_7x7_s2_pad3_nobias_opset13", 13, (1, 3, 9, 9), (8, 3, 7, 7), bias=False,
+         kernel_shape=[7, 7], strides=[2, 2], pads=[3, 3, 3, 3])
+    conv("conv_7x7_s2_pad3_opset17", 17, (2, 3, 8, 8), (4, 3, 7, 7),
+         strides=[2, 2], pads=[3, 3, 3, 3])
+    conv("conv_3x3_s2_pad1_opset11", 11, (1, 4, 8, 8), (6, 4, 3, 3), strides=[2, 2], pads=[1, 1, 1, 1])
+    conv("conv_3x3_s2_nopad_opset13", 13, (1, 3, 9, 9), (4, 3, 3, 3), strides=[2, 2])
+    conv("conv_3x3_s3_pad1_opset21", 21, (1, 2, 9, 9), (3, 2, 3, 3), strides=[3, 3], pads=[1, 1, 1, 1])
+    conv("conv_strides_2x1_opset17", 17, (1, 3, 8, 7), (4, 3, 3, 3), strides=[2, 1], pads=[1, 1, 1, 1])
+    conv("conv_dil2_opset11", 11, (1, 3, 9, 9), (4, 3, 3, 3), dilations=[2, 2])
+    conv("conv_dil2_pad2_opset17", 17, (1, 3, 8, 8), (4, 3, 3, 3), dilations=[2, 2], pads=[2, 2, 2, 2])
+    conv("conv_dil_1x2_pad_opset13", 13, (1, 2, 7, 9), (3, 2, 3, 3), dilations=[1, 2], pads=[1, 2, 1, 2])
+    conv("conv_dil2_s2_opset21", 21, (1, 3, 9, 9), (2, 3, 3, 3), dilations=[2, 2], strides=[2, 2],
+         pads=[1, 1, 1, 1])
+    conv("conv_group2_opset11", 11, (1, 4, 6, 6), (6, 2, 3, 3), group=2, pads=[1, 1, 1, 1])
+    conv("conv_group2_dil2_opset13", 13, (2, 4, 9, 9), (4, 2, 3, 3), group=2, dilations=[2, 2])
+    conv("conv_group4_s2_pad1_opset21", 21, (1, 8, 7, 7), (8, 2, 3, 3), group=4, strides=[2, 2],
+         pads=[1, 1, 1, 1])
+    conv("conv_group2_1x1_nobias_opset17", 17, (1, 6, 4, 4), (4, 3, 1, 1), bias=False, group=2)
+    conv("conv_depthwise_opset17", 17, (1, 8, 7, 7), (8, 1, 3, 3), group=8, pads=[1, 1, 1, 1])
+    conv("conv_depthwise_s2_pad1_nobias_opset21", 21, (2, 6, 8, 8), (6, 1, 3, 3), bias=False,
+         group=6, strides=[2, 2], pads=[1, 1, 1, 1])
+    conv("conv_depthwise_mult2_opset13", 13, (1, 4, 6, 6), (8, 1, 3, 3), group=4)
+    conv("conv_depthwise_5x5_s2_pad2_opset11", 11, (1, 8, 9, 9), (8, 1, 5, 5), group=8,
+         strides=[2, 2], pads=[2, 2, 2, 2])
+    conv("conv_depthwise_dil2_opset13", 13, (1, 4, 9, 9), (4, 1, 3, 3), group=4, dilations=[2, 2],
+         pads=[2, 2, 2, 2])
+    conv("conv_asym_pads_opset17", 17, (1, 3, 6, 6), (4, 3, 3, 3), pads=[0, 1, 2, 1])
+    conv("conv_asym_pads_s2_opset11", 11, (1, 3, 7, 8), (4, 3, 3, 3), strides=[2, 2], pads=[1, 0, 0, 1])
+    conv("conv_autopad_same_upper_s2_opset11", 11, (1, 3, 8, 8), (4, 3, 3, 3), auto_pad="SAME_UPPER",
+         strides=[2, 2])
+    conv("conv_autopad_same_upper_k2_opset17", 17, (1, 3, 5, 6), (4, 3, 2, 2), auto_pad="SAME_UPPER")
+    conv("conv_autopad_same_lower_s2_opset13", 13, (1, 3, 8, 8), (4, 3, 3, 3), auto_pad="SAME_LOWER",
+         strides=[2, 2])
+    conv("conv_autopad_same_lower_k4_opset21", 21, (1, 2, 6, 6), (3, 2, 4, 4), auto_pad="SAME_LOWER")
+    conv("conv_autopad_same_upper_dw_s2_opset13", 13, (1, 4, 7, 7), (4, 1, 3, 3), group=4,
+         auto_pad="SAME_UPPER", strides=[2, 2])
+    conv("conv_autopad_valid_s2_opset21", 21, (1, 3, 7, 7), (4, 3, 3, 3), auto_pad="VALID", strides=[2, 2])
+    conv("conv_autopad_valid_opset11", 11, (1, 3, 6, 5), (2, 3, 3, 3), auto_pad="VALID")
+    conv("conv_kernel_1x3_pad01_opset17", 17, (1, 3, 5, 7), (4, 3, 1, 3), pads=[0, 1, 0, 1])
+    conv("conv_kernel_3x1_pad10_opset13", 13, (1, 3, 7, 5), (4, 3, 3, 1), pads=[1, 0, 1, 0])
+    conv("conv_kernel_2x5_s_2x1_opset11", 11, (1, 2, 8, 9), (3, 2, 2, 5), strides=[2, 1], pads=[0, 2, 1, 2])
+    conv("conv_nonsquare_input_opset21", 21, (2, 3, 5, 9), (4, 3, 3, 3), pads=[1, 1, 1, 1])
+    conv("conv_out1x1_opset13", 13, (1, 8, 3, 3), (5, 8, 3, 3))
+    conv("conv_3x3_s2_pad1_opset15", 15, (2, 3, 7, 7), (4, 3, 3, 3), strides=[2, 2], pads=[1, 1, 1, 1])
+    conv("conv_group2_s2_opset20", 20, (1, 4, 8, 8), (4, 2, 3, 3), group=2, strides=[2, 2],
+         pads=[1, 1, 1, 1])
+
+
+# --------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------
+
+def pool(op, name, opset, x, **attrs):
+    c = Case(name, opset)
+    c.input("x", c.randn(*x))
+    single(c, op, ["x"], attrs)
+
+
+def maxpool_cases():
+    mp = lambda *a, **k: pool("MaxPool", *a, **k)
+    mp("maxpool_k2_s2_opset11", 11, (1, 3, 8, 8), kernel_shape=[2, 2], strides=[2, 2])
+    mp("maxpool_k2_s2_odd_opset13", 13, (1, 2, 7, 7), kernel_shape=[2, 2], strides=[2, 2])
+    mp("maxpool_k3_s2_pad1_opset13", 13, (2, 4, 9, 9), kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    mp("maxpool_k3_s1_pad1_opset17", 17, (1, 3, 6, 6), kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    mp("maxpool_k2_default_stride_opset21", 21, (1, 2, 5, 5), kernel_shape=[2, 2])
+    mp("maxpool_k3_s2_ceil_opset11", 11, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    mp("maxpool_k3_s2_floor_opset11", 11, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2], ceil_mode=0)
+    mp("maxpool_ceil_pads_opset11", 11, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2],
+       pads=[1, 1, 1, 1], ceil_mode=1)
+    # ceil_mode where the last window would start inside the right padding:
+    # the spec ("Sliding windows that would start in the right padded region
+    # are ignored") and PyTorch give 4x4. onnxruntime 1.20.1 gives 5x5 with
+    # -FLT_MAX in the extra row and column, so its result is cropped to 4x4
+    # (the 4x4 part matches PyTorch's max_pool2d exactly).
+    mp("maxpool_ceil_edge_window_opset13", 13, (1, 2, 7, 7), kernel_shape=[2, 2], strides=[2, 2],
+       pads=[1, 1, 1, 1], ceil_mode=1)
+    CASES[-1].fixup = lambda outs: [outs[0][:, :, :4, :4].copy()]
+    mp("maxpool_ceil_squeezenet_opset17", 17, (1, 3, 9, 9), kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    mp("maxpool_dil2_opset12", 12, (1, 2, 9, 9), kernel_shape=[2, 2], dilations=[2, 2])
+    mp("maxpool_dil2_s2_pad1_opset17", 17, (1, 2, 9, 9), kernel_shape=[3, 3], dilations=[2, 2],
+       strides=[2, 2], pads=[1, 1, 1, 1])
+    mp("maxpool_autopad_same_upper_opset11", 11, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2],
+       auto_pad="SAME_UPPER")
+    mp("maxpool_autopad_same_upper_k2_opset13", 13, (1, 2, 5, 5), kernel_shape=[2, 2], auto_pad="SAME_UPPER")
+    mp("maxpool_autopad_same_lower_opset13", 13, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2],
+       auto_pad="SAME_LOWER")
+    mp("maxpool_autopad_valid_opset21", 21, (1, 2, 7, 7), kernel_shape=[3, 3], strides=[2, 2],
+       auto_pad="VALID")
+    mp("maxpool_asym_pads_opset13", 13, (1, 3, 7, 7), kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 1])
+    mp("maxpool_k3x2_s2x1_opset17", 17, (1, 2, 8, 6), kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 0])
+    mp("maxpool_global_like_opset21", 21, (2, 3, 4, 4), kernel_shape=[4, 4])
+    mp("maxpool_k3_s2_pad1_opset16", 16, (1, 3, 7, 7), kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    mp("maxpool_k2_s2_opset20", 20, (1, 2, 6, 6), kernel_shape=[2, 2], strides=[2, 2])
+
+
+def avgpool_cases():
+    ap = lambda *a, **k: pool("AveragePool", *a, **k)
+    ap("avgpool_k2_s2_opset11", 11, (1, 3, 8, 8), kernel_shape=[2, 2], strides=[2, 2])
+    ap("avgpool_k2_s2_opset14", 14, (2, 4, 6, 6), kernel_shape=[2, 2], strides=[2, 2])
+    ap("avgpool_k3_s1_pad1_cip0_opset11", 11, (1, 2, 6, 6), kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+       count_include_pad=0)
+    ap("avgpool_k3_s1_pad1_cip1_opset11", 11, (1, 2, 6, 6), kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+       count_include_pad=1)
+    ap("avgpool_k3_s2_pad1_cip0_opset19", 19, (1, 2, 9, 9), kernel_shape=[3, 3], strides=[2, 2],
+       pads=[1, 1, 1, 1])
+    ap("avgpool_k3_s2_pad1_cip1_opset13", 13, (1, 2, 9, 9), kernel_shape=[3, 3], strides=[2, 2],
+       pads=[1, 1, 1, 1], count_include_pad=1)
+    ap("avgpool_k2_s2_ceil_opset11", 11, (1, 2, 7, 7), kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+    ap("avgpool_k3_s2_ceil_opset17", 17, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    ap("avgpool_ceil_pads_cip0_opset19", 19, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2],
+       pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=0)
+    # The last (ceil) window hangs past the padded input. onnxruntime and the
+    # ONNX reference evaluator divide by the full kernel size (9) there;
+    # PyTorch's avg_pool2d divides by the part inside the padded input (6).
+    # The expected output is onnxruntime's.
+    ap("avgpool_ceil_pads_cip1_opset19", 19, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2],
+       pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=1)
+    ap("avgpool_asym_pads_cip0_opset13", 13, (1, 2, 7, 7), kernel_shape=[2, 2], strides=[2, 2],
+       pads=[0, 0, 1, 1])
+    ap("avgpool_asym_pads_cip1_opset17", 17, (1, 2, 7, 7), kernel_shape=[2, 2], strides=[2, 2],
+       pads=[0, 0, 1, 1], count_include_pad=1)
+    ap("avgpool_autopad_same_upper_opset11", 11, (1, 2, 8, 8), kernel_shape=[3, 3], strides=[2, 2],
+       auto_pad="SAME_UPPER")
+    ap("avgpool_autopad_valid_opset21", 21, (1, 2, 7, 7), kernel_shape=[3, 3], strides=[2, 2],
+       auto_pad="VALID")
+    ap("avgpool_k3x2_opset21", 21, (1, 3, 6, 5), kernel_shape=[3, 2], strides=[1, 2])
+    ap("avgpool_dil2_opset19", 19, (1, 2, 9, 9), kernel_shape=[2, 2], dilations=[2, 2])
+    ap("avgpool_k7_opset13", 13, (1, 4, 7, 7), kernel_shape=[7, 7])
+    ap("avgpool_k3_s1_pad1_cip1_opset20", 20, (1, 2, 5, 5), kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+       count_include_pad=1)
+
+
+def global_avgpool_cases():
+    for name, opset, x in [("globalavgpool_opset11", 11, (2, 4, 5, 7)),
+                           ("globalavgpool_opset21", 21, (1, 8, 3, 3)),
+                           ("globalavgpool_1x1_opset13", 13, (2, 3, 1, 1))]:
+        c = Case(name, opset)
+        c.input("x", c.randn(*x))
+        single(c, "GlobalAveragePool", ["x"])
+
+
+# --------------------------------------------------------------------------
+# Activations
+# --------------------------------------------------------------------------
+
+def unary(op, name, opset, x=(2, 3, 4, 5), scale=1.0, **attrs):
+    c = Case(name, opset)
+    c.input("x", c.randn(*x, scale=scale))
+    single(c, op, ["x"], attrs)
+
+
+def activation_cases():
+    unary("Relu", "relu_opset11", 11)
+    unary("Relu", "relu_opset13", 13, x=(1, 8, 3, 3))
+    unary("Relu", "relu_opset14", 14)
+    unary("Relu", "relu_2d_opset21", 21, x=(3, 7))
+    unary("LeakyRelu", "leakyrelu_default_opset11", 11)
+    unary("LeakyRelu", "leakyrelu_alpha0p1_opset16", 16, alpha=0.1)
+    unary("LeakyRelu", "leakyrelu_alpha0p2_opset13", 13, alpha=0.2)
+    unary("Sigmoid", "sigmoid_opset11", 11, scale=3.0)
+    unary("Sigmoid", "sigmoid_opset13", 13, scale=3.0)
+    unary("Sigmoid", "sigmoid_opset21", 21, x=(2, 10), scale=5.0)
+    unary("HardSigmoid", "hardsigmoid_default_opset11", 11, scale=4.0)
+    unary("HardSigmoid", "hardsigmoid_alpha1_6_opset13", 13, scale=4.0, alpha=1.0 / 6.0, beta=0.5)
+    unary("HardSigmoid", "hardsigmoid_custom_opset21", 21, scale=4.0, alpha=0.3, beta=0.4)
+    unary("HardSwish", "hardswish_opset14", 14, scale=4.0)
+    unary("HardSwish", "hardswish_opset17", 17, x=(1, 8, 3, 3), scale=4.0)
+    unary("HardSwish", "hardswish_opset21", 21, scale=4.0)
+    unary("Relu", "relu_opset16", 16, x=(2, 4, 3, 3))
+    unary("Sigmoid", "sigmoid_opset20", 20, x=(1, 4, 3, 3), scale=3.0)
+
+
+# --------------------------------------------------------------------------
+# Clip (min/max became optional inputs in opset 11)
+# --------------------------------------------------------------------------
+
+def clip(name, opset, lo, hi, scale=2.0):
+    c = Case(name, opset)
+    c.input("x", c.randn(2, 3, 4, 4, scale=scale))
+    ins = ["x", "", ""]
+    if lo is not None:
+        ins[1] = c.init("min", f32(lo))
+    if hi is not None:
+        ins[2] = c.init("max", f32(hi))
+    while ins and ins[-1] == "":
+        ins.pop()
+    single(c, "Clip", ins)
+
+
+def clip_cases():
+    clip("clip_minmax_opset11", 11, -0.5, 0.7)
+    clip("clip_minmax_opset13", 13, -1.0, 0.25)
+    clip("clip_relu6_opset11", 11, 0.0, 6.0, scale=4.0)
+    clip("clip_relu6_opset13", 13, 0.0, 6.0, scale=4.0)
+    clip("clip_relu6_opset17", 17, 0.0, 6.0, scale=4.0)
+    clip("clip_min_only_opset12", 12, 0.2, None)
+    clip("clip_min_only_opset21", 21, -0.3, None)
+    clip("clip_max_only_opset13", 13, None, 0.5)
+    clip("clip_noargs_opset11", 11, None, None)
+    # ReLU6 the way the PyTorch exporter writes it: bounds from Constant nodes.
+    c = Case("clip_relu6_constant_nodes_opset12", 12)
+    c.input("x", c.randn(1, 4, 3, 3, scale=4.0))
+    c.node("Constant", [], ["lo"], value=numpy_helper.from_array(f32(0.0), "lo"))
+    c.node("Constant", [], ["hi"], value=numpy_helper.from_array(f32(6.0), "hi"))
+    single(c, "Clip", ["x", "lo", "hi"])
+
+
+# --------------------------------------------------------------------------
+# ReduceMean (axes attribute before opset 18, axes input from 18)
+# --------------------------------------------------------------------------
+
+def reducemean(name, opset, axes, keepdims=None, noop=None, x=(2, 3, 4, 5)):
+    c = Case(name, opset)
+    c.input("x", c.randn(*x))
+    attrs = {}
+    if keepdims is not None:
+        attrs["keepdims"] = keepdims
+    ins = ["x"]
+    if opset < 18:
+        if axes is not None:
+            attrs["axes"] = axes
+    else:
+        if axes is not None:
+            ins.append(c.init("axes", i64(axes)))
+        if noop is not None:
+            attrs["noop_with_empty_axes"] = noop
+    single(c, "ReduceMean", ins, attrs)
+
+
+def reducemean_cases():
+    reducemean("reducemean_axes23_keep1_opset11", 11, [2, 3], 1)
+    reducemean("reducemean_axes23_keep0_opset13", 13, [2, 3], 0)
+    reducemean("reducemean_axis1_keep1_opset13", 13, [1])
+    reducemean("reducemean_axisneg1_keep0_opset11", 11, [-1], 0)
+    reducemean("reducemean_noaxes_keep1_opset11", 11, None, 1)
+    reducemean("reducemean_noaxes_keep0_opset13", 13, None, 0)
+    reducemean("reducemean_axes23_keep1_opset18", 18, [2, 3], 1)
+    reducemean("reducemean_axes23_keep0_opset21", 21, [2, 3], 0)
+    reducemean("reducemean_axes23_keep1_opset20", 20, [2, 3], 1)
+    reducemean("reducemean_axisneg1_keep0_opset18", 18, [-1], 0)
+    reducemean("reducemean_axes02_keep1_opset18", 18, [0, 2])
+    reducemean("reducemean_noaxes_keep1_opset18", 18, None, 1)
+    reducemean("reducemean_noaxes_keep0_opset21", 21, None, 0)
+    reducemean("reducemean_noop_noaxes_opset18", 18, None, 1, noop=1)
+    # onnxruntime 1.20.1 rejects noop_with_empty_axes=1 with the axes input
+    # omitted ("Reduction on all axes, output size should be 1"); the spec
+    # says the op is then an identity, so that is the expected output.
+    CASES[-1].reference = lambda feeds: [feeds["x"].copy()]
+    reducemean("reducemean_noop_emptyaxes_opset18", 18, [], 1, noop=1)
+
+
+# --------------------------------------------------------------------------
+# Softmax (opset < 13: input coerced to 2-D at `axis`; 13+: one axis)
+# --------------------------------------------------------------------------
+
+def softmax_cases():
+    for name, opset, x, axis in [
+            ("softmax_axis1_4d_opset11", 11, (2, 3, 2, 3), 1),
+            ("softmax_axisneg1_4d_opset11", 11, (2, 3, 2, 3), -1),
+            ("softmax_axis2_4d_opset11", 11, (2, 3, 2, 3), 2),
+            ("softmax_default_4d_opset11", 11, (2, 3, 2, 3), None),
+            ("softmax_default_2d_opset11", 11, (2, 10), None),
+            ("softmax_axis1_4d_opset13", 13, (2, 3, 2, 3), 1),
+            ("softmax_axisneg1_4d_opset13", 13, (2, 3, 2, 3), -1),
+            ("softmax_axis2_4d_opset13", 13, (2, 3, 2, 3), 2),
+            ("softmax_default_4d_opset13", 13, (2, 3, 2, 3), None),
+            ("softmax_default_2d_opset13", 13, (2, 10), None),
+            ("softmax_axis0_3d_opset21", 21, (3, 2, 4), 0),
+            ("softmax_axis1_2d_opset21", 21, (2, 10), 1),
+            ("softmax_axisneg1_4d_opset20", 20, (1, 4, 2, 3), -1)]:
+        c = Case(name, opset)
+        c.input("x", c.randn(*x, scale=3.0))
+        single(c, "Softmax", ["x"], {} if axis is None else {"axis": axis})
+
+
+# --------------------------------------------------------------------------
+# Pad (pads is an input since opset 11)
+# --------------------------------------------------------------------------
+
+def pad(name, opset, x, pads, mode=None, value=None, axes=None):
+    c = Case(name, opset)
+    c.input("x", c.randn(*x))
+    ins = ["x", c.init("pads", i64(pads))]
+    if value is not None or axes is not None:
+        ins.append(c.init("value", f32(value)) if value is not None else "")
+    if axes is not None:
+        ins.append(c.init("axes", i64(axes)))
+    single(c, "Pad", ins, {} if mode is None else {"mode": mode})
+
+
+def pad_cases():
+    pad("pad_constant_value_opset11", 11, (1, 2, 4, 5), [0, 0, 1, 2, 0, 0, 2, 1], "constant", 0.5)
+    pad("pad_constant_default_opset13", 13, (2, 2, 3, 3), [0, 0, 1, 1, 0, 0, 1, 1])
+    pad("pad_constant_channels_opset13", 13, (1, 2, 3, 3), [0, 1, 0, 0, 0, 2, 0, 0], "constant", -1.5)
+    pad("pad_constant_value_opset21", 21, (1, 2, 4, 4), [0, 0, 2, 0, 0, 0, 0, 3], "constant", 2.0)
+    pad("pad_reflect_opset11", 11, (1, 2, 5, 6), [0, 0, 2, 1, 0, 0, 1, 2], "reflect")
+    pad("pad_reflect_opset18", 18, (1, 3, 4, 4), [0, 0, 1, 1, 0, 0, 1, 1], "reflect")
+    pad("pad_edge_opset13", 13, (1, 2, 4, 5), [0, 0, 2, 1, 0, 0, 1, 3], "edge")
+    pad("pad_edge_opset21", 21, (2, 2, 3, 3), [0, 0, 1, 1, 0, 0, 1, 1], "edge")
+    pad("pad_negative_opset13", 13, (1, 2, 6, 6), [0, 0, -1, 1, 0, 0, 2, -2], "constant", 0.25)
+    pad("pad_negative_crop_opset11", 11, (1, 3, 5, 5), [0, 0, -1, -1, 0, 0, -1, -1])
+    pad("pad_axes_opset18", 18, (1, 2, 4, 4), [1, 2, 2, 1], "constant", 0.0, axes=[2, 3])
+    pad("pad_axes_negative_opset19", 19, (1, 2, 4, 4), [1, 0, 0, 1], "edge", axes=[-2, -1])
+    pad("pad_wrap_opset19", 19, (1, 2, 4, 4), [0, 0, 1, 2, 0, 0, 2, 1], "wrap")
+
+
+# --------------------------------------------------------------------------
+# Dropout (inference: identity; ratio is an input since opset 12)
+# --------------------------------------------------------------------------
+
+def dropout_cases():
+    c = Case("dropout_ratio_attr_opset11", 11)
+    c.input("x", c.randn(2, 3, 4, 4))
+    single(c, "Dropout", ["x"], {"ratio": 0.3})
+
+    c = Case("dropout_ratio_input_opset12", 12)
+    c.input("x", c.randn(2, 3, 4, 4))
+    single(c, "Dropout", ["x", c.init("ratio", f32(0.5))])
+
+    c = Case("dropout_noratio_opset13", 13)
+    c.input("x", c.randn(2, 10))
+    single(c, "Dropout", ["x"])
+
+    c = Case("dropout_training_false_opset13", 13)
+    c.input("x", c.randn(1, 4, 3, 3))
+    single(c, "Dropout", ["x", c.init("ratio", f32(0.2)), c.init("training_mode", np.array(False))])
+
+    c = Case("dropout_noratio_opset21", 21)
+    c.input("x", c.randn(2, 3, 3))
+    single(c, "Dropout", ["x"])
+
+
+# --------------------------------------------------------------------------
+# BatchNormalization (inference, single output)
+# --------------------------------------------------------------------------
+
+def batchnorm_cases():
+    for name, opset, x, attrs in [
+            ("batchnorm_opset11", 11, (2, 4, 5, 5), {}),
+            ("batchnorm_eps1e-3_opset14", 14, (1, 6, 4, 4), {"epsilon": 1e-3}),
+            ("batchnorm_opset14", 14, (2, 3, 3, 3), {}),
+            ("batchnorm_opset15", 15, (2, 4, 3, 5), {}),
+            ("batchnorm_momentum_attr_opset15", 15, (1, 4, 4, 4), {"momentum": 0.1, "epsilon": 1e-5}),
+            ("batchnorm_2d_input_opset15", 15, (3, 6), {}),
+            ("batchnorm_2d_input_opset11", 11, (3, 6), {})]:
+        c = Case(name, opset)
+        ch = x[1]
+        c.input("x", c.randn(*x))
+        ins = ["x",
+               c.init("scale", c.uniform(0.5, 1.5, ch)),
+               c.init("bias", c.randn(ch, scale=0.5)),
+               c.init("mean", c.randn(ch, scale=0.5)),
+               c.init("var", c.uniform(0.2, 2.0, ch))]
+        single(c, "BatchNormalization", ins, attrs)
+
+
+# --------------------------------------------------------------------------
+# Gemm / MatMul
+# --------------------------------------------------------------------------
+
+def gemm(name, opset, m, k, n, c_shape=(), trans_a=0, trans_b=0, alpha=None, beta=None,
+         b_input=False):
+    c = Case(name, opset)
+    c.input("a", c.randn(*((k, m) if trans_a else (m, k))))
+    bt = c.randn(*((n, k) if trans_b else (k, n)), scale=1.0 / np.sqrt(k))
+    if b_input:
+        c.input("b", bt)
+    else:
+        c.init("b", bt)
+    ins = ["a", "b"]
+    if c_shape is not None:
+        ins.append(c.init("c", c.randn(*c_shape)))
+    attrs = {}
+    if trans_a:
+        attrs["transA"] = 1
+    if trans_b:
+        attrs["transB"] = 1
+    if alpha is not None:
+        attrs["alpha"] = alpha
+    if beta is not None:
+        attrs["beta"] = beta
+    single(c, "Gemm", ins, attrs)
+
+
+def gemm_cases():
+    gemm("gemm_C_N_opset11", 11, 3, 5, 4, (4,))
+    gemm("gemm_linear_transB_opset13", 13, 2, 16, 10, (10,), trans_b=1)
+    gemm("gemm_transA_opset11", 11, 3, 5, 4, (4,), trans_a=1)
+    gemm("gemm_transA_transB_opset13", 13, 3, 5, 4, (3, 4), trans_a=1, trans_b=1)
+    gemm("gemm_alpha_beta_C_MN_opset11", 11, 3, 5, 4, (3, 4), alpha=0.5, beta=2.0)
+    gemm("gemm_C_1N_opset13", 13, 3, 5, 4, (1, 4))
+    gemm("gemm_C_1N_beta_opset11", 11, 2, 6, 3, (1, 3), beta=-0.5, trans_b=1)
+    gemm("gemm_C_M1_opset13", 13, 3, 5, 4, (3, 1))
+    gemm("gemm_C_scalar1_opset13", 13, 3, 5, 4, (1,))
+    gemm("gemm_noC_opset11", 11, 3, 5, 4, None)
+    gemm("gemm_noC_alpha_transB_opset13", 13, 2, 8, 5, None, trans_b=1, alpha=2.0)
+    gemm("gemm_B_input_opset13", 13, 4, 3, 5, (5,), b_input=True)
+    gemm("gemm_linear_transB_opset20", 20, 1, 12, 6, (6,), trans_b=1)
+
+
+def matmul(name, opset, a, b, b_init=False):
+    c = Case(name, opset)
+    c.input("a", c.randn(*a))
+    bt = c.randn(*b)
+    if b_init:
+        c.init("b", bt)
+    else:
+        c.input("b", bt)
+    single(c, "MatMul", ["a", "b"])
+
+
+def matmul_cases():
+    matmul("matmul_2d_opset11", 11, (3, 4), (4, 5))
+    matmul("matmul_2d_weight_init_opset13", 13, (2, 8), (8, 6), b_init=True)
+    matmul("matmul_3d_batched_opset13", 13, (2, 3, 4), (2, 4, 5))
+    matmul("matmul_3d_x_2d_init_opset11", 11, (2, 3, 4), (4, 5), b_init=True)
+    matmul("matmul_2d_x_3d_opset13", 13, (3, 4), (2, 4, 5))
+    matmul("matmul_4d_opset13", 13, (2, 2, 3, 4), (2, 2, 4, 2))
+    matmul("matmul_4d_bcast_opset13", 13, (2, 1, 3, 4), (3, 4, 5))
+    matmul("matmul_4d_bcast_both_opset21", 21, (2, 1, 3, 4), (1, 3, 4, 2))
+    matmul("matmul_1d_2d_opset13", 13, (4,), (4, 5))
+    matmul("matmul_2d_1d_opset11", 11, (3, 4), (4,))
+    matmul("matmul_1d_3d_opset13", 13, (4,), (2, 4, 5))
+    matmul("matmul_1d_1d_opset13", 13, (6,), (6,))
+    matmul("matmul_3d_batched_opset15", 15, (2, 2, 3), (2, 3, 4))
+
+
+# --------------------------------------------------------------------------
+# Elementwise binary ops with numpy broadcasting
+# --------------------------------------------------------------------------
+
+BINARY_SHAPES = [  # tag, A shape, B shape
+    ("same", (2, 3, 4, 5), (2, 3, 4, 5)),
+    ("c11", (2, 3, 4, 5), (3, 1, 1)),
+    ("scalar", (2, 3, 4, 5), ()),
+    ("1c11", (2, 3, 4, 5), (1, 3, 1, 1)),
+    ("n1hw", (2, 3, 4, 5), (2, 1, 4, 5)),
+]
+
+
+def binary(op, name, opset, a_shape, b_shape, b_init):
+    c = Case(name, opset)
+    c.input("a", c.randn(*a_shape))
+    bt = c.nonzero(*b_shape) if op == "Div" else c.randn(*b_shape)
+    if b_init:
+        c.init("b", bt)
+    else:
+        c.input("b", bt)
+    single(c, op, ["a", "b"])
+
+
+def binary_cases():
+    opsets = [11, 13, 14, 21]
+    i = 0
+    for op in ["Add", "Sub", "Mul", "Div"]:
+        for tag, a, b in BINARY_SHAPES:
+            for b_init in (False, True):
+                opset = opsets[i % len(opsets)]
+                i += 1
+                name = "%s_%s_%s_opset%d" % (op.lower(), tag, "init" if b_init else "inputs", opset)
+                binary(op, name, opset, a, b, b_init)
+        # broadcast on the left operand, and both sides broadcasting
+        opset = opsets[i % len(opsets)]
+        i += 1
+        c = Case("%s_lhs_c11_opset%d" % (op.lower(), opset), opset)
+        c.input("a", c.nonzero(3, 1, 1) if op == "Div" else c.randn(3, 1, 1))
+        c.input("b", c.nonzero(2, 3, 4, 5) if op == "Div" else c.randn(2, 3, 4, 5))
+        single(c, op, ["a", "b"])
+        opset = opsets[i % len(opsets)]
+        i += 1
+        c = Case("%s_bidir_opset%d" % (op.lower(), opset), opset)
+        c.input("a", c.randn(2, 1, 4, 1))
+        c.input("b", c.nonzero(1, 3, 1, 5) if op == "Div" else c.randn(1, 3, 1, 5))
+        single(c, op, ["a", "b"])
+
+
+# --------------------------------------------------------------------------
+# Shape manipulation
+# --------------------------------------------------------------------------
+
+def flatten_cases():
+    for name, opset, axis in [("flatten_axis0_opset11", 11, 0),
+                              ("flatten_axis1_opset13", 13, 1),
+                              ("flatten_axis2_opset11", 11, 2),
+                              ("flatten_axisneg1_opset13", 13, -1),
+                              ("flatten_axis4_opset13", 13, 4),
+                              ("flatten_default_opset21", 21, None)]:
+        c = Case(name, opset)
+        c.input("x", c.randn(2, 3, 2, 4))
+        single(c, "Flatten", ["x"], {} if axis is None else {"axis": axis})
+
+
+def reshape_cases():
+    for name, opset, shape in [("reshape_zero_neg1_opset11", 11, [0, -1]),
+                               ("reshape_zero_zero_neg1_opset13", 13, [0, 0, -1]),
+                               ("reshape_neg1_first_opset14", 14, [-1, 4, 5]),
+                               ("reshape_expand_dims_opset13", 13, [2, 3, 1, 20]),
+                               ("reshape_zero_middle_opset21", 21, [2, 0, -1, 2]),
+                               ("reshape_flat_opset19", 19, [-1])]:
+        c = Case(name, opset)
+        c.input("x", c.randn(2, 3, 4, 5))
+        single(c, "Reshape", ["x", c.init("shape", i64(shape))])
+
+
+def concat_cases():
+    for name, opset, shapes, axis, init_last in [
+            ("concat_axis1_opset11", 11, [(1, 2, 3, 3), (1, 3, 3, 3)], 1, False),
+            ("concat_axis1_3inputs_opset13", 13, [(2, 1, 2, 2), (2, 4, 2, 2), (2, 2, 2, 2)], 1, False),
+            ("concat_axis0_opset11", 11, [(1, 3, 2, 2), (2, 3, 2, 2)], 0, False),
+            ("concat_axisneg1_opset13", 13, [(2, 3, 2, 2), (2, 3, 2, 3)], -1, False),
+            ("concat_axisneg3_3inputs_opset21", 21, [(1, 2, 3), (2, 2, 3), (3, 2, 3)], -3, False),
+            ("concat_axis1_with_init_opset13", 13, [(1, 2, 3, 3), (1, 3, 3, 3)], 1, True)]:
+        c = Case(name, opset)
+        names = []
+        for i, s in enumerate(shapes):
+            nm = "x%d" % i
+            if init_last and i == len(shapes) - 1:
+                c.init(nm, c.randn(*s))
+            else:
+                c.input(nm, c.randn(*s))
+            names.append(nm)
+        single(c, "Concat", names, {"axis": axis})
+
+
+def identity_constant_cases():
+    for name, opset in [("identity_opset11", 11), ("identity_opset14", 14),
+                        ("identity_opset19", 19), ("identity_opset21", 21)]:
+        c = Case(name, opset)
+        c.input("x", c.randn(2, 3, 3))
+        single(c, "Identity", ["x"])
+
+    for name, opset, shape in [("constant_add_opset11", 11, (3, 1, 1)),
+                               ("constant_add_opset13", 13, (2, 3, 4, 4)),
+                               ("constant_scalar_add_opset21", 21, ())]:
+        c = Case(name, opset)
+        c.input("x", c.randn(2, 3, 4, 4))
+        c.node("Constant", [], ["k"], value=numpy_helper.from_array(c.randn(*shape), "k"))
+        single(c, "Add", ["x", "k"])
+
+
+def shape_pattern_cases():
+    """x -> Shape -> Gather(0) -> Unsqueeze(0) -> Concat([-1]) -> Reshape(x):
+    the flatten pattern PyTorch's exporter writes for x.view(x.size(0), -1)."""
+    for opset in (11, 13, 21):
+        c = Case("shape_gather_unsqueeze_concat_reshape_opset%d" % opset, opset)
+        c.input("x", c.randn(2, 3, 4, 4), dims=["N", 3, 4, 4])
+        c.node("Shape", ["x"], ["shape"])
+        c.node("Constant", [], ["idx"], value=numpy_helper.from_array(i64(0), "idx"))
+        c.node("Gather", ["shape", "idx"], ["n"], axis=0)
+        if opset < 13:
+            c.node("Unsqueeze", ["n"], ["n1"], axes=[0])
+        else:
+            c.node("Constant", [], ["ax"], value=numpy_helper.from_array(i64([0]), "ax"))
+            c.node("Unsqueeze", ["n", "ax"], ["n1"])
+        c.node("Constant", [], ["minus1"], value=numpy_helper.from_array(i64([-1]), "minus1"))
+        c.node("Concat", ["n1", "minus1"], ["newshape"], axis=0)
+        c.node("Reshape", ["x", "newshape"], ["y"])
+        c.output("y", dims=["N", 48])
+
+
+def tiny_graph_cases():
+    # conv -> relu -> maxpool -> GAP -> flatten -> gemm -> softmax
+    c = Case("tiny_convnet_opset13", 13)
+    c.input("x", c.randn(2, 3, 8, 8), dims=["N", 3, 8, 8])
+    c.init("w", c.randn(4, 3, 3, 3, scale=0.3))
+    c.init("b", c.randn(4, scale=0.1))
+    c.init("fw", c.randn(5, 4, scale=0.5))
+    c.init("fb", c.randn(5, scale=0.1))
+    c.node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1])
+    c.node("Relu", ["c"], ["r"])
+    c.node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2])
+    c.node("GlobalAveragePool", ["p"], ["g"])
+    c.node("Flatten", ["g"], ["f"], axis=1)
+    c.node("Gemm", ["f", "fw", "fb"], ["l"], transB=1)
+    c.node("Softmax", ["l"], ["y"], axis=1)
+    c.output("y", dims=["N", 5])
+
+    # basic residual block: conv-bn-relu-conv-bn + x -> relu
+    c = Case("tiny_residual_opset17", 17)
+    c.input("x", c.randn(1, 4, 6, 6))
+    for i in (1, 2):
+        c.init("w%d" % i, c.randn(4, 4, 3, 3, scale=0.2))
+        c.init("s%d" % i, c.uniform(0.5, 1.5, 4))
+        c.init("b%d" % i, c.randn(4, scale=0.2))
+        c.init("m%d" % i, c.randn(4, scale=0.2))
+        c.init("v%d" % i, c.uniform(0.5, 2.0, 4))
+    c.node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1])
+    c.node("BatchNormalization", ["c1", "s1", "b1", "m1", "v1"], ["n1"])
+    c.node("Relu", ["n1"], ["r1"])
+    c.node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1])
+    c.node("BatchNormalization", ["c2", "s2", "b2", "m2", "v2"], ["n2"])
+    c.node("Add", ["n2", "x"], ["a"])
+    c.node("Relu", ["a"], ["y"])
+    c.output("y")
+
+    # squeeze-excitation gate as in MobileNetV3
+    c = Case("tiny_squeeze_excite_opset14", 14)
+    c.input("x", c.randn(2, 8, 4, 4))
+    c.init("w1", c.randn(4, 8, 1, 1, scale=0.4))
+    c.init("b1", c.randn(4, scale=0.1))
+    c.init("w2", c.randn(8, 4, 1, 1, scale=0.5))
+    c.init("b2", c.randn(8, scale=0.1))
+    c.node("GlobalAveragePool", ["x"], ["g"])
+    c.node("Conv", ["g", "w1", "b1"], ["c1"])
+    c.node("Relu", ["c1"], ["r"])
+    c.node("Conv", ["r", "w2", "b2"], ["c2"])
+    c.node("HardSigmoid", ["c2"], ["s"], alpha=1.0 / 6.0, beta=0.5)
+    c.node("Mul", ["x", "s"], ["m"])
+    c.node("HardSwish", ["m"], ["y"])
+    c.output("y")
+
+
+def define_cases():
+    conv_cases()
+    maxpool_cases()
+    avgpool_cases()
+    global_avgpool_cases()
+    activation_cases()
+    clip_cases()
+    reducemean_cases()
+    softmax_cases()
+    pad_cases()
+    dropout_cases()
+    batchnorm_cases()
+    gemm_cases()
+    matmul_cases()
+    binary_cases()
+    flatten_cases()
+    reshape_cases()
+    concat_cases()
+    identity_constant_cases()
+    shape_pattern_cases()
+    tiny_graph_cases()
+
+
+# --------------------------------------------------------------------------
+# Building, running, writing
+# --------------------------------------------------------------------------
+
+def np_to_onnx_type(dtype):
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def make_model(c, out_types):
+    """out_types: list of (elem_type, shape) per output, or None for unknown."""
+    ins = [helper.make_tensor_value_info(n, np_to_onnx_type(a.dtype), d if d is not None else a.shape)
+           for n, a, d in c.inputs]
+    outs = []
+    for i, (n, d) in enumerate(c.outputs):
+        if out_types is None:
+            outs.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, None))
+        else:
+            et, shape = out_types[i]
+            outs.append(helper.make_tensor_value_info(n, et, d if d is not None else shape))
+    graph = helper.make_graph(c.nodes, c.name, ins, outs, initializer=c.inits)
+    opsets = [helper.make_opsetid("", c.opset)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="glassbox make_op_goldens")
+    model.ir_version = helper.find_min_ir_version_for(opsets)
+    return model
+
+
+def run_ort(model, feeds):
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3  # the known MaxPool ceil_mode shape warning (see fixup)
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def build_case(c):
+    feeds = {n: a for n, a, _ in c.inputs}
+    if c.reference is not None:
+        results = c.reference(feeds)
+    else:
+        results = run_ort(make_model(c, None), feeds)
+        if c.fixup is not None:
+            results = c.fixup(results)
+    model = make_model(c, [(np_to_onnx_type(r.dtype), r.shape) for r in results])
+    # onnx 1.17's shape inference disagrees with the spec text on the fixed-up
+    # case (it infers the dropped ceil_mode window), so those get the
+    # structural check only.
+    onnx.checker.check_model(model, full_check=c.fixup is None)
+    return model, results
+
+
+def write_case(out_dir, c, model, results):
+    d = os.path.join(out_dir, c.name)
+    ds = os.path.join(d, "test_data_set_0")
+    os.makedirs(ds)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+    for i, (n, a, _) in enumerate(c.inputs):
+        with open(os.path.join(ds, "input_%d.pb" % i), "wb") as f:
+            f.write(numpy_helper.from_array(a, n).SerializeToString())
+    for i, ((n, _), r) in enumerate(zip(c.outputs, results)):
+        with open(os.path.join(ds, "output_%d.pb" % i), "wb") as f:
+            f.write(numpy_helper.from_array(np.asarray(r), n).SerializeToString())
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_out = os.path.normpath(os.path.join(here, "..", "..", "tests", "data", "ops"))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=default_out, help="output folder (default: %(default)s)")
+    ap.add_argument("--only", default=None, help="only cases whose name contains this")
+    ap.add_argument("--list", action="store_true", help="print the case names and exit")
+    args = ap.parse_args()
+
+    define_cases()
+    cases = [c for c in CASES if args.only is None or args.only in c.name]
+    if args.list:
+        for c in cases:
+            print(c.name)
+        return 0
+
+    os.makedirs(args.out, exist_ok=True)
+    for entry in sorted(os.listdir(args.out)):
+        p = os.path.join(args.out, entry)
+        if os.path.isdir(p) and os.path.exists(os.path.join(p, "model.onnx")):
+            if args.only is None or args.only in entry:
+                shutil.rmtree(p)
+
+    opsets = {}
+    for c in cases:
+        try:
+            model, results = build_case(c)
+        except Exception:
+            print("case %s failed" % c.name, file=sys.stderr)
+            raise
+        write_case(args.out, c, model, results)
+        opsets[c.opset] = opsets.get(c.opset, 0) + 1
+    print("wrote %d cases to %s" % (len(cases), args.out))
+    print("cases per opset: " + ", ".join("%d:%d" % kv for kv in sorted(opsets.items())))
+    print("numpy %s, onnx %s, onnxruntime %s" % (np.__version__, onnx.__version__, ort.__version__))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
