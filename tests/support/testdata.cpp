@@ -1,5 +1,6 @@
 #include "tests/support/testdata.h"
 
+#include <gtest/gtest.h>
 #include <onnx/onnx.pb.h>
 
 #include <algorithm>
@@ -89,6 +90,28 @@ double tolerance_ratio(const Tensor& got, const Tensor& want, double atol, doubl
     worst = std::max(worst, std::fabs(double(a[i]) - b[i]) / (atol + rtol * std::fabs(double(b[i]))));
   }
   return worst;
+}
+
+void expect_model_matches_golden(const std::string& dir, int threads) {
+  auto model = Model::load(dir + "/model.onnx");
+  SessionOptions opt;
+  opt.threads = threads;
+  Session session(model, opt);
+  const auto sets = read_test_data(dir);
+  ASSERT_FALSE(sets.empty()) << dir;
+  for (size_t s = 0; s < sets.size(); ++s) {
+    std::vector<Tensor> inputs;
+    for (const auto& in : sets[s].inputs) inputs.push_back(in.tensor);
+    const Result r = session.run(inputs);
+    ASSERT_EQ(r.outputs.size(), sets[s].outputs.size());
+    for (size_t k = 0; k < r.outputs.size(); ++k) {
+      const Tensor& want = sets[s].outputs[k].tensor;
+      float scale = 1.f;
+      for (int64_t i = 0; i < want.numel(); ++i) scale = std::max(scale, std::fabs(want.data<float>()[i]));
+      const double ratio = tolerance_ratio(r.outputs[k], want, 1e-4 * scale, 0.0);
+      EXPECT_LE(ratio, 1.0) << dir << " set " << s << " output " << k << ": max |diff| = " << ratio * 1e-4 * scale;
+    }
+  }
 }
 
 std::string source_dir() { return GLASSBOX_SOURCE_DIR; }

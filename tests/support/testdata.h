@@ -28,6 +28,10 @@ std::vector<std::string> case_dirs(const std::string& dir);
 // give infinity.
 double tolerance_ratio(const Tensor& got, const Tensor& want, double atol, double rtol);
 
+// Runs every data set of a backend-test folder and expects each output within 1e-4 of ONNX Runtime's, relative to
+// the output's scale where that exceeds 1 (gtest EXPECTs).
+void expect_model_matches_golden(const std::string& case_dir, int threads);
+
 // Where make test puts generated assets (build/ at the repository root).
 std::string assets_dir();
 std::string source_dir();

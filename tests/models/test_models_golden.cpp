@@ -1,0 +1,91 @@
+// Whole models against ONNX Runtime: the small torchvision variants committed in tests/data/models
+// (tools/python/make_model_goldens.py) and the converted EfficientNet-Lite0 (made during set-up by
+// tools/python/make_efficientnet_golden.py). The full-size models are in test_full_models.cpp (label slow).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "tests/support/testdata.h"
+
+namespace glassbox::test {
+namespace {
+
+class SmallModel : public ::testing::TestWithParam<std::string> {};
+TEST_P(SmallModel, MatchesOnnxRuntime) { expect_model_matches_golden(GetParam(), 2); }
+INSTANTIATE_TEST_SUITE_P(Torchvision, SmallModel, ::testing::ValuesIn(case_dirs(source_dir() + "/tests/data/models")),
+                         [](const ::testing::TestParamInfo<std::string>& i) {
+                           return std::filesystem::path(i.param).filename().string();
+                         });
+
+TEST(SmallModels, ArePresent) {
+  const auto dirs = case_dirs(source_dir() + "/tests/data/models");
+  std::vector<std::string> names;
+  for (const auto& d : dirs) names.push_back(std::filesystem::path(d).filename().string());
+  for (const char* want : {"resnet_basic", "mobilenet_v2", "mobilenet_v3_small", "densenet", "squeezenet1_1"})
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+}
+
+const std::string kEffNet = assets_dir() + "/models/efficientnet_lite0.onnx";
+
+TEST(EfficientNetLite0, MatchesOnnxRuntime) {
+  ASSERT_TRUE(std::filesystem::exists(kEffNet)) << kEffNet << " is made by `make assets` (part of make test)";
+  // The golden folder holds model.onnx's data sets; the model itself sits beside it.
+  const std::string dir = assets_dir() + "/models/efficientnet_lite0_test";
+  auto model = Model::load(kEffNet);
+  Session session(model);
+  for (const auto& set : read_test_data(dir)) {
+    const Result r = session.run(set.inputs[0].tensor);
+    float scale = 1.f;
+    const Tensor& want = set.outputs[0].tensor;
+    for (int64_t i = 0; i < want.numel(); ++i) scale = std::max(scale, std::fabs(want.data<float>()[i]));
+    EXPECT_LE(tolerance_ratio(r.output(), want, 1e-4 * scale, 0.0), 1.0);
+  }
+}
+
+// The captured head features, pushed through the classifier's weights in float64, give the logits: an
+// independent check that captures hold the right values (and that keeping them changes nothing).
+TEST(EfficientNetLite0, CapturedFeaturesGiveTheLogits) {
+  ASSERT_TRUE(std::filesystem::exists(kEffNet));
+  auto model = Model::load(kEffNet);
+  const Graph& g = model->graph();
+  const Node* gemm = nullptr;
+  for (const Node& n : g.nodes)
+    if (n.op == "Gemm") gemm = &n;
+  ASSERT_NE(gemm, nullptr);
+  const std::string features = g.values[gemm->inputs[0]].name;
+  Session session(model);
+  session.capture({features});
+  Tensor x = Tensor::empty({2, 3, 224, 224});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::sin(0.001f * i);
+  const Result r = session.run(x);
+  const Tensor& f = r.capture(features);
+  const Tensor& W = g.values[gemm->inputs[1]].constant;  // [1000, 1280], transB = 1
+  const Tensor& b = g.values[gemm->inputs[2]].constant;
+  ASSERT_EQ(f.shape(), (Shape{2, W.dim(1)}));
+  double worst = 0;
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t k = 0; k < W.dim(0); ++k) {
+      double z = b.data<float>()[k];
+      for (int64_t c = 0; c < W.dim(1); ++c) z += double(f.data<float>()[n * W.dim(1) + c]) * W.data<float>()[k * W.dim(1) + c];
+      worst = std::max(worst, std::fabs(z - r.output().data<float>()[n * W.dim(0) + k]));
+    }
+  EXPECT_LT(worst, 1e-4);
+}
+
+// Memory reuse: the arena is much smaller than all intermediate activations together.
+TEST(EfficientNetLite0, ArenaReusesMemory) {
+  ASSERT_TRUE(std::filesystem::exists(kEffNet));
+  auto model = Model::load(kEffNet);
+  Session session(model);
+  const Plan& plan = session.plan_for({{1, 3, 224, 224}});
+  size_t total = 0;
+  for (size_t v = 0; v < plan.storage.size(); ++v)
+    if (plan.storage[v] == Storage::arena) total += numel(plan.shapes[v]) * sizeof(float);
+  EXPECT_GT(total, 0u);
+  EXPECT_LT(plan.arena_bytes * 4, total) << "arena " << plan.arena_bytes << " bytes for " << total << " bytes of values";
+}
+
+}  // namespace
+}  // namespace glassbox::test
