@@ -12,7 +12,7 @@ CMAKE_FLAGS ?=
 .PHONY: demo test deps assets build build-asan fuzz goldens full-models bench clean
 
 demo: deps assets build
-	$(BUILD)/bin/glassbox run $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg --top 5
+	$(BUILD)/bin/glassbox run $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg $(BUILD)/photos/foolbox/*.jpg --top 5
 
 test: deps assets build build-asan
 	cd $(ASAN) && ctest -L cpu --output-on-failure -j $(JOBS)

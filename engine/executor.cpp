@@ -1,11 +1,13 @@
 #include "engine/executor.h"
 
+#include <chrono>
+
 #include "engine/error.h"
 
 namespace glassbox {
 
 std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend& backend,
-                              const std::vector<Tensor>& inputs, Tensor& arena) {
+                              const std::vector<Tensor>& inputs, Tensor& arena, std::vector<double>* step_ms) {
   const Device dev = backend.device();
   if (arena.bytes() < plan.arena_bytes || arena.device() != dev)
     arena = Tensor::empty({static_cast<int64_t>((plan.arena_bytes + 3) / 4)}, DType::f32, dev);
@@ -27,7 +29,9 @@ std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend
 
   std::vector<kernels::ConstView> in;
   std::vector<kernels::View> out;
-  for (const Step& s : plan.steps) {
+  if (step_ms) step_ms->assign(plan.steps.size(), 0.0);
+  for (size_t si = 0; si < plan.steps.size(); ++si) {
+    const Step& s = plan.steps[si];
     if (s.alias()) {
       bound[s.outputs[0]] = tensor_of(s.inputs[0]).reshape(plan.shapes[s.outputs[0]]);
       continue;
@@ -40,7 +44,13 @@ std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend
       in.push_back(t && t->dtype() == DType::f32 ? kernels::view_of(*t) : kernels::ConstView{});
     }
     for (int v : s.outputs) out.push_back(kernels::view_of(tensor_of(v)));
+    if (!step_ms) {
+      s.run(backend, in, out);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
     s.run(backend, in, out);
+    (*step_ms)[si] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
   std::map<int, Tensor> kept;
   for (int v : plan.kept) {

@@ -225,7 +225,15 @@ Result Session::run(const std::vector<Tensor>& inputs) {
     placed.push_back(t.device() == options_.device ? t : t.to(options_.device));
   }
   const Plan& plan = plan_for(shapes);
-  std::map<int, Tensor> kept = execute(g, plan, *backend_, placed, arena_);
+  std::vector<double> step_ms;
+  std::map<int, Tensor> kept = execute(g, plan, *backend_, placed, arena_, options_.profile ? &step_ms : nullptr);
+  if (options_.profile) {
+    profile_.clear();
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      const Step& s = plan.steps[i];
+      profile_.push_back({s.label, g.nodes[s.node].name, plan.shapes[s.outputs[0]], step_ms[i]});
+    }
+  }
   Result r;
   for (int v : g.outputs) {
     r.output_names.push_back(g.values[v].name);

@@ -57,6 +57,15 @@ struct SessionOptions {
   int threads = 0;                                      // CPU threads; 0 = all hardware threads
   std::map<std::string, std::string> kernel_variants;   // e.g. {"conv2d", "direct"}
   bool fuse_activations = true;
+  bool profile = false;  // time every step of each run (Session::profile)
+};
+
+// One step of the last profiled run.
+struct StepTime {
+  std::string label;  // operator(s), e.g. "Conv+Relu"
+  std::string node;   // ONNX node name
+  Shape shape;        // output shape
+  double ms = 0;
 };
 
 // Results of one forward pass. Tensors are owned by the result (a later run does not change them).
@@ -85,6 +94,8 @@ class Session {
   kernels::Backend& backend() { return *backend_; }
   const Plan& plan_for(const std::vector<Shape>& input_shapes);  // the plan used for these shapes
   size_t arena_bytes() const { return arena_.bytes(); }
+  // Per-step times of the last run (SessionOptions::profile), in execution order.
+  const std::vector<StepTime>& profile() const { return profile_; }
 
  private:
   std::shared_ptr<const Model> model_;
@@ -93,6 +104,7 @@ class Session {
   std::vector<std::pair<std::string, int>> captures_;  // requested name -> value id
   std::map<std::vector<Shape>, Plan> plans_;
   Tensor arena_;
+  std::vector<StepTime> profile_;
 };
 
 }  // namespace glassbox

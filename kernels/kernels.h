@@ -110,7 +110,8 @@ class Backend {
   virtual void batchnorm(float epsilon, ConstView x, ConstView scale, ConstView bias, ConstView mean, ConstView var,
                          View y) = 0;
   virtual void activation(const ActivationAttrs& a, ConstView x, View y) = 0;
-  virtual void binary(BinaryOp op, ConstView a, ConstView b, View y) = 0;  // numpy broadcasting to y's shape
+  // y = act(a op b), numpy broadcasting to y's shape; act is a fused activation epilogue (none by default).
+  virtual void binary(BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) = 0;
   virtual void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) = 0;
   // a [..., M, K] x b [..., K, N] -> y [..., M, N]; batch dimensions broadcast (1-D operands reshaped by caller).
   virtual void matmul(ConstView a, ConstView b, View y) = 0;

@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/sgemm.h"
 #include "kernels/registry.h"
 
 namespace glassbox::kernels {
@@ -34,7 +35,9 @@ class CpuBackend final : public Backend {
     cpu::batchnorm(ctx_, eps, x, s, b, m, v, y);
   }
   void activation(const ActivationAttrs& a, ConstView x, View y) override { cpu::activation(ctx_, a, x, y); }
-  void binary(BinaryOp op, ConstView a, ConstView b, View y) override { cpu::binary(ctx_, op, a, b, y); }
+  void binary(BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) override {
+    cpu::binary(ctx_, op, act, a, b, y);
+  }
   void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
     cpu::gemm(ctx_, a, A, B, C, y);
   }
@@ -49,16 +52,22 @@ class CpuBackend final : public Backend {
     if (x.data != y.data) std::memcpy(y.data, x.data, static_cast<size_t>(x.numel()) * sizeof(float));
   }
 
+  // "conv2d": the convolution algorithm; "sgemm": the GEMM micro-kernel under convolution, Gemm and MatMul.
   std::vector<std::string> variants(const std::string& op) const override {
     if (op == "conv2d") return conv2d_variants().names();
+    if (op == "sgemm") return cpu::sgemm_kernel_names();
     return {};
   }
   void select_variant(const std::string& op, const std::string& name) override {
-    GB_CHECK(op == "conv2d", "the CPU backend has no kernel variants for operator '", op,
-             "' (operators with variants: conv2d)");
-    conv_ = conv2d_variants().find(name);
+    if (op == "conv2d") conv_ = conv2d_variants().find(name);
+    else if (op == "sgemm") ctx_.gemm_kernel = cpu::sgemm_kernel(name);
+    else fail("the CPU backend has no kernel variants for operator '", op, "' (those with variants: conv2d, sgemm)");
   }
-  std::string selected_variant(const std::string& op) const override { return op == "conv2d" ? conv_->name : ""; }
+  std::string selected_variant(const std::string& op) const override {
+    if (op == "conv2d") return conv_->name;
+    if (op == "sgemm") return cpu::sgemm_kernel_name(ctx_.gemm_kernel ? ctx_.gemm_kernel : cpu::sgemm_kernel(""));
+    return "";
+  }
 
  private:
   cpu::Context ctx_;

@@ -1,4 +1,5 @@
-// Add, Sub, Mul, Div with numpy broadcasting, CPU: y[i] = a[bcast(i)] op b[bcast(i)].
+// Add, Sub, Mul, Div with numpy broadcasting, CPU: y[i] = act(a[bcast(i)] op b[bcast(i)]) (act: a fused
+// activation epilogue, e.g. the ReLU after a residual Add).
 #include "kernels/cpu/ops.h"
 
 namespace glassbox::kernels::cpu {
@@ -19,11 +20,13 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
 
 namespace {
 template <class F>
-void apply(Context& ctx, ConstView a, ConstView b, View y, F f) {
+void apply(Context& ctx, const ActivationAttrs& act, ConstView a, ConstView b, View y, F f) {
   const int64_t n = y.numel();
+  const bool fused = act.kind != Activation::none;
   if (a.shape == y.shape && b.shape == y.shape) {
     ctx.pool.parallel_for(n, 1 << 14, [&](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i) y.data[i] = f(a.data[i], b.data[i]);
+      if (fused) apply_activation(act, y.data + s, y.data + s, e - s);
     });
     return;
   }
@@ -43,18 +46,19 @@ void apply(Context& ctx, ConstView a, ConstView b, View y, F f) {
       }
       float* yr = y.data + row * inner;
       for (int64_t j = 0; j < inner; ++j) yr[j] = f(a.data[oa + j * ia], b.data[ob + j * ib]);
+      if (fused) apply_activation(act, yr, yr, inner);
     }
   });
 }
 }  // namespace
 
-void binary(Context& ctx, BinaryOp op, ConstView a, ConstView b, View y) {
+void binary(Context& ctx, BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) {
   if (y.numel() == 0) return;
   switch (op) {
-    case BinaryOp::add: return apply(ctx, a, b, y, [](float p, float q) { return p + q; });
-    case BinaryOp::sub: return apply(ctx, a, b, y, [](float p, float q) { return p - q; });
-    case BinaryOp::mul: return apply(ctx, a, b, y, [](float p, float q) { return p * q; });
-    case BinaryOp::div: return apply(ctx, a, b, y, [](float p, float q) { return p / q; });
+    case BinaryOp::add: return apply(ctx, act, a, b, y, [](float p, float q) { return p + q; });
+    case BinaryOp::sub: return apply(ctx, act, a, b, y, [](float p, float q) { return p - q; });
+    case BinaryOp::mul: return apply(ctx, act, a, b, y, [](float p, float q) { return p * q; });
+    case BinaryOp::div: return apply(ctx, act, a, b, y, [](float p, float q) { return p / q; });
   }
 }
 

@@ -24,16 +24,8 @@ ConvDims dims_of(const Conv2dAttrs& a, const ConstView& x, const ConstView& w, c
 
 // y = act(y + bias) for output channels [m0, m1) of one image; y rows are OH*OW long.
 void epilogue(const Conv2dAttrs& a, const float* bias, float* y, int64_t m0, int64_t m1, int64_t plane) {
-  for (int64_t m = m0; m < m1; ++m) {
-    float* row = y + m * plane;
-    const float b = bias ? bias[m] : 0.f;
-    if (a.act.kind == Activation::none) {
-      if (bias)
-        for (int64_t i = 0; i < plane; ++i) row[i] += b;
-    } else {
-      for (int64_t i = 0; i < plane; ++i) row[i] = a.act.apply(row[i] + b);
-    }
-  }
+  if (!bias && a.act.kind == Activation::none) return;
+  for (int64_t m = m0; m < m1; ++m) apply_activation(a.act, y + m * plane, y + m * plane, plane, bias ? bias[m] : 0.f);
 }
 
 // Valid kernel taps [k_lo, k_hi) for output position o: 0 <= o*s - p + k*d < size.
@@ -121,7 +113,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
       if (!pointwise) im2col(ctx, a, d, xg, col);
       float* yg = yv.data + (n * d.M + g * d.Mg) * plane;
       const MatRef W{wv.data + g * d.Mg * K, K, 1}, B{pointwise ? xg : col, plane, 1};
-      sgemm(&ctx.pool, d.Mg, plane, K, 1.f, W, B, 0.f, yg, plane);
+      sgemm(ctx, d.Mg, plane, K, 1.f, W, B, 0.f, yg, plane);
     }
     float* yn = yv.data + n * d.M * plane;
     ctx.pool.parallel_for(d.M, 8, [&](int64_t b, int64_t e) { epilogue(a, bias, yn, b, e, plane); });

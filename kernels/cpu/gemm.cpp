@@ -17,9 +17,8 @@ void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView 
       for (int64_t j = 0; j < N; ++j) y.data[i * N + j] = a.beta * C.data[i * sc[0] + j * sc[1]];
     beta = 1.f;
   }
-  sgemm(&ctx.pool, M, N, K, a.alpha, ar, br, beta, y.data, N);
-  if (a.act.kind != Activation::none)
-    for (int64_t i = 0; i < M * N; ++i) y.data[i] = a.act.apply(y.data[i]);
+  sgemm(ctx, M, N, K, a.alpha, ar, br, beta, y.data, N);
+  if (a.act.kind != Activation::none) apply_activation(a.act, y.data, y.data, M * N);
 }
 
 }  // namespace glassbox::kernels::cpu

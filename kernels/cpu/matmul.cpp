@@ -19,7 +19,7 @@ void matmul(Context& ctx, ConstView a, ConstView b, View y) {
       oa += idx * sa[d];
       ob += idx * sb[d];
     }
-    sgemm(&ctx.pool, M, N, K, 1.f, MatRef{a.data + oa * M * K, K, 1}, MatRef{b.data + ob * K * N, N, 1}, 0.f,
+    sgemm(ctx, M, N, K, 1.f, MatRef{a.data + oa * M * K, K, 1}, MatRef{b.data + ob * K * N, N, 1}, 0.f,
           y.data + i * M * N, N);
   }
 }

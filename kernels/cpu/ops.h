@@ -14,13 +14,16 @@ void global_avg_pool(Context& ctx, ConstView x, View y);
 void batchnorm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, ConstView mean, ConstView var,
                View y);
 void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y);
-void binary(Context& ctx, BinaryOp op, ConstView a, ConstView b, View y);
+void binary(Context& ctx, BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y);
 void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y);
 void matmul(Context& ctx, ConstView a, ConstView b, View y);
 void concat(Context& ctx, int axis, const std::vector<ConstView>& xs, View y);
 void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
 void softmax(Context& ctx, int axis, ConstView x, View y);
 void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
+
+// y[i] = act(x[i] + bias) for i < n, one tight loop per activation kind (vectorizable); x may equal y.
+void apply_activation(const ActivationAttrs& a, const float* x, float* y, int64_t n, float bias = 0.f);
 
 // Row-major strides of a shape, and the strides of `in` broadcast to `out`'s rank (0 where in has size 1).
 std::vector<int64_t> strides_of(const Shape& s);

@@ -3,18 +3,20 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+
+#include "engine/error.h"
 
 namespace glassbox::kernels::cpu {
 
 namespace {
 
-constexpr int64_t MR = 6, NR = 16;  // micro-tile: 6 rows x 16 columns = 12 AVX registers of accumulators
-constexpr int64_t KC = 256;         // depth of a packed panel (A panel MR*KC and B panel KC*NR stay in L1/L2)
-constexpr int64_t MC = 120;         // rows of A packed at once (multiple of MR), ~120 KB: L2
-constexpr int64_t NC = 4096;        // columns of B packed at once (multiple of NR)
+constexpr int64_t KC = 256;   // depth of a packed panel (A panel MR*KC and B panel KC*NR stay in L1/L2)
+constexpr int64_t MC = 96;    // rows of A packed at once (a multiple of 6 and 12), ~96 KB: L2
+constexpr int64_t NC = 4096;  // columns of B packed at once (a multiple of 16 and 32)
 
 struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
@@ -25,8 +27,14 @@ Scratch scratch(int64_t floats) {
   return Scratch(static_cast<float*>(std::aligned_alloc(64, bytes)));
 }
 
-// Pack A(ic : ic+mc, pc : pc+kc) into row panels of MR: panel r holds, for each k, MR consecutive values
-// (rows past mc are zero).
+// Strided output: element (i, j) of C is c[i * rs + j * cs].
+struct OutRef {
+  float* p;
+  int64_t rs, cs;
+};
+
+// Pack A(ic : ic+mc, pc : pc+kc) into row panels of MR: for each k, MR consecutive values (rows past mc are 0).
+template <int64_t MR>
 void pack_a(MatRef A, int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* out) {
   for (int64_t r = 0; r < mc; r += MR) {
     const int64_t rows = std::min(MR, mc - r);
@@ -41,6 +49,7 @@ void pack_a(MatRef A, int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* out
 }
 
 // Pack B(pc : pc+kc, jc : jc+nc) into column panels of NR: for each k, NR consecutive values (zero padded).
+template <int64_t NR>
 void pack_b(MatRef B, int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* out) {
   for (int64_t c = 0; c < nc; c += NR) {
     const int64_t cols = std::min(NR, nc - c);
@@ -60,6 +69,7 @@ void pack_b(MatRef B, int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* out
 }
 
 // acc[MR*NR] = sum_k a[k*MR + i] * b[k*NR + j]
+template <int64_t MR, int64_t NR>
 void micro_generic(int64_t kc, const float* a, const float* b, float* acc) {
   float t[MR * NR] = {};
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
@@ -68,44 +78,41 @@ void micro_generic(int64_t kc, const float* a, const float* b, float* acc) {
   std::memcpy(acc, t, sizeof(t));
 }
 
-__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, const float* b, float* acc) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+__attribute__((target("avx2,fma"))) void micro_avx2_6x16(int64_t kc, const float* a, const float* b, float* acc) {
+  __m256 c[6][2];
+  for (auto& row : c) row[0] = row[1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += 6, b += 16) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 ai = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(ai, b0, c00), c01 = _mm256_fmadd_ps(ai, b1, c01);
-    ai = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(ai, b0, c10), c11 = _mm256_fmadd_ps(ai, b1, c11);
-    ai = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(ai, b0, c20), c21 = _mm256_fmadd_ps(ai, b1, c21);
-    ai = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(ai, b0, c30), c31 = _mm256_fmadd_ps(ai, b1, c31);
-    ai = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(ai, b0, c40), c41 = _mm256_fmadd_ps(ai, b1, c41);
-    ai = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(ai, b0, c50), c51 = _mm256_fmadd_ps(ai, b1, c51);
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
+      c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
+    }
   }
-  _mm256_store_ps(acc + 0, c00), _mm256_store_ps(acc + 8, c01);
-  _mm256_store_ps(acc + 16, c10), _mm256_store_ps(acc + 24, c11);
-  _mm256_store_ps(acc + 32, c20), _mm256_store_ps(acc + 40, c21);
-  _mm256_store_ps(acc + 48, c30), _mm256_store_ps(acc + 56, c31);
-  _mm256_store_ps(acc + 64, c40), _mm256_store_ps(acc + 72, c41);
-  _mm256_store_ps(acc + 80, c50), _mm256_store_ps(acc + 88, c51);
+  for (int i = 0; i < 6; ++i) _mm256_store_ps(acc + 16 * i, c[i][0]), _mm256_store_ps(acc + 16 * i + 8, c[i][1]);
 }
 
-using MicroKernel = void (*)(int64_t, const float*, const float*, float*);
-
-MicroKernel pick_microkernel() {
-  __builtin_cpu_init();
-  return (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? micro_avx2 : micro_generic;
+__attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const float* a, const float* b, float* acc) {
+  __m512 c[12][2];
+  for (auto& row : c) row[0] = row[1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += 12, b += 32) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      c[i][0] = _mm512_fmadd_ps(ai, b0, c[i][0]);
+      c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
+    }
+  }
+  for (int i = 0; i < 12; ++i) _mm512_store_ps(acc + 32 * i, c[i][0]), _mm512_store_ps(acc + 32 * i + 16, c[i][1]);
 }
 
-// The GEMM of rows [m0, m1) x columns [n0, n1), single-threaded.
+// The GEMM of rows [m0, m1) x columns [n0, n1), single-threaded, with an MRxNR micro-kernel.
+template <int64_t MR, int64_t NR, void (*Micro)(int64_t, const float*, const float*, float*)>
 void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, float alpha, MatRef A, MatRef B,
-                 float beta, float* C, int64_t ldc) {
-  static const MicroKernel micro = pick_microkernel();  // immutable after first use
+                 float beta, OutRef C) {
+  static_assert(MC % MR == 0 && NC % NR == 0, "panel sizes must be multiples of the micro-tile");
   const int64_t M = m1 - m0;
   Scratch ap = scratch(MC * KC), bp = scratch(KC * std::min(NC, (n1 - n0 + NR - 1) / NR * NR));
   alignas(64) float acc[MR * NR];
@@ -114,23 +121,28 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const float b_scale = pc == 0 ? beta : 1.f;  // later depth panels accumulate onto C
-      pack_b(B, pc, jc, kc, nc, bp.get());
+      pack_b<NR>(B, pc, jc, kc, nc, bp.get());
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
-        pack_a(A, m0 + ic, pc, mc, kc, ap.get());
+        pack_a<MR>(A, m0 + ic, pc, mc, kc, ap.get());
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t n = std::min(NR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t m = std::min(MR, mc - ir);
-            micro(kc, ap.get() + ir * kc, bp.get() + jr * kc, acc);
-            float* c = C + (m0 + ic + ir) * ldc + jc + jr;
+            Micro(kc, ap.get() + ir * kc, bp.get() + jr * kc, acc);
+            float* c = C.p + (m0 + ic + ir) * C.rs + (jc + jr) * C.cs;
             for (int64_t i = 0; i < m; ++i) {
-              float* row = c + i * ldc;
+              float* row = c + i * C.rs;
               const float* t = acc + i * NR;
-              if (b_scale == 0.f)
-                for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j];
-              else
-                for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j] + b_scale * row[j];
+              if (C.cs == 1) {
+                if (b_scale == 0.f)
+                  for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j];
+                else
+                  for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j] + b_scale * row[j];
+              } else {
+                for (int64_t j = 0; j < n; ++j)
+                  row[j * C.cs] = alpha * t[j] + (b_scale == 0.f ? 0.f : b_scale * row[j * C.cs]);
+              }
             }
           }
         }
@@ -139,35 +151,89 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
   }
 }
 
-}  // namespace
+using BlockFn = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, float, MatRef, MatRef, float, OutRef);
+struct Kernel {
+  const char* name;
+  int64_t mr, nr;
+  BlockFn block;
+  bool (*supported)();
+};
 
-const char* sgemm_microkernel_name() {
-  return pick_microkernel() == micro_avx2 ? "avx2_fma_6x16" : "generic_6x16";
+bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f"); }
+bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool always() { return true; }
+
+const Kernel kKernels[] = {
+    {"avx512_12x32", 12, 32, sgemm_block<12, 32, micro_avx512_12x32>, cpu_has_avx512},
+    {"avx2_6x16", 6, 16, sgemm_block<6, 16, micro_avx2_6x16>, cpu_has_avx2},
+    {"generic_6x16", 6, 16, sgemm_block<6, 16, micro_generic<6, 16>>, always},
+};
+
+const Kernel* best_kernel() {
+  __builtin_cpu_init();
+
+  for (const Kernel& k : kKernels)
+    if (k.supported()) return &k;
+  return &kKernels[2];
 }
 
-void sgemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* C,
+}  // namespace
+
+struct SgemmKernel : Kernel {};
+
+const SgemmKernel* sgemm_kernel(const std::string& name) {
+  static const Kernel* best = best_kernel();
+  if (name.empty()) return static_cast<const SgemmKernel*>(best);
+  for (const Kernel& k : kKernels)
+    if (name == k.name) {
+      GB_CHECK(k.supported(), "sgemm micro-kernel '", name, "' needs CPU features this machine lacks");
+      return static_cast<const SgemmKernel*>(&k);
+    }
+  fail("unknown sgemm micro-kernel '", name, "' (avx512_12x32, avx2_6x16, generic_6x16)");
+}
+
+std::vector<std::string> sgemm_kernel_names() {
+  std::vector<std::string> names;
+  for (const Kernel& k : kKernels)
+    if (k.supported()) names.push_back(k.name);
+  return names;
+}
+
+const char* sgemm_kernel_name(const SgemmKernel* k) { return k->name; }
+
+void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* Cp,
            int64_t ldc) {
+  ThreadPool* pool = &ctx.pool;
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // C = beta * C
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+      for (int64_t j = 0; j < N; ++j) Cp[i * ldc + j] = beta == 0.f ? 0.f : beta * Cp[i * ldc + j];
     return;
+  }
+  const Kernel& k = ctx.gemm_kernel ? *ctx.gemm_kernel : *sgemm_kernel("");
+  OutRef C{Cp, ldc, 1};
+  // Narrow outputs (few columns, many rows: late convolution layers) waste most of each NR-wide panel; solve
+  // the transposed problem C^T = B^T A^T instead, so the long dimension runs along the vector registers.
+  if (N < 2 * k.nr && M > N) {
+    std::swap(M, N);
+    const MatRef a{B.p, B.cs, B.rs}, b{A.p, A.cs, A.rs};
+    A = a, B = b;
+    C = {Cp, 1, ldc};
   }
   const int threads = pool ? pool->size() : 1;
-  const int64_t flops = M * N * K;
-  if (threads == 1 || flops < 64 * 64 * 64) {
-    sgemm_block(0, M, 0, N, K, alpha, A, B, beta, C, ldc);
+  if (threads == 1 || M * N * K < 64 * 64 * 64) {
+    k.block(0, M, 0, N, K, alpha, A, B, beta, C);
     return;
   }
-  // Split the wider dimension in tiles so each thread packs its own panels.
-  const int64_t n_tiles = (N + NR - 1) / NR, m_tiles = (M + MR - 1) / MR;
+  // Split the wider dimension in whole tiles so each thread packs its own panels.
+  const int64_t n_tiles = (N + k.nr - 1) / k.nr, m_tiles = (M + k.mr - 1) / k.mr;
   if (n_tiles >= 2 * threads || n_tiles >= m_tiles) {
     pool->parallel_for(n_tiles, 1, [&](int64_t b, int64_t e) {
-      sgemm_block(0, M, b * NR, std::min(N, e * NR), K, alpha, A, B, beta, C, ldc);
+      k.block(0, M, b * k.nr, std::min(N, e * k.nr), K, alpha, A, B, beta, C);
     });
   } else {
     pool->parallel_for(m_tiles, 1, [&](int64_t b, int64_t e) {
-      sgemm_block(b * MR, std::min(M, e * MR), 0, N, K, alpha, A, B, beta, C, ldc);
+      k.block(b * k.mr, std::min(M, e * k.mr), 0, N, K, alpha, A, B, beta, C);
     });
   }
 }

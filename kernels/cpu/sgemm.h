@@ -1,10 +1,16 @@
 // A cache-blocked single-precision GEMM (Goto/BLIS structure): B is packed into KCxNC panels, A into MCxKC
-// panels, and an MRxNR register-blocked micro-kernel (AVX2+FMA when the CPU has it) computes each tile.
+// panels, and an MRxNR register-blocked micro-kernel computes each tile. Micro-kernels (picked once for the CPU):
+//   avx512_12x32 — 24 zmm accumulators (AVX-512F)
+//   avx2_6x16    — 12 ymm accumulators (AVX2 + FMA)
+//   generic_6x16 — plain C++ (any x86-64)
 // Used by convolution (im2col), Gemm and MatMul.
 #pragma once
 #include <cstdint>
+#include <string>
 
-#include "kernels/cpu/thread_pool.h"
+#include <vector>
+
+#include "kernels/cpu/context.h"
 
 namespace glassbox::kernels::cpu {
 
@@ -14,12 +20,14 @@ struct MatRef {
   int64_t rs, cs;
 };
 
-// C[i, j] = alpha * sum_k A(i, k) * B(k, j) + beta * C[i, j] for i < M, j < N. C is row-major with leading
-// dimension ldc; with beta == 0, C is written without being read. pool may be null (single thread).
-void sgemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* C,
+// C[i, j] = alpha * sum_k A(i, k) * B(k, j) + beta * C[i, j] for i < M, j < N, C row-major with leading
+// dimension ldc. With beta == 0, C is written without being read. Runs on ctx's threads with ctx's micro-kernel.
+void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* C,
            int64_t ldc);
 
-// Which micro-kernel sgemm uses on this CPU ("avx2_fma_6x16" or "generic_6x16").
-const char* sgemm_microkernel_name();
+// Micro-kernels by name ("" = the best this CPU has); unknown or unsupported names are errors.
+const SgemmKernel* sgemm_kernel(const std::string& name);
+const char* sgemm_kernel_name(const SgemmKernel* k);
+std::vector<std::string> sgemm_kernel_names();  // those this CPU supports, best first
 
 }  // namespace glassbox::kernels::cpu

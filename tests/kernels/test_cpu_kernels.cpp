@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "engine/error.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/sgemm.h"
 
@@ -18,10 +19,15 @@ std::vector<float> random_vector(size_t n, std::mt19937& rng) {
   return v;
 }
 
-TEST(Sgemm, MatchesFloat64Reference) {
+// Every micro-kernel this CPU supports; sizes cover edge tiles, several depth panels and the transposed path
+// for narrow outputs (N < 2 NR, M > N).
+class Sgemm : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Sgemm, MatchesFloat64Reference) {
   std::mt19937 rng(1);
-  ThreadPool pool(3);
-  const int64_t sizes[][3] = {{1, 1, 1}, {6, 16, 1}, {7, 17, 5}, {13, 300, 70}, {130, 33, 300}, {64, 1000, 260}, {250, 7, 513}};
+  Context ctx(3);
+  ctx.gemm_kernel = sgemm_kernel(GetParam());
+  const int64_t sizes[][3] = {{1, 1, 1}, {6, 16, 1}, {7, 17, 5}, {13, 300, 70}, {130, 33, 300}, {64, 1000, 260}, {250, 7, 513}, {97, 40, 20}};
   for (const auto& s : sizes)
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb)
@@ -31,7 +37,7 @@ TEST(Sgemm, MatchesFloat64Reference) {
           auto C0 = C;
           const MatRef a = ta ? MatRef{A.data(), 1, M} : MatRef{A.data(), K, 1};
           const MatRef b = tb ? MatRef{B.data(), 1, K} : MatRef{B.data(), N, 1};
-          sgemm(&pool, M, N, K, 1.5f, a, b, beta, C.data(), N);
+          sgemm(ctx, M, N, K, 1.5f, a, b, beta, C.data(), N);
           double worst = 0;
           for (int64_t i = 0; i < M; ++i)
             for (int64_t j = 0; j < N; ++j) {
@@ -44,6 +50,10 @@ TEST(Sgemm, MatchesFloat64Reference) {
           EXPECT_LT(worst, 1e-4) << M << "x" << N << "x" << K << " ta=" << ta << " tb=" << tb << " beta=" << beta;
         }
 }
+
+INSTANTIATE_TEST_SUITE_P(MicroKernels, Sgemm, ::testing::ValuesIn(sgemm_kernel_names()));
+
+TEST(SgemmKernels, UnknownNameIsAnError) { EXPECT_THROW(sgemm_kernel("winograd"), glassbox::Error); }
 
 struct ConvCase {
   int64_t N, C, H, W, M, KH, KW, G, sh, sw, dh, dw, pt, pl, pb, pr;

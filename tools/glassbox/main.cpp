@@ -30,8 +30,10 @@ usage:
                [--preprocess SPEC] [--resize N] [--crop N] [--mean R,G,B] [--std R,G,B] [--threads N]
                [--max-pixels N] [--conv-variant NAME]
       classify images; --json prints one record per image (top-k index, name, probability; --logits adds all)
-  glassbox bench MODEL.onnx [--batch N] [--iters N] [--warmup N] [--threads N] [--conv-variant NAME] [--serve]
-      time the forward pass on random input; --serve reads "run" lines on stdin and answers each with the
+  glassbox bench MODEL.onnx [--batch N] [--iters N] [--warmup N] [--threads N] [--conv-variant NAME] [--profile]
+                 [--sgemm-variant avx512_12x32|avx2_6x16|generic_6x16]
+                 [--serve]
+      time the forward pass on random input; --profile adds per-operator and slowest-step times; --serve reads "run" lines on stdin and answers each with the
       milliseconds of one forward pass (for interleaved comparisons driven by tools/python/bench_cpu.py)
 
 preprocessing SPEC: "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
@@ -80,7 +82,9 @@ SessionOptions session_options(const Args& a) {
   SessionOptions o;
   o.threads = static_cast<int>(a.integer("threads", 0));
   if (!a.get("conv-variant").empty()) o.kernel_variants["conv2d"] = a.get("conv-variant");
+  if (!a.get("sgemm-variant").empty()) o.kernel_variants["sgemm"] = a.get("sgemm-variant");
   if (!a.get("device").empty()) o.device = Device::parse(a.get("device"));
+  o.profile = a.flag("profile");
   return o;
 }
 
@@ -252,8 +256,23 @@ int cmd_bench(const Args& a) {
   for (long i = 0; i < std::max(1L, a.integer("iters", 10)); ++i) t.push_back(once());
   std::sort(t.begin(), t.end());
   const double median = t[t.size() / 2];
-  std::printf("model %s batch %ld threads %d conv %s: median %.2f ms, min %.2f ms, %.1f images/s, arena %.1f MiB\n",
+  if (a.flag("profile")) {
+    // The last run's steps, slowest first, and the time per operator.
+    auto steps = session.profile();
+    std::map<std::string, double> by_op;
+    double total = 0;
+    for (const auto& s : steps) by_op[s.label] += s.ms, total += s.ms;
+    std::sort(steps.begin(), steps.end(), [](const StepTime& x, const StepTime& y) { return x.ms > y.ms; });
+    std::printf("%-14s %8s %6s\n", "operator", "ms", "share");
+    for (const auto& [op, ms] : by_op) std::printf("%-14s %8.2f %5.1f%%\n", op.c_str(), ms, 100 * ms / total);
+    std::printf("\nslowest steps:\n");
+    for (size_t i = 0; i < steps.size() && i < 15; ++i)
+      std::printf("%8.2f ms  %-14s %-20s %s\n", steps[i].ms, steps[i].label.c_str(), shape_str(steps[i].shape).c_str(),
+                  steps[i].node.c_str());
+  }
+  std::printf("model %s batch %ld threads %d conv %s sgemm %s: median %.2f ms, min %.2f ms, %.1f images/s, arena %.1f MiB\n",
               a.positional[0].c_str(), batch, session_options(a).threads, session.backend().selected_variant("conv2d").c_str(),
+              session.backend().selected_variant("sgemm").c_str(),
               median, t.front(), 1000.0 * batch / median, session.arena_bytes() / 1048576.0);
   return 0;
 }
@@ -269,7 +288,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
-    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve"}));
+    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile"}));
     std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, bench; glassbox --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The command line end to end on the bundled model: inspect, run (text and JSON), and bad inputs
+# (a missing image, a non-image, a bad model file) giving one-line errors and a non-zero exit while the
+# other images are still processed.
+set -u
+GB="$1"; ASSETS="$2"
+MODEL="$ASSETS/models/efficientnet_lite0.onnx"; PHOTOS="$ASSETS/photos"
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+fails=0; total=0
+check() { total=$((total+1)); if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails+1)); fi; }
+
+"$GB" >/dev/null 2>&1; rc=$?; check "no arguments exits 2" '[ $rc -eq 2 ]'
+"$GB" inspect "$MODEL" >"$TMP/inspect.txt"; rc=$?; check "inspect exits 0" '[ $rc -eq 0 ]'
+check "inspect lists layers with shapes" 'grep -q "Conv.*\[1, 32, 112, 112\]" "$TMP/inspect.txt" && grep -q "logits.*Gemm.*\[1, 1000\]" "$TMP/inspect.txt"'
+
+"$GB" run "$MODEL" "$PHOTOS/chelsea.png" --top 3 >"$TMP/run.txt"; rc=$?; check "run exits 0" '[ $rc -eq 0 ]'
+check "run prints a cat class first" 'sed -n 2p "$TMP/run.txt" | grep -Eq "28[1-5]"'
+
+echo "not an image" >"$TMP/notes.jpg"
+"$GB" run "$MODEL" "$TMP/missing.png" "$TMP/notes.jpg" "$PHOTOS/coffee.png" --json >"$TMP/run.json" 2>"$TMP/err.txt"
+rc=$?; check "bad images give a non-zero exit" '[ $rc -ne 0 ]'
+check "one error line per bad image" '[ $(wc -l <"$TMP/err.txt") -eq 2 ] && grep -q "missing.png: cannot open" "$TMP/err.txt" && grep -q "notes.jpg: not a readable image" "$TMP/err.txt"'
+check "the good image is still processed" 'grep -q "coffee.png\", \"top\": \[{\"index\": 967" "$TMP/run.json"'
+check "json errors are records too" '[ $(grep -c "\"error\"" "$TMP/run.json") -eq 2 ]'
+"$GB" run "$MODEL" "$PHOTOS/coffee.png" --json --logits --top 1 >"$TMP/logits.json"
+check "--logits adds 1000 logits" '[ $(grep -o "\"logits\": \[[^]]*\]" "$TMP/logits.json" | tr "," "\n" | wc -l) -eq 1000 ]'
+
+head -c 1000 "$MODEL" >"$TMP/truncated.onnx"
+"$GB" inspect "$TMP/truncated.onnx" >/dev/null 2>"$TMP/err2.txt"
+rc=$?; check "a truncated model is a one-line error" '[ $rc -eq 1 ] && [ $(wc -l <"$TMP/err2.txt") -eq 1 ] && grep -q "truncated.onnx" "$TMP/err2.txt"'
+"$GB" run "$MODEL" "$PHOTOS/coffee.png" --preprocess "resize=banana" >/dev/null 2>"$TMP/err3.txt"
+rc=$?; check "a bad preprocess spec is a one-line error" '[ $rc -eq 1 ] && grep -q "resize" "$TMP/err3.txt"'
+
+echo "$((total - fails)) passed, $fails failed"
+[ $fails -eq 0 ]
