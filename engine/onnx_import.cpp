@@ -32,11 +32,11 @@ constexpr int64_t kMaxElements = int64_t(1) << 34;  // 16 G elements: anything l
 
 Shape dims_of(const onnx::TensorProto& t, const std::string& what) {
   Shape s;
-  int64_t n = 1;
+  int64_t n = 1;  // product of the non-zero dimensions (bounded too, so that no product of dimensions overflows)
   for (int64_t d : t.dims()) {
     GB_CHECK(d >= 0, what, ": negative dimension ", d);
     GB_CHECK(d == 0 || n <= kMaxElements / d, what, ": tensor too large");
-    n *= d;
+    if (d) n *= d;
     s.push_back(d);
   }
   return s;
@@ -55,32 +55,39 @@ Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& what) {
              " expected; truncated or malformed tensor)");
     (void)elem;
   };
+  // Every case checks the value count before allocating: the dimensions alone may be anything up to kMaxElements.
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT: {
-      Tensor out = Tensor::empty(shape, DType::f32);
       if (raw) {
         check_count(static_cast<int64_t>(bytes.size() / 4), 4);
         GB_CHECK(bytes.size() % 4 == 0, what, ": raw data size ", bytes.size(), " is not a multiple of 4");
-        if (n) std::memcpy(out.raw(), bytes.data(), bytes.size());
       } else {
         check_count(t.float_data_size(), 4);
+      }
+      Tensor out = Tensor::empty(shape, DType::f32);
+      if (raw) {
+        if (n) std::memcpy(out.raw(), bytes.data(), bytes.size());
+      } else {
         std::copy(t.float_data().begin(), t.float_data().end(), out.data<float>());
       }
       return out;
     }
     case onnx::TensorProto::DOUBLE: {
-      Tensor out = Tensor::empty(shape, DType::f32);
-      float* o = out.data<float>();
       if (raw) {
         GB_CHECK(bytes.size() % 8 == 0, what, ": raw data size ", bytes.size(), " is not a multiple of 8");
         check_count(static_cast<int64_t>(bytes.size() / 8), 8);
+      } else {
+        check_count(t.double_data_size(), 8);
+      }
+      Tensor out = Tensor::empty(shape, DType::f32);
+      float* o = out.data<float>();
+      if (raw) {
         for (int64_t i = 0; i < n; ++i) {
           double d;
           std::memcpy(&d, bytes.data() + 8 * i, 8);
           o[i] = static_cast<float>(d);
         }
       } else {
-        check_count(t.double_data_size(), 8);
         for (int64_t i = 0; i < n; ++i) o[i] = static_cast<float>(t.double_data(static_cast<int>(i)));
       }
       return out;
@@ -90,13 +97,17 @@ Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& what) {
     case onnx::TensorProto::INT8:
     case onnx::TensorProto::UINT8:
     case onnx::TensorProto::BOOL: {
-      Tensor out = Tensor::empty(shape, DType::i64);
-      int64_t* o = out.data<int64_t>();
       const int dt = t.data_type();
       const size_t elem = dt == onnx::TensorProto::INT64 ? 8 : dt == onnx::TensorProto::INT32 ? 4 : 1;
       if (raw) {
         GB_CHECK(bytes.size() % elem == 0, what, ": raw data size ", bytes.size(), " is not a multiple of ", elem);
         check_count(static_cast<int64_t>(bytes.size() / elem), elem);
+      } else {
+        check_count(dt == onnx::TensorProto::INT64 ? t.int64_data_size() : t.int32_data_size(), elem);
+      }
+      Tensor out = Tensor::empty(shape, DType::i64);
+      int64_t* o = out.data<int64_t>();
+      if (raw) {
         for (int64_t i = 0; i < n; ++i) {
           const char* p = bytes.data() + elem * i;
           if (elem == 8) std::memcpy(&o[i], p, 8);
@@ -105,10 +116,8 @@ Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& what) {
           else o[i] = static_cast<uint8_t>(*p);
         }
       } else if (dt == onnx::TensorProto::INT64) {
-        check_count(t.int64_data_size(), 8);
         std::copy(t.int64_data().begin(), t.int64_data().end(), o);
       } else {
-        check_count(t.int32_data_size(), 4);
         std::copy(t.int32_data().begin(), t.int32_data().end(), o);
       }
       return out;
@@ -211,6 +220,7 @@ void fold_batchnorms(Graph& g) {
     Node& bn = g.nodes[bi];
     if (bn.op != "BatchNormalization" || bn.inputs.size() != 5 || bn.outputs.size() != 1) continue;
     const int x = bn.inputs[0];
+    if (x < 0) continue;  // omitted input: the plan reports it
     const int ci = producers[x];
     if (ci < 0 || g.nodes[ci].op != "Conv" || consumers[x].size() != 1) continue;
     if (std::find(g.outputs.begin(), g.outputs.end(), x) != g.outputs.end()) continue;
@@ -299,6 +309,8 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
   for (const auto& in : gp.input()) {
     const int id = add_value(in.name());
     if (g.values[id].is_constant()) continue;  // old exporters list initializers as inputs too
+    GB_CHECK(std::find(g.inputs.begin(), g.inputs.end(), id) == g.inputs.end(), source, ": graph input '",
+             in.name(), "' is listed twice");
     read_value_info(in, g.values[id]);
     GB_CHECK(g.values[id].dtype == DType::f32, source, ": graph input '", in.name(), "' must be float32");
     g.inputs.push_back(id);
@@ -329,9 +341,9 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
         n.inputs.push_back(-1);
         continue;
       }
-      GB_CHECK(ids.count(name), n.describe(), ": input '", name,
-               "' is not a graph input, an initializer or a node output (missing initializer?)");
-      n.inputs.push_back(ids[name]);
+      // A name not seen yet may be a later node's output (nodes out of order); checked after all nodes.
+      n.inputs.push_back(add_value(name));
+      defined.resize(g.values.size(), false);
     }
     for (const auto& name : np.output()) {
       if (name.empty()) {
@@ -346,6 +358,16 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
       n.outputs.push_back(id);
     }
     GB_CHECK(!n.outputs.empty() && n.outputs[0] >= 0, n.describe(), ": the node has no output");
+    // Omitted optional outputs: trailing ones are dropped; one between named outputs gets an unused value.
+    while (n.outputs.back() < 0) n.outputs.pop_back();
+    for (size_t k = 1; k < n.outputs.size(); ++k)
+      if (n.outputs[k] < 0) {
+        Value v;
+        v.name = n.name + ":omitted_output_" + std::to_string(k);
+        g.values.push_back(std::move(v));
+        defined.push_back(true);
+        n.outputs[k] = static_cast<int>(g.values.size()) - 1;
+      }
     if (n.op == "Constant") {
       g.values[n.outputs[0]].constant = constant_value(n);
       g.values[n.outputs[0]].dtype = g.values[n.outputs[0]].constant.dtype();
@@ -367,7 +389,7 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
   for (const Node& n : g.nodes)
     for (int i : n.inputs)
       GB_CHECK(i < 0 || produced[i], n.describe(), ": input '", g.values[i].name,
-               "' is never produced (missing initializer or node)");
+               "' is not a graph input, an initializer or a node output (missing initializer?)");
   for (const auto& out : gp.output()) {
     auto it = ids.find(out.name());
     GB_CHECK(it != ids.end() && produced[it->second], source, ": graph output '", out.name(), "' is never produced");

@@ -32,6 +32,21 @@ void check_input_shape(const Graph& g, int v, const Shape& given) {
   GB_CHECK(ok, "input '", val.name, "': expected shape ", shape_str(val.shape), " (? = any), got ", shape_str(given));
 }
 
+// Every value's shape: dimensions in [0, kMaxElements] and the product of the non-zero ones at most kMaxElements,
+// so that no product of dimensions (element counts, strides, byte sizes) can overflow. Larger is a corrupt file.
+constexpr int64_t kMaxElements = int64_t(1) << 34;
+// Constant subgraphs are folded at plan time up to this many elements; larger ones run as ordinary steps.
+constexpr int64_t kMaxFoldElements = int64_t(1) << 26;
+
+bool shape_in_range(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) {
+    if (d < 0 || d > kMaxElements || (d && n > kMaxElements / d)) return false;
+    if (d) n *= d;
+  }
+  return true;
+}
+
 // Runs a step on host tensors at plan time: constant subgraphs are folded through the CPU kernels.
 std::vector<Tensor> fold_on_host(const NodeCtx& c, const OpPlan& op, kernels::Backend& host) {
   std::vector<kernels::ConstView> in;
@@ -72,6 +87,8 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     for (int64_t d : input_shapes[i])
       GB_CHECK(d >= 0, "input '", g.values[g.inputs[i]].name, "': shape ", shape_str(input_shapes[i]), " is not concrete");
+    GB_CHECK(shape_in_range(input_shapes[i]), "input '", g.values[g.inputs[i]].name, "': shape ",
+             shape_str(input_shapes[i]), " is too large");
     check_input_shape(g, g.inputs[i], input_shapes[i]);
     p.shapes[g.inputs[i]] = input_shapes[i];
     p.storage[g.inputs[i]] = Storage::input;
@@ -89,6 +106,13 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
     const NodeCtx c{g, n, p.shapes, p.known};
     OpPlan op = plan_op(c);
     GB_CHECK(!op.shapes.empty(), n.describe(), ": no output shape");
+    bool empty = true;
+    for (const Shape& s : op.shapes) {
+      GB_CHECK(shape_in_range(s), n.describe(), ": output shape ", shape_str(s), " is too large");
+      empty = empty && numel(s) == 0;
+    }
+    if (empty && op.run) op.run = [](kernels::Backend&, const std::vector<kernels::ConstView>&,
+                                     const std::vector<kernels::View>&) {};  // empty outputs: nothing to compute
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       const int o = n.outputs[k];
       if (o < 0) continue;
@@ -124,7 +148,7 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
       s.outputs = {out};
       if (kept.count(out)) {  // a kept value gets its own memory: copy instead of aliasing
         s.run = [](kernels::Backend& b, const std::vector<kernels::ConstView>& i, const std::vector<kernels::View>& o) {
-          b.copy(i[0], o[0]);
+          if (o[0].numel()) b.copy(i[0], o[0]);  // an empty tensor may have no memory at all
         };
         p.storage[out] = Storage::kept;
       } else {
@@ -140,7 +164,9 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
       GB_CHECK(!integer || is_parameter_input(n.op, i), n.describe(), ": input ", i, " ('", g.values[v].name,
                "') is an integer tensor; run-time data must be float32");
     }
-    if (all_known) {
+    bool small = true;
+    for (const Shape& s : op.shapes) small = small && numel(s) <= kMaxFoldElements;
+    if (all_known && small) {
       if (!host) host = kernels::make_cpu_backend(1);
       auto outs = fold_on_host(c, op, *host);
       for (size_t k = 0; k < outs.size() && k < n.outputs.size(); ++k) {

@@ -53,11 +53,26 @@ void NodeCtx::expect_inputs(size_t lo, size_t hi) const {
 }
 
 int normalize_axis(const NodeCtx& c, int64_t axis, int rank) {
-  if (axis < -rank || axis >= std::max(rank, 1)) c.error("axis ", axis, " is out of range for rank ", rank);
+  if (axis < -rank || axis >= rank) c.error("axis ", axis, " is out of range for rank ", rank);
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
 namespace {
+
+// Bounds for values read from attributes and constant inputs, so that shape arithmetic cannot overflow: element
+// counts (as in onnx_import.cpp and plan.cpp), and kernel sizes, strides, dilations and pads of 2-D windows.
+constexpr int64_t kMaxElements = int64_t(1) << 34;
+constexpr int64_t kMaxWindow = int64_t(1) << 24;
+// Shape computations folded here on the host (Gather, Concat) make at most this many elements.
+constexpr int64_t kMaxFoldElements = int64_t(1) << 26;
+
+void check_fold_size(const NodeCtx& c, const Shape& y) {
+  int64_t n = 1;
+  for (int64_t d : y) {
+    if (d && n > kMaxFoldElements / d) c.error("the folded result ", shape_str(y), " is too large");
+    n *= d;
+  }
+}
 
 Shape broadcast(const NodeCtx& c, const Shape& a, const Shape& b) {
   Shape out(std::max(a.size(), b.size()));
@@ -84,6 +99,8 @@ Spatial spatial(const NodeCtx& c, const Shape& x, int64_t kh, int64_t kw, bool c
   Spatial s{kh, kw, strides[0], strides[1], dil[0], dil[1], 0, 0, 0, 0, 0, 0};
   if (s.sh < 1 || s.sw < 1 || s.dh < 1 || s.dw < 1 || kh < 1 || kw < 1)
     c.error("kernel, strides and dilations must be positive");
+  if (s.sh > kMaxWindow || s.sw > kMaxWindow || s.dh > kMaxWindow || s.dw > kMaxWindow)
+    c.error("strides and dilations must be at most ", kMaxWindow);
   const int64_t H = x[2], W = x[3];
   const int64_t ekh = (kh - 1) * s.dh + 1, ekw = (kw - 1) * s.dw + 1;  // effective (dilated) kernel
   const std::string auto_pad = a.s("auto_pad", "NOTSET");
@@ -102,7 +119,7 @@ Spatial spatial(const NodeCtx& c, const Shape& x, int64_t kh, int64_t kw, bool c
     const auto pads = a.ints("pads", {0, 0, 0, 0});
     if (pads.size() != 4) c.error("pads must have 4 values (top, left, bottom, right), got ", pads.size());
     for (int64_t p : pads)
-      if (p < 0) c.error("negative pads are not supported");
+      if (p < 0 || p > kMaxWindow) c.error("pads must be in [0, ", kMaxWindow, "], got ", p);
     s.pt = pads[0], s.pl = pads[1], s.pb = pads[2], s.pr = pads[3];
   }
   auto out = [&](int64_t in, int64_t pb, int64_t pe, int64_t ek, int64_t st) {
@@ -131,7 +148,7 @@ OpPlan plan_conv(const NodeCtx& c) {
   expect_rank(c, 1, 4, "W, [M, C/group, kH, kW]");
   const Shape &x = c.shape(0), &w = c.shape(1);
   const int64_t G = c.n.attrs.i("group", 1);
-  if (G < 1 || x[1] % G != 0 || w[0] % G != 0 || w[1] * G != x[1])
+  if (G < 1 || x[1] % G != 0 || w[0] % G != 0 || w[1] != x[1] / G)
     c.error("group ", G, " does not fit input channels ", x[1], " and weight shape ", shape_str(w),
             " (expected W[1] * group == C and M divisible by group)");
   const auto ks = c.n.attrs.ints("kernel_shape", {w[2], w[3]});
@@ -184,26 +201,31 @@ OpPlan plan_binary(const NodeCtx& c, kernels::BinaryOp op) {
     if (a->dtype() != DType::i64 || b->dtype() != DType::i64) c.error("mixed integer and float operands");
     Tensor y = Tensor::empty(p.shapes[0], DType::i64);
     const int64_t n = y.numel();
+    if (a->numel() != 1 && a->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
+    if (b->numel() != 1 && b->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
     for (int64_t i = 0; i < n; ++i) {
       const int64_t u = a->data<int64_t>()[a->numel() == 1 ? 0 : i], v = b->data<int64_t>()[b->numel() == 1 ? 0 : i];
-      if (a->numel() != 1 && a->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
-      if (b->numel() != 1 && b->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
       int64_t r = 0;
+      bool overflow = false;
       switch (op) {
-        case kernels::BinaryOp::add: r = u + v; break;
-        case kernels::BinaryOp::sub: r = u - v; break;
-        case kernels::BinaryOp::mul: r = u * v; break;
+        case kernels::BinaryOp::add: overflow = __builtin_add_overflow(u, v, &r); break;
+        case kernels::BinaryOp::sub: overflow = __builtin_sub_overflow(u, v, &r); break;
+        case kernels::BinaryOp::mul: overflow = __builtin_mul_overflow(u, v, &r); break;
         case kernels::BinaryOp::div:
           if (v == 0) c.error("integer division by zero");
-          r = u / v;
+          overflow = u == std::numeric_limits<int64_t>::min() && v == -1;
+          if (!overflow) r = u / v;
           break;
       }
+      if (overflow) c.error("integer overflow computing ", u, " and ", v);
       y.data<int64_t>()[i] = r;
     }
     p.folded = {y};
     return p;
   }
-  p.run = [op](Backend& b, const Ins& in, const Outs& out) { b.binary(op, in[0], in[1], out[0]); };
+  p.epilogue = std::make_shared<ActivationAttrs>();
+  auto epi = p.epilogue;
+  p.run = [op, epi](Backend& b, const Ins& in, const Outs& out) { b.binary(op, *epi, in[0], in[1], out[0]); };
   return p;
 }
 
@@ -229,6 +251,7 @@ OpPlan plan_pool(const NodeCtx& c, bool max) {
   if (c.n.outputs.size() > 1 && c.n.outputs[1] >= 0) c.error("the Indices output is not supported");
   const auto ks = c.n.attrs.ints("kernel_shape");
   if (ks.size() != 2) c.error("kernel_shape must have 2 values, got ", ks.size());
+  if (ks[0] > kMaxWindow || ks[1] > kMaxWindow) c.error("kernel_shape must be at most ", kMaxWindow);
   const Spatial s = spatial(c, c.shape(0), ks[0], ks[1], c.n.attrs.i("ceil_mode", 0) != 0);
   kernels::Pool2dAttrs a;
   a.kind = max ? kernels::Pool2dAttrs::Kind::max : kernels::Pool2dAttrs::Kind::average;
@@ -319,9 +342,9 @@ OpPlan plan_flatten(const NodeCtx& c) {
   int64_t axis = c.n.attrs.i("axis", 1);
   if (axis < -r || axis > r) c.error("axis ", axis, " out of range for rank ", r);
   if (axis < 0) axis += r;
-  int64_t outer = 1;
-  for (int i = 0; i < axis; ++i) outer *= x[i];
-  return alias_to({outer, numel(x) / std::max<int64_t>(1, outer)});
+  int64_t outer = 1, inner = 1;  // each a product of its own dimensions: [0, 4, 1, 1] is [0, 4], not [0, 0]
+  for (int i = 0; i < r; ++i) (i < axis ? outer : inner) *= x[i];
+  return alias_to({outer, inner});
 }
 
 OpPlan plan_reshape(const NodeCtx& c) {
@@ -343,6 +366,7 @@ OpPlan plan_reshape(const NodeCtx& c) {
     } else if (y[i] < 0) {
       c.error("shape ", shape_str(y), " has a negative dimension");
     } else {
+      if (y[i] > kMaxElements || (y[i] && known > kMaxElements / y[i])) c.error("shape ", shape_str(y), " is too large");
       known *= y[i];
     }
   }
@@ -412,6 +436,7 @@ OpPlan plan_concat(const NodeCtx& c) {
   p.shapes = {y};
   if (all_known && c.known_input(0)->dtype() == DType::i64) {
     // Shape values: concatenate on the host (1-D in practice; any rank handled by rows).
+    check_fold_size(c, y);
     Tensor out = Tensor::empty(y, DType::i64);
     int64_t outer = 1;
     for (int d = 0; d < axis; ++d) outer *= y[d];
@@ -454,6 +479,9 @@ OpPlan plan_pad(const NodeCtx& c) {
     for (int64_t ax : c.ints_input(3, "axes")) axes.push_back(normalize_axis(c, ax, r));
   }
   if (pads.size() != 2 * axes.size()) c.error("pads has ", pads.size(), " values, expected ", 2 * axes.size());
+  if (r == 0) return alias_to(x);  // a scalar has nothing to pad
+  for (int64_t v : pads)
+    if (v < -kMaxElements || v > kMaxElements) c.error("pad ", v, " is out of range");
   a.pads.assign(2 * r, 0);
   for (size_t i = 0; i < axes.size(); ++i) {
     a.pads[axes[i]] = pads[i];
@@ -482,9 +510,9 @@ OpPlan plan_softmax(const NodeCtx& c) {
   if (c.g.opset < 13) {
     // Opset < 13: the input is coerced to 2-D [prod(dims < axis), prod(dims >= axis)], softmax over each row.
     const int axis = normalize_axis(c, c.n.attrs.i("axis", 1), r);
-    int64_t outer = 1;
-    for (int d = 0; d < axis; ++d) outer *= x[d];
-    const Shape flat{outer, numel(x) / std::max<int64_t>(1, outer)};
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < r; ++d) (d < axis ? outer : inner) *= x[d];
+    const Shape flat{outer, inner};
     p.run = [flat](Backend& b, const Ins& in, const Outs& out) {
       b.softmax(1, {in[0].data, flat, in[0].device}, {out[0].data, flat, out[0].device});
     };
@@ -574,6 +602,7 @@ OpPlan plan_gather(const NodeCtx& c) {
   Shape y(data.shape().begin(), data.shape().begin() + axis);
   y.insert(y.end(), idx.shape().begin(), idx.shape().end());
   y.insert(y.end(), data.shape().begin() + axis + 1, data.shape().end());
+  check_fold_size(c, y);
   Tensor out = Tensor::empty(y, data.dtype());
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= data.dim(d);
@@ -603,8 +632,10 @@ OpPlan plan_slice(const NodeCtx& c) {
   std::vector<int64_t> b(r, 0), st(r, 1), len(data.shape());
   for (size_t i = 0; i < starts.size(); ++i) {
     const int a = normalize_axis(c, axes[i], r);
-    const int64_t n = data.dim(a), s = steps[i];
+    const int64_t n = data.dim(a);
+    int64_t s = steps[i];
     if (s == 0) c.error("step 0");
+    s = std::clamp<int64_t>(s, -(n + 1), n + 1);  // a longer step takes one element at most: same result
     auto clampi = [&](int64_t v, int64_t lo, int64_t hi) {
       if (v < 0) v += n;
       return std::clamp(v, lo, hi);
@@ -644,7 +675,13 @@ OpPlan plan_cast(const NodeCtx& c) {
   const int64_t n = t->numel();
   for (int64_t i = 0; i < n; ++i) {
     if (to_float) out.data<float>()[i] = t->dtype() == DType::f32 ? t->data<float>()[i] : float(t->data<int64_t>()[i]);
-    else out.data<int64_t>()[i] = t->dtype() == DType::i64 ? t->data<int64_t>()[i] : int64_t(t->data<float>()[i]);
+    else if (t->dtype() == DType::i64) out.data<int64_t>()[i] = t->data<int64_t>()[i];
+    else {
+      const float f = t->data<float>()[i];
+      // [-2^63, 2^63): the range of int64 (NaN fails both comparisons).
+      if (!(f >= -9.2233720e18f && f < 9.2233720e18f)) c.error("value ", f, " does not fit the integer type");
+      out.data<int64_t>()[i] = static_cast<int64_t>(f);
+    }
   }
   return folded(out);
 }
@@ -677,7 +714,7 @@ OpPlan plan_op(const NodeCtx& c) {
   if (op == "Identity" || op == "Dropout") {
     if (op == "Dropout" && c.has(2)) {
       const Tensor* t = c.known_input(2);
-      if (!t || (t->dtype() == DType::i64 ? t->data<int64_t>()[0] : int64_t(t->data<float>()[0])) != 0)
+      if (!t || t->numel() != 1 || (t->dtype() == DType::i64 ? t->data<int64_t>()[0] != 0 : t->data<float>()[0] != 0.f))
         c.error("training_mode must be a constant false (inference only)");
     }
     return alias_to(c.shape(0));

@@ -35,7 +35,6 @@ inline View view_of(Tensor& t) { return {t.data<float>(), t.shape(), t.device()}
 
 // Pointwise activations; also the fused epilogue of convolution and GEMM.
 enum class Activation { none, relu, clip, leaky_relu, sigmoid, hard_sigmoid, hard_swish };
-const char* activation_name(Activation a);
 
 struct ActivationAttrs {
   Activation kind = Activation::none;

@@ -83,17 +83,4 @@ std::unique_ptr<Backend> make_backend(Device device, int threads) {
   fail("no ", device.str(), " backend yet: the CUDA kernels arrive with the CUDA backend (use device cpu)");
 }
 
-const char* activation_name(Activation a) {
-  switch (a) {
-    case Activation::none: return "none";
-    case Activation::relu: return "relu";
-    case Activation::clip: return "clip";
-    case Activation::leaky_relu: return "leaky_relu";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::hard_sigmoid: return "hard_sigmoid";
-    case Activation::hard_swish: return "hard_swish";
-  }
-  return "?";
-}
-
 }  // namespace glassbox::kernels

@@ -1,9 +1,12 @@
 // Convolution, CPU. Variants (kernel research; selected by name):
 //   im2col_gemm — default: depthwise convolutions run a dedicated direct loop; 1x1/stride 1/no pad convolutions
 //                 multiply the input directly; the rest unfold the input (im2col) and call the blocked sgemm.
+//                 Wide outputs are cut into column chunks, each unfolded, multiplied and finished (bias,
+//                 activation) by one thread while it is in cache; narrow outputs unfold once and split the rows.
 //   direct      — the definition, loop by loop; the reference the others are tested against.
 // Formula (kernels.h): y[n,m,oh,ow] = act(b[m] + sum_{c,kh,kw} x[n,g*Cg+c, oh*sh-pt+kh*dh, ow*sw-pl+kw*dw] w[m,c,kh,kw]).
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/sgemm.h"
@@ -20,12 +23,6 @@ ConvDims dims_of(const Conv2dAttrs& a, const ConstView& x, const ConstView& w, c
   d.Cg = d.C / d.G;
   d.Mg = d.M / d.G;
   return d;
-}
-
-// y = act(y + bias) for output channels [m0, m1) of one image; y rows are OH*OW long.
-void epilogue(const Conv2dAttrs& a, const float* bias, float* y, int64_t m0, int64_t m1, int64_t plane) {
-  if (!bias && a.act.kind == Activation::none) return;
-  for (int64_t m = m0; m < m1; ++m) apply_activation(a.act, y + m * plane, y + m * plane, plane, bias ? bias[m] : 0.f);
 }
 
 // Valid kernel taps [k_lo, k_hi) for output position o: 0 <= o*s - p + k*d < size.
@@ -68,30 +65,42 @@ void conv_depthwise(Context& ctx, const Conv2dAttrs& a, const ConvDims& d, const
   });
 }
 
-// col[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] (0 outside).
-void im2col(Context& ctx, const Conv2dAttrs& a, const ConvDims& d, const float* x, float* col) {
-  const int64_t plane = d.OH * d.OW;
-  ctx.pool.parallel_for(d.Cg * d.KH * d.KW, 4, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const int64_t kw = r % d.KW, kh = (r / d.KW) % d.KH, c = r / (d.KW * d.KH);
-      const float* xc = x + c * d.H * d.W;
-      float* out = col + r * plane;
-      for (int64_t oh = 0; oh < d.OH; ++oh) {
-        const int64_t ih = oh * a.stride_h - a.pad_top + kh * a.dilation_h;
-        float* o = out + oh * d.OW;
-        if (ih < 0 || ih >= d.H) {
-          std::fill(o, o + d.OW, 0.f);
-          continue;
-        }
+// col[(c*KH + kh)*KW + kw, j - j0] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] (0 outside) for the output
+// positions j = oh*OW + ow in [j0, j1), rows [r0, r1) of the unfolded matrix.
+void im2col(const Conv2dAttrs& a, const ConvDims& d, const float* x, float* col, int64_t r0, int64_t r1, int64_t j0,
+            int64_t j1) {
+  const int64_t cn = j1 - j0;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t kw = r % d.KW, kh = (r / d.KW) % d.KH, c = r / (d.KW * d.KH);
+    const float* xc = x + c * d.H * d.W;
+    float* out = col + r * cn;
+    const int64_t off_w = kw * a.dilation_w - a.pad_left;
+    int64_t oh = j0 / d.OW, ow = j0 % d.OW;
+    for (int64_t j = j0; j < j1;) {  // one output row segment [ow, row_end) at a time
+      const int64_t row_end = std::min(d.OW, ow + (j1 - j));
+      const int64_t ih = oh * a.stride_h - a.pad_top + kh * a.dilation_h;
+      float* o = out + (j - j0);
+      if (ih < 0 || ih >= d.H) {
+        std::fill(o, o + (row_end - ow), 0.f);
+      } else {
         const float* xr = xc + ih * d.W;
-        const int64_t off = kw * a.dilation_w - a.pad_left;
-        for (int64_t ow = 0; ow < d.OW; ++ow) {
-          const int64_t iw = ow * a.stride_w + off;
-          o[ow] = (iw >= 0 && iw < d.W) ? xr[iw] : 0.f;
+        for (int64_t q = ow; q < row_end; ++q) {
+          const int64_t iw = q * a.stride_w + off_w;
+          o[q - ow] = (iw >= 0 && iw < d.W) ? xr[iw] : 0.f;
         }
       }
+      j += row_end - ow;
+      ow = 0, ++oh;
     }
-  });
+  }
+}
+
+// y = act(y + bias) on rows [m0, m1), columns [j0, j1) of an output plane laid out with `plane` columns.
+void finish(const Conv2dAttrs& a, const float* bias, float* y, int64_t m0, int64_t m1, int64_t j0, int64_t j1,
+            int64_t plane) {
+  if (!bias && a.act.kind == Activation::none) return;
+  for (int64_t m = m0; m < m1; ++m)
+    apply_activation(a.act, y + m * plane + j0, y + m * plane + j0, j1 - j0, bias ? bias[m] : 0.f);
 }
 
 }  // namespace
@@ -106,18 +115,37 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
   const int64_t plane = d.OH * d.OW, K = d.Cg * d.KH * d.KW;
   const bool pointwise = d.KH == 1 && d.KW == 1 && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 &&
                          a.pad_left == 0 && a.pad_bottom == 0 && a.pad_right == 0;
-  float* col = pointwise ? nullptr : ctx.scratch(K * plane);
-  for (int64_t n = 0; n < d.N; ++n) {
+  constexpr int64_t kChunk = 512;  // output positions per chunk: K x 512 unfolded floats stay in L2
+  const bool wide = plane >= kChunk;
+  float* col = pointwise || wide ? nullptr : ctx.scratch(K * plane);
+  for (int64_t n = 0; n < d.N; ++n)
     for (int64_t g = 0; g < d.G; ++g) {
       const float* xg = xv.data + (n * d.C + g * d.Cg) * d.H * d.W;
-      if (!pointwise) im2col(ctx, a, d, xg, col);
       float* yg = yv.data + (n * d.M + g * d.Mg) * plane;
-      const MatRef W{wv.data + g * d.Mg * K, K, 1}, B{pointwise ? xg : col, plane, 1};
-      sgemm(ctx, d.Mg, plane, K, 1.f, W, B, 0.f, yg, plane);
+      const float* bg = bias ? bias + g * d.Mg : nullptr;
+      const MatRef W{wv.data + g * d.Mg * K, K, 1};
+      if (wide) {
+        ctx.pool.parallel_for((plane + kChunk - 1) / kChunk, 1, [&](int64_t cb, int64_t ce) {
+          // The thread's unfolding buffer, kept between calls (no allocation in the steady state).
+          thread_local std::vector<float> buffer;
+          if (!pointwise && buffer.size() < static_cast<size_t>(K * kChunk)) buffer.resize(K * kChunk);
+          for (int64_t c = cb; c < ce; ++c) {
+            const int64_t j0 = c * kChunk, j1 = std::min(plane, j0 + kChunk), cn = j1 - j0;
+            MatRef B{xg + j0, plane, 1};
+            if (!pointwise) {
+              im2col(a, d, xg, buffer.data(), 0, K, j0, j1);
+              B = {buffer.data(), cn, 1};
+            }
+            sgemm_serial(ctx, d.Mg, cn, K, 1.f, W, B, 0.f, yg + j0, plane);
+            finish(a, bg, yg, 0, d.Mg, j0, j1, plane);
+          }
+        });
+        continue;
+      }
+      if (!pointwise) ctx.pool.parallel_for(K, 4, [&](int64_t b, int64_t e) { im2col(a, d, xg, col, b, e, 0, plane); });
+      sgemm(ctx, d.Mg, plane, K, 1.f, W, MatRef{pointwise ? xg : col, plane, 1}, 0.f, yg, plane);
+      ctx.pool.parallel_for(d.Mg, 8, [&](int64_t b, int64_t e) { finish(a, bg, yg, b, e, 0, plane, plane); });
     }
-    float* yn = yv.data + n * d.M * plane;
-    ctx.pool.parallel_for(d.M, 8, [&](int64_t b, int64_t e) { epilogue(a, bias, yn, b, e, plane); });
-  }
 }
 
 void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView wv, ConstView bv, View yv) {

@@ -15,8 +15,8 @@ namespace glassbox::kernels::cpu {
 namespace {
 
 constexpr int64_t KC = 256;   // depth of a packed panel (A panel MR*KC and B panel KC*NR stay in L1/L2)
-constexpr int64_t MC = 96;    // rows of A packed at once (a multiple of 6 and 12), ~96 KB: L2
-constexpr int64_t NC = 4096;  // columns of B packed at once (a multiple of 16 and 32)
+constexpr int64_t MC = 192;   // rows of A packed at once (a multiple of 6 and 12)
+constexpr int64_t NC = 1024;  // columns of B packed at once (a multiple of 16 and 32): the packed panel stays in L2
 
 struct AlignedFree {
   void operator()(float* p) const { std::free(p); }
@@ -53,6 +53,16 @@ template <int64_t NR>
 void pack_b(MatRef B, int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* out) {
   for (int64_t c = 0; c < nc; c += NR) {
     const int64_t cols = std::min(NR, nc - c);
+    if (B.cs != 1 && B.rs == 1) {
+      // Transposed storage: walk each column down its contiguous k run (a gather across columns would touch
+      // a new cache line for every element).
+      for (int64_t j = 0; j < NR; ++j) {
+        const float* src = B.p + pc + (jc + c + j) * B.cs;
+        for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = j < cols ? src[k] : 0.f;
+      }
+      out += kc * NR;
+      continue;
+    }
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = B.p + (pc + k) * B.rs + (jc + c) * B.cs;
       int64_t j = 0;
@@ -68,58 +78,81 @@ void pack_b(MatRef B, int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* out
   }
 }
 
-// acc[MR*NR] = sum_k a[k*MR + i] * b[k*NR + j]
+// The micro-kernels write one full MRxNR tile: c[i*ldc + j] = alpha * sum_k a[k*MR + i] * b[k*NR + j]
+// (+ beta * c[i*ldc + j] unless beta == 0, in which case c is not read).
+using MicroFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+
 template <int64_t MR, int64_t NR>
-void micro_generic(int64_t kc, const float* a, const float* b, float* acc) {
-  float t[MR * NR] = {};
+void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+  float t[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
     for (int64_t i = 0; i < MR; ++i)
-      for (int64_t j = 0; j < NR; ++j) t[i * NR + j] += a[i] * b[j];
-  std::memcpy(acc, t, sizeof(t));
+      for (int64_t j = 0; j < NR; ++j) t[i][j] += a[i] * b[j];
+  for (int64_t i = 0; i < MR; ++i)
+    for (int64_t j = 0; j < NR; ++j)
+      c[i * ldc + j] = alpha * t[i][j] + (beta == 0.f ? 0.f : beta * c[i * ldc + j]);
 }
 
-__attribute__((target("avx2,fma"))) void micro_avx2_6x16(int64_t kc, const float* a, const float* b, float* acc) {
-  __m256 c[6][2];
-  for (auto& row : c) row[0] = row[1] = _mm256_setzero_ps();
+__attribute__((target("avx2,fma"))) void micro_avx2_6x16(int64_t kc, const float* a, const float* b, float* c,
+                                                         int64_t ldc, float alpha, float beta) {
+  __m256 acc[6][2];
+  for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k, a += 6, b += 16) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);
-      c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
-      c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
   }
-  for (int i = 0; i < 6; ++i) _mm256_store_ps(acc + 16 * i, c[i][0]), _mm256_store_ps(acc + 16 * i + 8, c[i][1]);
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  for (int i = 0; i < 6; ++i)
+    for (int h = 0; h < 2; ++h) {
+      float* p = c + i * ldc + 8 * h;
+      __m256 v = _mm256_mul_ps(va, acc[i][h]);
+      if (beta != 0.f) v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), v);
+      _mm256_storeu_ps(p, v);
+    }
 }
 
-__attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const float* a, const float* b, float* acc) {
-  __m512 c[12][2];
-  for (auto& row : c) row[0] = row[1] = _mm512_setzero_ps();
+__attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const float* a, const float* b, float* c,
+                                                          int64_t ldc, float alpha, float beta) {
+  __m512 acc[12][2];
+  for (auto& row : acc) row[0] = row[1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k, a += 12, b += 32) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
-      c[i][0] = _mm512_fmadd_ps(ai, b0, c[i][0]);
-      c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
   }
-  for (int i = 0; i < 12; ++i) _mm512_store_ps(acc + 32 * i, c[i][0]), _mm512_store_ps(acc + 32 * i + 16, c[i][1]);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int i = 0; i < 12; ++i)
+    for (int h = 0; h < 2; ++h) {
+      float* p = c + i * ldc + 16 * h;
+      __m512 v = _mm512_mul_ps(va, acc[i][h]);
+      if (beta != 0.f) v = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), v);
+      _mm512_storeu_ps(p, v);
+    }
 }
 
 // The GEMM of rows [m0, m1) x columns [n0, n1), single-threaded, with an MRxNR micro-kernel.
-template <int64_t MR, int64_t NR, void (*Micro)(int64_t, const float*, const float*, float*)>
+template <int64_t MR, int64_t NR, MicroFn Micro>
 void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, float alpha, MatRef A, MatRef B,
                  float beta, OutRef C) {
   static_assert(MC % MR == 0 && NC % NR == 0, "panel sizes must be multiples of the micro-tile");
   const int64_t M = m1 - m0;
   Scratch ap = scratch(MC * KC), bp = scratch(KC * std::min(NC, (n1 - n0 + NR - 1) / NR * NR));
   alignas(64) float acc[MR * NR];
+  // Depth panels of equal size (e.g. K = 576 as 3 x 192 rather than 256 + 256 + 64).
+  const int64_t panels = (K + KC - 1) / KC, kc_even = (K + panels - 1) / panels;
   for (int64_t jc = n0; jc < n1; jc += NC) {
     const int64_t nc = std::min(NC, n1 - jc);
-    for (int64_t pc = 0; pc < K; pc += KC) {
-      const int64_t kc = std::min(KC, K - pc);
+    for (int64_t pc = 0; pc < K; pc += kc_even) {
+      const int64_t kc = std::min(kc_even, K - pc);
       const float b_scale = pc == 0 ? beta : 1.f;  // later depth panels accumulate onto C
       pack_b<NR>(B, pc, jc, kc, nc, bp.get());
       for (int64_t ic = 0; ic < M; ic += MC) {
@@ -129,8 +162,12 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
           const int64_t n = std::min(NR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t m = std::min(MR, mc - ir);
-            Micro(kc, ap.get() + ir * kc, bp.get() + jr * kc, acc);
             float* c = C.p + (m0 + ic + ir) * C.rs + (jc + jr) * C.cs;
+            if (m == MR && n == NR && C.cs == 1) {  // a full tile straight into row-major C
+              Micro(kc, ap.get() + ir * kc, bp.get() + jr * kc, c, C.rs, alpha, b_scale);
+              continue;
+            }
+            Micro(kc, ap.get() + ir * kc, bp.get() + jr * kc, acc, NR, 1.f, 0.f);
             for (int64_t i = 0; i < m; ++i) {
               float* row = c + i * C.rs;
               const float* t = acc + i * NR;
@@ -201,9 +238,9 @@ std::vector<std::string> sgemm_kernel_names() {
 
 const char* sgemm_kernel_name(const SgemmKernel* k) { return k->name; }
 
-void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* Cp,
-           int64_t ldc) {
-  ThreadPool* pool = &ctx.pool;
+namespace {
+void sgemm_impl(const Context& ctx, ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
+                MatRef B, float beta, float* Cp, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // C = beta * C
     for (int64_t i = 0; i < M; ++i)
@@ -236,6 +273,18 @@ void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
       k.block(b * k.mr, std::min(M, e * k.mr), 0, N, K, alpha, A, B, beta, C);
     });
   }
+}
+
+}  // namespace
+
+void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* C,
+           int64_t ldc) {
+  sgemm_impl(ctx, &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc);
+}
+
+void sgemm_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta,
+                  float* C, int64_t ldc) {
+  sgemm_impl(ctx, nullptr, M, N, K, alpha, A, B, beta, C, ldc);
 }
 
 }  // namespace glassbox::kernels::cpu

@@ -25,6 +25,10 @@ struct MatRef {
 void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* C,
            int64_t ldc);
 
+// The same on the calling thread only (for callers that parallelize over their own blocks).
+void sgemm_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta,
+                  float* C, int64_t ldc);
+
 // Micro-kernels by name ("" = the best this CPU has); unknown or unsupported names are errors.
 const SgemmKernel* sgemm_kernel(const std::string& name);
 const char* sgemm_kernel_name(const SgemmKernel* k);
