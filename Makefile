@@ -44,12 +44,19 @@ build-asan:
 
 # Bounded libFuzzer run of the importer (clang); see docs/fuzzing.md.
 FUZZ_SECONDS ?= 300
-fuzz: deps
+# The corpus (build-fuzz/corpus) starts from the op-golden models and tests/fuzz/seeds and keeps what each run
+# adds; findings go to build-fuzz/artifacts/ (reproduce one: build-fuzz/bin/fuzz_import build-fuzz/artifacts/FILE).
+fuzz:
+	tools/install_deps.sh clang libclang-rt-dev
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_FUZZ=ON \
 	    -DGLASSBOX_CUDA=OFF -DGLASSBOX_TESTS=OFF
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_import
-	mkdir -p build-fuzz/corpus && cp tests/data/ops/*/model.onnx -t build-fuzz/corpus --backup=numbered
-	build-fuzz/bin/fuzz_import build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536
+	mkdir -p build-fuzz/corpus build-fuzz/artifacts
+	for d in tests/data/ops/*/; do f=build-fuzz/corpus/$$(basename $$d).onnx; [ -e $$f ] || cp $$d/model.onnx $$f; done
+	cp -n tests/fuzz/seeds/*.onnx build-fuzz/corpus/ || true
+	timeout -s KILL $$(( $(FUZZ_SECONDS) + 300 )) build-fuzz/bin/fuzz_import build-fuzz/corpus \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 -timeout=60 \
+	    -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1
 
 # Developer tools (PyTorch): regenerate the committed goldens, export the full-size models for the slow test.
 DEV_VENV := tools/python/.venv

@@ -366,7 +366,8 @@ OpPlan plan_reshape(const NodeCtx& c) {
     } else if (y[i] < 0) {
       c.error("shape ", shape_str(y), " has a negative dimension");
     } else {
-      if (y[i] > kMaxElements || (y[i] && known > kMaxElements / y[i])) c.error("shape ", shape_str(y), " is too large");
+      if (y[i] > kMaxElements || (y[i] && known > kMaxElements / y[i]))
+        c.error("shape ", shape_str(y), " is too large");
       known *= y[i];
     }
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages glassbox builds with, only those missing (safe to run again).
+# Installs the Debian packages glassbox builds with, only those missing (safe to run again). Extra packages may be
+# named as arguments (make fuzz adds clang and libclang-rt-dev, libFuzzer's runtime).
 set -euo pipefail
-pkgs=(cmake g++ make libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev libgtest-dev libbenchmark-dev)
+pkgs=(cmake g++ make libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev libgtest-dev libbenchmark-dev "$@")
 python3 -m venv --help >/dev/null 2>&1 || pkgs+=(python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,14 +1,15 @@
 // A deterministic, bounded mutation test of the importer (no libFuzzer needed; see tests/fuzz for the real
-// fuzzer and docs/fuzzing.md). Every op-golden model is mutated 50 ways at the byte level (bit flips, byte
-// insertions and deletions, truncations, varint bytes set to 0xff) and 50 ways at the field level
-// (tests/fuzz/onnx_mutator.h: attributes, dimensions, shape constants, names, operator types, opsets). Loading a
-// mutant must either succeed or throw glassbox::Error, and a mutant that loads must run on an input of its
-// declared shape or throw glassbox::Error. Under ASan+UBSan (make test) any memory error or undefined behaviour
-// on the way is a failure too.
+// fuzzer and docs/fuzzing.md). Every op-golden model (and each fuzzing seed in tests/fuzz/seeds) is mutated 50
+// ways at the byte level (bit flips, byte insertions and deletions, truncations, varint bytes set to 0xff) and 50
+// ways at the field level (tests/fuzz/onnx_mutator.h: attributes, dimensions, shape constants, names, operator
+// types, opsets). Loading a mutant must either succeed or throw glassbox::Error, and a mutant that loads must run
+// on an input of its declared shape or throw glassbox::Error. Under ASan+UBSan (make test) any memory error or
+// undefined behaviour on the way is a failure too.
 //
 // GLASSBOX_FUZZ_SMOKE_VERBOSE=1 prints each case and mutation before it runs, to find one that crashes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -18,14 +19,14 @@
 #include <sstream>
 
 #include "tests/fuzz/onnx_mutator.h"
+#include "tests/fuzz/run_budget.h"
 #include "tests/support/testdata.h"
 
 namespace glassbox::test {
 namespace {
 
 constexpr int kMutationsPerModel = 50;  // of each kind: bytes, fields
-constexpr int64_t kMaxInputElements = 1 << 20;
-constexpr size_t kMaxArenaBytes = size_t(32) << 20;
+using fuzz::run_declared_shape;         // tests/fuzz/run_budget.h: skips inputs and plans over budget
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -80,39 +81,6 @@ void mutate_once(std::string& bytes, std::mt19937& rng, std::ostringstream& what
   }
 }
 
-// Runs `model` on a deterministic input of its declared shape (symbolic dimensions = 1). Skips inputs without a
-// declared shape, large inputs and large plans. Returns whether it ran.
-bool run_declared_shape(const std::shared_ptr<const Model>& model) {
-  std::vector<Shape> shapes;
-  for (size_t i = 0; i < model->input_names().size(); ++i) {
-    const Value& v = model->graph().values[model->graph().inputs[i]];
-    if (!v.has_shape) return false;
-    Shape s = v.shape;
-    int64_t total = 1;
-    for (int64_t& d : s) {
-      if (d < 0) d = 1;
-      if (d > kMaxInputElements || total * d > kMaxInputElements) return false;
-      total *= d;
-    }
-    shapes.push_back(s);
-  }
-  SessionOptions opt;
-  opt.threads = 1;
-  Session session(model, opt);
-  const Plan& plan = session.plan_for(shapes);
-  if (plan.arena_bytes > kMaxArenaBytes) return false;
-  for (int v : plan.kept)
-    if (numel(plan.shapes[v]) > int64_t(kMaxArenaBytes / 4)) return false;
-  std::vector<Tensor> inputs;
-  for (const Shape& s : shapes) {
-    Tensor t = Tensor::empty(s);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>((i * 37) % 17) * 0.125f - 1.f;
-    inputs.push_back(t);
-  }
-  session.run(inputs);
-  return true;
-}
-
 // One mutant: byte-level for k < kMutationsPerModel, field-level after.
 std::string mutant(const std::string& original, size_t ci, int k, std::ostringstream& what) {
   std::mt19937 rng(static_cast<uint32_t>(ci * 1000003u + static_cast<uint32_t>(k)));
@@ -129,14 +97,20 @@ std::string mutant(const std::string& original, size_t ci, int k, std::ostringst
 }
 
 TEST(fuzz_smoke, MutatedOpModelsFailCleanly) {
-  const auto dirs = case_dirs(source_dir() + "/tests/data/ops");
-  ASSERT_GE(dirs.size(), 100u) << "tests/data/ops is missing cases";
+  std::vector<std::string> models;
+  for (const auto& d : case_dirs(source_dir() + "/tests/data/ops")) models.push_back(d + "/model.onnx");
+  ASSERT_GE(models.size(), 100u) << "tests/data/ops is missing cases";
+  const size_t op_models = models.size();
+  for (const auto& e : std::filesystem::directory_iterator(source_dir() + "/tests/fuzz/seeds"))
+    if (e.path().extension() == ".onnx") models.push_back(e.path().string());
+  std::sort(models.begin() + static_cast<std::ptrdiff_t>(op_models), models.end());
   const bool verbose = std::getenv("GLASSBOX_FUZZ_SMOKE_VERBOSE") != nullptr;
   const auto start = std::chrono::steady_clock::now();
   int loaded = 0, ran = 0, rejected = 0, failed_runs = 0, total = 0;
-  for (size_t ci = 0; ci < dirs.size(); ++ci) {
-    const std::string name = std::filesystem::path(dirs[ci]).filename().string();
-    const std::string original = read_file(dirs[ci] + "/model.onnx");
+  for (size_t ci = 0; ci < models.size(); ++ci) {
+    const std::filesystem::path path(models[ci]);
+    const std::string name = (ci < op_models ? path.parent_path().filename() : path.filename()).string();
+    const std::string original = read_file(models[ci]);
     ASSERT_FALSE(original.empty()) << name;
     for (int k = 0; k < 2 * kMutationsPerModel; ++k) {
       std::ostringstream what;
@@ -166,11 +140,33 @@ TEST(fuzz_smoke, MutatedOpModelsFailCleanly) {
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << total << " mutants of " << dirs.size() << " models: " << rejected << " rejected at load, " << loaded
+  std::cout << total << " mutants of " << models.size() << " models: " << rejected << " rejected at load, " << loaded
             << " loaded, " << ran << " ran, " << failed_runs << " rejected at run time (" << secs << " s)\n";
   // The mutations must exercise both paths: most mutants are rejected, some still load and run.
   EXPECT_GT(rejected, 0);
   EXPECT_GT(ran, 0);
+}
+
+// Inputs the fuzzer once crashed on (tests/fuzz/regressions, one file each): loading and running them must end in
+// success or glassbox::Error.
+TEST(fuzz_smoke, RegressionInputs) {
+  const std::string dir = source_dir() + "/tests/fuzz/regressions";
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.is_regular_file()) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  EXPECT_GE(files.size(), 4u);
+  for (const auto& f : files) {
+    SCOPED_TRACE(f);
+    const std::string bytes = read_file(f);
+    try {
+      auto model = Model::from_bytes(bytes.data(), bytes.size(), {}, f);
+      run_declared_shape(model);
+    } catch (const Error&) {
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "threw a non-glassbox exception: " << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <functional>
 #include <initializer_list>
 #include <iostream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -327,6 +328,126 @@ TEST(import_errors, ConvOnWrongRank) {
   EXPECT_MESSAGE_HAS(msg, "node 'conv1' (Conv)", "must have rank 4", "[1, 3, 8]");
 }
 
+// ---- found by fuzzing (tests/fuzz, docs/fuzzing.md): each once crashed, overflowed or allocated without bound ---
+
+TEST(import_errors, DimensionsBeyondTheDataAreCheckedBeforeAllocating) {
+  Builder b = good_model();
+  b.find_init("conv1.weight")->set_dims(0, int64_t(1) << 28);  // 29 GB of float32 declared, 432 bytes present
+  EXPECT_MESSAGE_HAS(load_error(b), "initializer 'conv1.weight'", "holds 108 values", "expected");
+}
+
+TEST(import_errors, DuplicateGraphInput) {
+  Builder b = good_model();
+  *b.g->add_input() = b.g->input(0);
+  EXPECT_MESSAGE_HAS(load_error(b), "graph input 'input' is listed twice");
+}
+
+TEST(import_errors, OmittedOptionalOutputs) {
+  // Empty output names mean "not produced"; a BatchNormalization whose training outputs are all omitted folds.
+  Builder b = conv_bn_model();
+  for (int k = 0; k < 4; ++k) b.find("bn1")->add_output("");
+  b.node("Dropout", "drop", {"relu1_out"}, {"drop_out", ""});
+  b.g->mutable_output(0)->set_name("drop_out");
+  std::string bytes = b.bytes();
+  auto model = Model::from_bytes(bytes.data(), bytes.size());
+  for (const Node& n : model->graph().nodes) EXPECT_NE(n.op, "BatchNormalization") << "not folded";
+  // One omitted between two named outputs.
+  Builder c = conv_bn_model();
+  c.find("bn1")->add_output("");
+  c.find("bn1")->add_output("running_var");
+  bytes = c.bytes();
+  model = Model::from_bytes(bytes.data(), bytes.size());
+  Session session(model, one_thread());
+  EXPECT_EQ(session.run(Tensor::zeros({1, C, H, W})).output().shape(), (Shape{1, M, H, W}));
+}
+
+TEST(import_errors, OmittedRequiredInput) {
+  Builder b = conv_bn_model();
+  b.find("bn1")->set_input(0, "");
+  EXPECT_MESSAGE_HAS(load_error(b), "node 'bn1' (BatchNormalization)", "input 0 is required");
+}
+
+TEST(import_errors, ReshapeTargetOverflows) {
+  Builder b = good_model();
+  b.init_i64("target", {int64_t(1) << 62, 8, 0, 4});
+  b.node("Reshape", "reshape", {"gap_out", "target"}, {"reshaped"});
+  b.find("flatten")->set_input(0, "reshaped");
+  EXPECT_MESSAGE_HAS(load_error(b), "node 'reshape' (Reshape)", "too large");
+}
+
+TEST(import_errors, HugeWindowAttributes) {
+  for (const char* attr : {"strides", "dilations", "pads"}) {
+    Builder b = good_model();
+    auto* conv = b.find("conv1");
+    for (auto& a : *conv->mutable_attribute())
+      if (a.name() == "pads") a.set_name("unused");
+    const int64_t big = std::numeric_limits<int64_t>::max() / 2;
+    if (std::string(attr) == "pads") attr_ints(conv, attr, {big, big, big, big});
+    else attr_ints(conv, attr, {big, 1});
+    EXPECT_MESSAGE_HAS(load_error(b), "node 'conv1' (Conv)", attr);
+  }
+}
+
+TEST(import_errors, IntegerShapeArithmeticOverflows) {
+  // Exporters compute Reshape targets with integer Mul/Add on shape values; corrupt constants must not overflow.
+  Builder b = good_model();
+  b.init_i64("big", {std::numeric_limits<int64_t>::max() / 2 + 1});
+  b.init_i64("two", {2});
+  b.node("Mul", "mul", {"big", "two"}, {"product"});
+  b.node("Reshape", "reshape", {"gap_out", "product"}, {"reshaped"});
+  b.find("flatten")->set_input(0, "reshaped");
+  EXPECT_MESSAGE_HAS(load_error(b), "node 'mul' (Mul)", "integer overflow");
+}
+
+TEST(import_errors, SliceWithHugeStep) {
+  // Shape(gap_out)[0 : 2 : INT64_MAX] = [1]; Concat with [-1]; Reshape gap_out [1, 4, 1, 1] to [1, -1].
+  Builder b = good_model();
+  b.init_i64("starts", {0});
+  b.init_i64("ends", {2});
+  b.init_i64("axes", {0});
+  b.init_i64("steps", {std::numeric_limits<int64_t>::max()});
+  b.init_i64("minus1", {-1});
+  b.node("Shape", "shape", {"gap_out"}, {"s"});
+  b.node("Slice", "slice", {"s", "starts", "ends", "axes", "steps"}, {"n"});
+  attr_int(b.node("Concat", "concat", {"n", "minus1"}, {"target"}), "axis", 0);
+  b.node("Reshape", "reshape", {"gap_out", "target"}, {"reshaped"});
+  b.find("fc")->set_input(0, "reshaped");
+  const std::string bytes = b.bytes();
+  Session session(Model::from_bytes(bytes.data(), bytes.size()), one_thread());
+  EXPECT_EQ(session.run(Tensor::zeros({1, C, H, W})).output().shape(), (Shape{1, K}));
+}
+
+TEST(import_errors, CastOfNonFiniteToInteger) {
+  Builder b = good_model();
+  auto* t = b.init("nan", {1});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(&nan), 4));
+  attr_int(b.node("Cast", "cast", {"nan"}, {"as_int"}), "to", 7);
+  b.node("Reshape", "reshape", {"gap_out", "as_int"}, {"reshaped"});
+  b.find("flatten")->set_input(0, "reshaped");
+  EXPECT_MESSAGE_HAS(load_error(b), "node 'cast' (Cast)", "does not fit the integer type");
+}
+
+TEST(import_errors, AxisOfAScalar) {
+  Builder b;
+  b.input("x", {});
+  attr_int(b.node("Softmax", "sm", {"x"}, {"y"}), "axis", 0);
+  b.output("y");
+  EXPECT_MESSAGE_HAS(load_error(b), "node 'sm' (Softmax)", "axis 0 is out of range for rank 0");
+}
+
+TEST(import_errors, PadOfAScalar) {
+  Builder b;
+  b.input("x", {});
+  b.init_i64("pads", {});
+  b.node("Pad", "pad", {"x", "pads"}, {"y"});
+  b.output("y");
+  const std::string bytes = b.bytes();
+  Session session(Model::from_bytes(bytes.data(), bytes.size()), one_thread());
+  Tensor x = Tensor::from_vector<float>({}, {2.5f});
+  EXPECT_EQ(session.run(x).output().data<float>()[0], 2.5f);
+}
+
 // ---- empty tensors ---------------------------------------------------------------------------------------------
 
 // A batch of 0, and values that a Pad crops to zero size, through each kind of kernel: each runs (giving an empty
@@ -352,7 +473,9 @@ TEST(import_errors, ZeroSizedValues) {
     return b;
   };
   std::vector<std::pair<std::string, Builder>> cases;
-  cases.emplace_back("softmax", cropped([](Builder& b) { attr_int(b.node("Softmax", "sm", {"empty"}, {"y"}), "axis", 2); }));
+  cases.emplace_back("softmax", cropped([](Builder& b) {
+    attr_int(b.node("Softmax", "sm", {"empty"}, {"y"}), "axis", 2);
+  }));
   cases.emplace_back("gap", cropped([](Builder& b) { b.node("GlobalAveragePool", "gap", {"empty"}, {"y"}); }));
   cases.emplace_back("reducemean", cropped([](Builder& b) {
     attr_ints(b.node("ReduceMean", "rm", {"empty"}, {"y"}), "axes", {2});
@@ -362,6 +485,7 @@ TEST(import_errors, ZeroSizedValues) {
     b.node("Conv", "conv", {"empty", "w"}, {"y"});
   }));
   cases.emplace_back("relu", cropped([](Builder& b) { b.node("Relu", "relu", {"empty"}, {"y"}); }));
+  cases.emplace_back("identity", cropped([](Builder& b) { b.node("Identity", "id", {"empty"}, {"y"}); }));
   cases.emplace_back("add", cropped([](Builder& b) {
     b.init("one", {1});
     b.node("Add", "add", {"empty", "one"}, {"y"});

@@ -81,7 +81,8 @@ inline void mutate_model(onnx::ModelProto& m, std::mt19937& rng, std::ostream& w
             break;
           case 3: {
             a->set_type(onnx::AttributeProto::INTS);
-            if (a->ints_size() && rng() % 2) a->set_ints(static_cast<int>(rng() % a->ints_size()), interesting_int(rng));
+            if (a->ints_size() && rng() % 2)
+              a->set_ints(static_cast<int>(rng() % a->ints_size()), interesting_int(rng));
             else if (rng() % 2) a->add_ints(interesting_int(rng));
             else a->clear_ints();
             break;
@@ -168,7 +169,8 @@ inline void mutate_model(onnx::ModelProto& m, std::mt19937& rng, std::ostream& w
         onnx::NodeProto* n = g->mutable_node(static_cast<int>(rng() % g->node_size()));
         const auto names = value_names(*g);
         if (names.empty()) break;
-        if (n->output_size() && rng() % 2) n->set_output(static_cast<int>(rng() % n->output_size()), names[rng() % names.size()]);
+        if (n->output_size() && rng() % 2)
+          n->set_output(static_cast<int>(rng() % n->output_size()), names[rng() % names.size()]);
         else n->add_output(rng() % 2 ? "" : "extra_" + std::to_string(rng() % 4));
         what << " output:" << n->name();
         return;
@@ -194,7 +196,8 @@ inline void mutate_model(onnx::ModelProto& m, std::mt19937& rng, std::ostream& w
       }
       case 8: {  // the opset
         if (m.opset_import_size() == 0) break;
-        m.mutable_opset_import(0)->set_version(rng() % 8 ? 11 + static_cast<int64_t>(rng() % 11) : interesting_int(rng));
+        const int64_t v = rng() % 8 ? 11 + static_cast<int64_t>(rng() % 11) : interesting_int(rng);
+        m.mutable_opset_import(0)->set_version(v);
         what << " opset:" << m.opset_import(0).version();
         return;
       }

@@ -9,8 +9,13 @@ milliseconds of one forward pass (timed inside, so process start-up and model lo
 each pair the engines run back to back in turn (glassbox, ONNX Runtime, PyTorch) on the same input shape;
 the report gives each engine's median and the median of the per-pair ratios (machines drift: a ratio of
 neighbours is steadier than a ratio of medians). Prints a markdown table.
+
+Idle threads must not spin between runs, or each engine would steal the cores from the one timed next:
+ONNX Runtime gets session.intra_op.allow_spinning = 0 and PyTorch's OpenMP pool OMP_WAIT_POLICY=PASSIVE
+(glassbox's pool sleeps on a condition variable).
 """
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -35,6 +40,7 @@ def main():
     ap.add_argument("--pairs", type=int, default=15)
     ap.add_argument("--torch-model", default="resnet50", help="torchvision model name for the PyTorch column")
     args = ap.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its OpenMP pool
 
     try:
         import torch
@@ -59,6 +65,7 @@ def main():
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
         so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sess = ort.InferenceSession(args.model, so, providers=["CPUExecutionProvider"])
         inp = sess.get_inputs()[0]
         x = np.random.default_rng(0).uniform(-1, 1, (batch, 3, 224, 224)).astype(np.float32)
