@@ -18,20 +18,29 @@ constexpr int64_t KC = 256;   // depth of a packed panel (A panel MR*KC and B pa
 constexpr int64_t MC = 192;   // rows of A packed at once (a multiple of 6 and 12)
 constexpr int64_t NC = 1024;  // columns of B packed at once (a multiple of 16 and 32): the packed panel stays in L2
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-using Scratch = std::unique_ptr<float, AlignedFree>;
-Scratch scratch(int64_t floats) {
-  const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
-  return Scratch(static_cast<float*>(std::aligned_alloc(64, bytes)));
-}
+// 64-byte aligned packing memory, one per thread and per operand, grown to the largest request and then kept:
+// no allocation (and no page faults) in the steady state.
+class PackBuffer {
+ public:
+  float* get(int64_t floats) {
+    if (floats > capacity_) {
+      const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+      float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      GB_CHECK(p, "out of memory for a ", bytes, "-byte GEMM packing buffer");
+      data_.reset(p);
+      capacity_ = floats;
+    }
+    return data_.get();
+  }
 
-// Strided output: element (i, j) of C is c[i * rs + j * cs].
-struct OutRef {
-  float* p;
-  int64_t rs, cs;
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  int64_t capacity_ = 0;
 };
+
 
 // Pack A(ic : ic+mc, pc : pc+kc) into row panels of MR: for each k, MR consecutive values (rows past mc are 0).
 template <int64_t MR>
@@ -142,10 +151,12 @@ __attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const flo
 // The GEMM of rows [m0, m1) x columns [n0, n1), single-threaded, with an MRxNR micro-kernel.
 template <int64_t MR, int64_t NR, MicroFn Micro>
 void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, float alpha, MatRef A, MatRef B,
-                 float beta, OutRef C) {
+                 float beta, float* C, int64_t ldc) {
   static_assert(MC % MR == 0 && NC % NR == 0, "panel sizes must be multiples of the micro-tile");
   const int64_t M = m1 - m0;
-  Scratch ap = scratch(MC * KC), bp = scratch(KC * std::min(NC, (n1 - n0 + NR - 1) / NR * NR));
+  thread_local PackBuffer a_buffer, b_buffer;
+  float* const a_pack = a_buffer.get(MC * KC);
+  float* const b_pack = b_buffer.get(KC * std::min(NC, (n1 - n0 + NR - 1) / NR * NR));
   alignas(64) float acc[MR * NR];
   // Depth panels of equal size (e.g. K = 576 as 3 x 192 rather than 256 + 256 + 64).
   const int64_t panels = (K + KC - 1) / KC, kc_even = (K + panels - 1) / panels;
@@ -154,32 +165,28 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
     for (int64_t pc = 0; pc < K; pc += kc_even) {
       const int64_t kc = std::min(kc_even, K - pc);
       const float b_scale = pc == 0 ? beta : 1.f;  // later depth panels accumulate onto C
-      pack_b<NR>(B, pc, jc, kc, nc, bp.get());
+      pack_b<NR>(B, pc, jc, kc, nc, b_pack);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
-        pack_a<MR>(A, m0 + ic, pc, mc, kc, ap.get());
+        pack_a<MR>(A, m0 + ic, pc, mc, kc, a_pack);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t n = std::min(NR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t m = std::min(MR, mc - ir);
-            float* c = C.p + (m0 + ic + ir) * C.rs + (jc + jr) * C.cs;
-            if (m == MR && n == NR && C.cs == 1) {  // a full tile straight into row-major C
-              Micro(kc, ap.get() + ir * kc, bp.get() + jr * kc, c, C.rs, alpha, b_scale);
+            float* c = C + (m0 + ic + ir) * ldc + jc + jr;
+            if (m == MR && n == NR) {  // a full tile straight into C
+              Micro(kc, a_pack + ir * kc, b_pack + jr * kc, c, ldc, alpha, b_scale);
               continue;
             }
-            Micro(kc, ap.get() + ir * kc, bp.get() + jr * kc, acc, NR, 1.f, 0.f);
+            // An edge tile: computed into a local tile, then the valid part copied out.
+            Micro(kc, a_pack + ir * kc, b_pack + jr * kc, acc, NR, 1.f, 0.f);
             for (int64_t i = 0; i < m; ++i) {
-              float* row = c + i * C.rs;
+              float* row = c + i * ldc;
               const float* t = acc + i * NR;
-              if (C.cs == 1) {
-                if (b_scale == 0.f)
-                  for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j];
-                else
-                  for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j] + b_scale * row[j];
-              } else {
-                for (int64_t j = 0; j < n; ++j)
-                  row[j * C.cs] = alpha * t[j] + (b_scale == 0.f ? 0.f : b_scale * row[j * C.cs]);
-              }
+              if (b_scale == 0.f)
+                for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j];
+              else
+                for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j] + b_scale * row[j];
             }
           }
         }
@@ -188,7 +195,7 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
   }
 }
 
-using BlockFn = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, float, MatRef, MatRef, float, OutRef);
+using BlockFn = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, float, MatRef, MatRef, float, float*, int64_t);
 struct Kernel {
   const char* name;
   int64_t mr, nr;
@@ -248,29 +255,20 @@ void sgemm_impl(const Context& ctx, ThreadPool* pool, int64_t M, int64_t N, int6
     return;
   }
   const Kernel& k = ctx.gemm_kernel ? *ctx.gemm_kernel : *sgemm_kernel("");
-  OutRef C{Cp, ldc, 1};
-  // Narrow outputs (few columns, many rows: late convolution layers) waste most of each NR-wide panel; solve
-  // the transposed problem C^T = B^T A^T instead, so the long dimension runs along the vector registers.
-  if (N < 2 * k.nr && M > N) {
-    std::swap(M, N);
-    const MatRef a{B.p, B.cs, B.rs}, b{A.p, A.cs, A.rs};
-    A = a, B = b;
-    C = {Cp, 1, ldc};
-  }
   const int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < 64 * 64 * 64) {
-    k.block(0, M, 0, N, K, alpha, A, B, beta, C);
+    k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc);
     return;
   }
   // Split the wider dimension in whole tiles so each thread packs its own panels.
   const int64_t n_tiles = (N + k.nr - 1) / k.nr, m_tiles = (M + k.mr - 1) / k.mr;
   if (n_tiles >= 2 * threads || n_tiles >= m_tiles) {
     pool->parallel_for(n_tiles, 1, [&](int64_t b, int64_t e) {
-      k.block(0, M, b * k.nr, std::min(N, e * k.nr), K, alpha, A, B, beta, C);
+      k.block(0, M, b * k.nr, std::min(N, e * k.nr), K, alpha, A, B, beta, Cp, ldc);
     });
   } else {
     pool->parallel_for(m_tiles, 1, [&](int64_t b, int64_t e) {
-      k.block(b * k.mr, std::min(M, e * k.mr), 0, N, K, alpha, A, B, beta, C);
+      k.block(b * k.mr, std::min(M, e * k.mr), 0, N, K, alpha, A, B, beta, Cp, ldc);
     });
   }
 }

@@ -19,8 +19,8 @@ std::vector<float> random_vector(size_t n, std::mt19937& rng) {
   return v;
 }
 
-// Every micro-kernel this CPU supports; sizes cover edge tiles, several depth panels and the transposed path
-// for narrow outputs (N < 2 NR, M > N).
+// Every micro-kernel this CPU supports; sizes cover edge tiles, several depth panels, narrow outputs and
+// transposed operands.
 class Sgemm : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Sgemm, MatchesFloat64Reference) {
