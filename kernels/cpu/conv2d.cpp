@@ -65,15 +65,14 @@ void conv_depthwise(Context& ctx, const Conv2dAttrs& a, const ConvDims& d, const
   });
 }
 
-// col[(c*KH + kh)*KW + kw, j - j0] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] (0 outside) for the output
-// positions j = oh*OW + ow in [j0, j1), rows [r0, r1) of the unfolded matrix.
-void im2col(const Conv2dAttrs& a, const ConvDims& d, const float* x, float* col, int64_t r0, int64_t r1, int64_t j0,
-            int64_t j1) {
-  const int64_t cn = j1 - j0;
+// col[r * ld + j - j0] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] (0 outside) with r = (c*KH + kh)*KW + kw,
+// for the output positions j = oh*OW + ow in [j0, j1) and the rows [r0, r1) of the unfolded matrix.
+void im2col(const Conv2dAttrs& a, const ConvDims& d, const float* x, float* col, int64_t ld, int64_t r0, int64_t r1,
+            int64_t j0, int64_t j1) {
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t kw = r % d.KW, kh = (r / d.KW) % d.KH, c = r / (d.KW * d.KH);
     const float* xc = x + c * d.H * d.W;
-    float* out = col + r * cn;
+    float* out = col + r * ld;
     const int64_t off_w = kw * a.dilation_w - a.pad_left;
     int64_t oh = j0 / d.OW, ow = j0 % d.OW;
     for (int64_t j = j0; j < j1;) {  // one output row segment [ow, row_end) at a time
@@ -117,11 +116,17 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
                          a.pad_left == 0 && a.pad_bottom == 0 && a.pad_right == 0;
   constexpr int64_t kChunk = 512;  // output positions per chunk: K x 512 unfolded floats stay in L2
   const bool wide = plane >= kChunk;
-  float* col = pointwise || wide ? nullptr : ctx.scratch(K * plane);
-  for (int64_t n = 0; n < d.N; ++n)
+  // Narrow outputs: several images side by side in one unfolded matrix, so the GEMM is wide enough to fill its
+  // panels; the product lands in a [M, images x plane] buffer and is finished into NCHW.
+  const int64_t images = wide ? 1 : std::clamp<int64_t>(kChunk / plane, 1, d.N);
+  const int64_t cols = images * plane;
+  float* col = wide || (pointwise && images == 1) ? nullptr : ctx.scratch(K * cols + (images > 1 ? d.Mg * cols : 0));
+  float* product = images > 1 ? col + K * cols : nullptr;
+  for (int64_t n0 = 0; n0 < d.N; n0 += images)
     for (int64_t g = 0; g < d.G; ++g) {
-      const float* xg = xv.data + (n * d.C + g * d.Cg) * d.H * d.W;
-      float* yg = yv.data + (n * d.M + g * d.Mg) * plane;
+      const int64_t nb = std::min(images, d.N - n0), nbcols = nb * plane;
+      const float* xg = xv.data + (n0 * d.C + g * d.Cg) * d.H * d.W;
+      float* yg = yv.data + (n0 * d.M + g * d.Mg) * plane;
       const float* bg = bias ? bias + g * d.Mg : nullptr;
       const MatRef W{wv.data + g * d.Mg * K, K, 1};
       if (wide) {
@@ -133,7 +138,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
             const int64_t j0 = c * kChunk, j1 = std::min(plane, j0 + kChunk), cn = j1 - j0;
             MatRef B{xg + j0, plane, 1};
             if (!pointwise) {
-              im2col(a, d, xg, buffer.data(), 0, K, j0, j1);
+              im2col(a, d, xg, buffer.data(), cn, 0, K, j0, j1);
               B = {buffer.data(), cn, 1};
             }
             sgemm_serial(ctx, d.Mg, cn, K, 1.f, W, B, 0.f, yg + j0, plane);
@@ -142,9 +147,28 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
         });
         continue;
       }
-      if (!pointwise) ctx.pool.parallel_for(K, 4, [&](int64_t b, int64_t e) { im2col(a, d, xg, col, b, e, 0, plane); });
-      sgemm(ctx, d.Mg, plane, K, 1.f, W, MatRef{pointwise ? xg : col, plane, 1}, 0.f, yg, plane);
-      ctx.pool.parallel_for(d.Mg, 8, [&](int64_t b, int64_t e) { finish(a, bg, yg, b, e, 0, plane, plane); });
+      if (images == 1) {
+        if (!pointwise)
+          ctx.pool.parallel_for(K, 4, [&](int64_t b, int64_t e) { im2col(a, d, xg, col, plane, b, e, 0, plane); });
+        sgemm(ctx, d.Mg, plane, K, 1.f, W, MatRef{pointwise ? xg : col, plane, 1}, 0.f, yg, plane);
+        ctx.pool.parallel_for(d.Mg, 8, [&](int64_t b, int64_t e) { finish(a, bg, yg, b, e, 0, plane, plane); });
+        continue;
+      }
+      const int64_t image_in = d.C * d.H * d.W, image_out = d.M * plane;
+      ctx.pool.parallel_for(nb * K, 4, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {  // (image, row) pairs
+          const int64_t i = t / K, r = t % K;
+          im2col(a, d, xg + i * image_in, col + i * plane, nbcols, r, r + 1, 0, plane);
+        }
+      });
+      sgemm(ctx, d.Mg, nbcols, K, 1.f, W, MatRef{col, nbcols, 1}, 0.f, product, nbcols);
+      ctx.pool.parallel_for(nb * d.Mg, 8, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {  // (image, output channel) pairs
+          const int64_t i = t / d.Mg, m = t % d.Mg;
+          apply_activation(a.act, product + m * nbcols + i * plane, yg + i * image_out + m * plane, plane,
+                           bg ? bg[m] : 0.f);
+        }
+      });
     }
 }
 
