@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -110,6 +111,8 @@ void expect_model_matches_golden(const std::string& dir, int threads) {
       for (int64_t i = 0; i < want.numel(); ++i) scale = std::max(scale, std::fabs(want.data<float>()[i]));
       const double ratio = tolerance_ratio(r.outputs[k], want, 1e-4 * scale, 0.0);
       EXPECT_LE(ratio, 1.0) << dir << " set " << s << " output " << k << ": max |diff| = " << ratio * 1e-4 * scale;
+      std::printf("%s set %zu output %zu: max |diff| %.3g (tolerance 1e-4 x %.3g)\n", dir.c_str(), s, k,
+                  ratio * 1e-4 * scale, scale);
     }
   }
 }
