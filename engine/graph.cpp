@@ -45,7 +45,8 @@ int Graph::find_value(const std::string& name) const {
 std::vector<int> Graph::producers() const {
   std::vector<int> p(values.size(), -1);
   for (size_t n = 0; n < nodes.size(); ++n)
-    for (int o : nodes[n].outputs) p[o] = static_cast<int>(n);
+    for (int o : nodes[n].outputs)
+      if (o >= 0) p[o] = static_cast<int>(n);
   return p;
 }
 
