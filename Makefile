@@ -14,9 +14,11 @@ CMAKE_FLAGS ?=
 demo: deps assets build
 	$(BUILD)/bin/glassbox run $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg $(BUILD)/photos/foolbox/*.jpg --top 5
 
+# GPU and slow tests first (they skip without a device or the exported full-size models), the CPU tests under
+# ASan+UBSan last, so that the closing summary is the suite that always runs.
 test: deps assets build build-asan
-	cd $(ASAN) && ctest -L cpu --output-on-failure -j $(JOBS)
 	cd $(BUILD) && ctest -L 'gpu|slow' --output-on-failure -j $(JOBS)
+	cd $(ASAN) && ctest -L cpu --output-on-failure -j $(JOBS)
 
 deps:
 	tools/install_deps.sh
