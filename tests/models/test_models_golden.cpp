@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "tests/support/testdata.h"
 
@@ -72,6 +74,29 @@ TEST(EfficientNetLite0, CapturedFeaturesGiveTheLogits) {
       worst = std::max(worst, std::fabs(z - r.output().data<float>()[n * W.dim(0) + k]));
     }
   EXPECT_LT(worst, 1e-4);
+}
+
+// One immutable Model shared by threads, each with its own Session (and thread pool), gives exactly the results of
+// a lone session: nothing mutable is shared (kernels keep per-thread scratch; the model is read-only).
+TEST(SharedModel, SessionsOnThreadsAgreeBitwise) {
+  const std::string dir = source_dir() + "/tests/data/models/resnet_basic";
+  auto model = Model::load(dir + "/model.onnx");
+  const Tensor x = read_test_data(dir)[0].inputs[0].tensor;
+  SessionOptions opt;
+  opt.threads = 2;
+  const Tensor want = Session(model, opt).run(x).output();
+  std::vector<Tensor> got(3);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < got.size(); ++t)
+    threads.emplace_back([&, t] {
+      Session s(model, opt);
+      for (int i = 0; i < 3; ++i) got[t] = s.run(x).output();
+    });
+  for (auto& th : threads) th.join();
+  for (const Tensor& g : got) {
+    ASSERT_EQ(g.shape(), want.shape());
+    EXPECT_EQ(std::memcmp(g.raw(), want.raw(), want.bytes()), 0);
+  }
 }
 
 // Memory reuse: the arena is much smaller than all intermediate activations together.
