@@ -350,7 +350,7 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
         n.outputs.push_back(-1);
         continue;
       }
-      GB_CHECK(!ids.count(name) || !defined[ids[name]] || false, n.describe(), ": output '", name,
+      GB_CHECK(!ids.count(name) || !defined[ids[name]], n.describe(), ": output '", name,
                "' is already defined by another node, an input or an initializer");
       const int id = add_value(name);
       defined.resize(g.values.size(), false);
@@ -373,10 +373,7 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
       g.values[n.outputs[0]].dtype = g.values[n.outputs[0]].constant.dtype();
       continue;  // a Constant node becomes a constant value
     }
-    // Optional trailing outputs (Dropout's mask, BatchNormalization's training outputs) must be unused.
-    const size_t used_outputs = n.op == "Dropout" || n.op == "BatchNormalization" ? 1 : n.outputs.size();
-    for (size_t k = used_outputs; k < n.outputs.size(); ++k)
-      n.outputs[k] = n.outputs[k] >= 0 ? n.outputs[k] : -1;
+    // Optional outputs inference does not compute (Dropout's mask, MaxPool's indices) are checked unused by the plan.
     g.nodes.push_back(std::move(n));
   }
   // Late check of forward references (nodes listed before their producers): every input must be produced.
