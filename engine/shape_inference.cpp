@@ -529,22 +529,16 @@ OpPlan plan_reduce_mean(const NodeCtx& c) {
   const Shape& x = c.shape(0);
   const int r = static_cast<int>(x.size());
   const bool keepdims = c.n.attrs.i("keepdims", 1) != 0;
-  std::vector<int64_t> raw;
-  bool given;
-  if (c.g.opset >= 18) {
-    given = c.has(1);
-    if (given) raw = c.ints_input(1, "axes");
-  } else {
-    given = c.n.attrs.has("axes");
-    raw = c.n.attrs.ints("axes");
-  }
+  // Axes: an attribute before opset 18, an optional input from 18 on; none means all (or, with
+  // noop_with_empty_axes, none at all).
+  const std::vector<int64_t> raw =
+      c.g.opset >= 18 ? (c.has(1) ? c.ints_input(1, "axes") : std::vector<int64_t>{}) : c.n.attrs.ints("axes");
   std::vector<int> axes = axes_of(c, raw, r);
   if (axes.empty()) {
     if (c.n.attrs.i("noop_with_empty_axes", 0) != 0 && c.g.opset >= 18) return alias_to(x);
     axes.resize(r);
     std::iota(axes.begin(), axes.end(), 0);
   }
-  (void)given;
   Shape kept = x, y;
   for (int a : axes) kept[a] = 1;
   for (int d = 0; d < r; ++d)
