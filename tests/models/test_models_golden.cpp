@@ -76,6 +76,23 @@ TEST(EfficientNetLite0, CapturedFeaturesGiveTheLogits) {
   EXPECT_LT(worst, 1e-4);
 }
 
+// BatchNormalization executed instead of folded gives the same logits (resnet_basic keeps explicit BN nodes).
+TEST(BatchNorm, ExecutedMatchesFolded) {
+  const std::string dir = source_dir() + "/tests/data/models/resnet_basic";
+  ImportOptions unfolded;
+  unfolded.fold_batchnorm = false;
+  auto a = Model::load(dir + "/model.onnx"), b = Model::load(dir + "/model.onnx", unfolded);
+  int bn_a = 0, bn_b = 0;
+  for (const Node& n : a->graph().nodes) bn_a += n.op == "BatchNormalization";
+  for (const Node& n : b->graph().nodes) bn_b += n.op == "BatchNormalization";
+  EXPECT_EQ(bn_a, 0);
+  EXPECT_GT(bn_b, 0);
+  const auto set = read_test_data(dir)[0];
+  const Tensor ya = Session(a).run(set.inputs[0].tensor).output(), yb = Session(b).run(set.inputs[0].tensor).output();
+  EXPECT_LE(tolerance_ratio(yb, set.outputs[0].tensor, 1e-4, 0.0), 1.0);
+  EXPECT_LE(tolerance_ratio(ya, yb, 1e-5, 1e-5), 1.0);
+}
+
 // One immutable Model shared by threads, each with its own Session (and thread pool), gives exactly the results of
 // a lone session: nothing mutable is shared (kernels keep per-thread scratch; the model is read-only).
 TEST(SharedModel, SessionsOnThreadsAgreeBitwise) {
