@@ -82,11 +82,19 @@ void im2col(const Conv2dAttrs& a, const ConvDims& d, const float* x, float* col,
       if (ih < 0 || ih >= d.H) {
         std::fill(o, o + (row_end - ow), 0.f);
       } else {
+        // Output columns q in [ow, row_end) read iw = q*sw + off_w: zeros left of the input, a plain (or strided)
+        // copy inside it, zeros right of it.
         const float* xr = xc + ih * d.W;
-        for (int64_t q = ow; q < row_end; ++q) {
-          const int64_t iw = q * a.stride_w + off_w;
-          o[q - ow] = (iw >= 0 && iw < d.W) ? xr[iw] : 0.f;
+        const int64_t sw = a.stride_w;
+        const int64_t q0 = std::clamp<int64_t>(off_w >= 0 ? 0 : (-off_w + sw - 1) / sw, ow, row_end);
+        const int64_t q1 = std::clamp<int64_t>(d.W - off_w <= 0 ? 0 : (d.W - off_w + sw - 1) / sw, q0, row_end);
+        std::fill(o, o + (q0 - ow), 0.f);
+        if (sw == 1) {
+          std::copy(xr + q0 + off_w, xr + q1 + off_w, o + (q0 - ow));
+        } else {
+          for (int64_t q = q0; q < q1; ++q) o[q - ow] = xr[q * sw + off_w];
         }
+        std::fill(o + (q1 - ow), o + (row_end - ow), 0.f);
       }
       j += row_end - ow;
       ow = 0, ++oh;
