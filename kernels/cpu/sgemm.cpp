@@ -215,7 +215,6 @@ const Kernel kKernels[] = {
 
 const Kernel* best_kernel() {
   __builtin_cpu_init();
-
   for (const Kernel& k : kKernels)
     if (k.supported()) return &k;
   return &kKernels[2];
@@ -233,7 +232,9 @@ const SgemmKernel* sgemm_kernel(const std::string& name) {
       GB_CHECK(k.supported(), "sgemm micro-kernel '", name, "' needs CPU features this machine lacks");
       return static_cast<const SgemmKernel*>(&k);
     }
-  fail("unknown sgemm micro-kernel '", name, "' (avx512_12x32, avx2_6x16, generic_6x16)");
+  std::string known;
+  for (const Kernel& k : kKernels) known += (known.empty() ? "" : ", ") + std::string(k.name);
+  fail("unknown sgemm micro-kernel '", name, "' (", known, ")");
 }
 
 std::vector<std::string> sgemm_kernel_names() {

@@ -7,7 +7,6 @@
 #pragma once
 #include <cstdint>
 #include <string>
-
 #include <vector>
 
 #include "kernels/cpu/context.h"

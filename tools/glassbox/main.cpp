@@ -33,7 +33,8 @@ usage:
   glassbox bench MODEL.onnx [--batch N] [--iters N] [--warmup N] [--threads N] [--conv-variant NAME] [--profile]
                  [--sgemm-variant avx512_12x32|avx2_6x16|generic_6x16]
                  [--serve]
-      time the forward pass on random input; --profile adds per-operator and slowest-step times; --serve reads "run" lines on stdin and answers each with the
+      time the forward pass on random input; --profile adds per-operator and slowest-step times;
+      --serve reads "run" lines on stdin and answers each with the
       milliseconds of one forward pass (for interleaved comparisons driven by tools/python/bench_cpu.py)
 
 preprocessing SPEC: "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
