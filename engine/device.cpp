@@ -1,5 +1,6 @@
 #include "engine/device.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -45,6 +46,47 @@ Allocator& allocator_for(Device device) {
   static CpuAllocator cpu;  // stateless
   if (device.is_cpu()) return cpu;
   return cuda_allocator(device.index);
+}
+
+CachingAllocator::~CachingAllocator() {
+  Allocator& device = allocator_for(device_);
+  for (auto& [size, p] : free_) device.deallocate(p);
+  for (auto& [p, size] : used_) device.deallocate(p);  // not reached while buffers hold the pool
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  const size_t rounded = (bytes + 255) / 256 * 256;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = free_.find(rounded);
+  void* p = nullptr;
+  if (it != free_.end()) {
+    p = it->second;
+    free_.erase(it);
+  } else {
+    p = allocator_for(device_).allocate(rounded);
+    held_ += rounded;
+    peak_ = std::max(peak_, held_);
+  }
+  used_[p] = rounded;
+  return p;
+}
+
+void CachingAllocator::deallocate(void* p) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = used_.find(p);
+  if (it == used_.end()) return;
+  free_.emplace(it->second, p);
+  used_.erase(it);
+}
+
+size_t CachingAllocator::held_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_;
+}
+
+size_t CachingAllocator::peak_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peak_;
 }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {

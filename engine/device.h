@@ -2,6 +2,8 @@
 // The allocators are stateless (no caches shared between models); per-session arenas are built on top.
 #pragma once
 #include <cstddef>
+#include <map>
+#include <mutex>
 #include <string>
 
 namespace glassbox {
@@ -25,6 +27,29 @@ class Allocator {
   virtual ~Allocator() = default;
   virtual void* allocate(size_t bytes) = 0;
   virtual void deallocate(void* p) noexcept = 0;
+};
+
+// A pool owned by one session: freed blocks are kept by size and handed out again, so a steady state of the same
+// requests (a result tensor per run) never reaches the device allocator (no cudaMalloc/cudaFree per run).
+// Thread-safe (a result may be dropped on another thread). Returns everything to the device when destroyed;
+// buffers keep their pool alive through a shared_ptr.
+class CachingAllocator final : public Allocator {
+ public:
+  explicit CachingAllocator(Device device) : device_(device) {}
+  ~CachingAllocator() override;
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
+  void* allocate(size_t bytes) override;
+  void deallocate(void* p) noexcept override;
+  size_t held_bytes() const;  // in use plus cached
+  size_t peak_bytes() const;  // the most ever held
+
+ private:
+  Device device_;
+  mutable std::mutex mu_;
+  std::multimap<size_t, void*> free_;  // cached blocks by rounded size
+  std::map<void*, size_t> used_;       // blocks handed out
+  size_t held_ = 0, peak_ = 0;
 };
 
 // The allocator for a device. Throws glassbox::Error when the device is absent or CUDA is not built in.

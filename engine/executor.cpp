@@ -7,21 +7,35 @@
 namespace glassbox {
 
 std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend& backend,
-                              const std::vector<Tensor>& inputs, Tensor& arena, std::vector<double>* step_ms) {
+                              const std::vector<Tensor>& inputs, RunMemory& memory, std::vector<double>* step_ms) {
   const Device dev = backend.device();
-  if (arena.bytes() < plan.arena_bytes || arena.device() != dev)
+  Tensor& arena = memory.arena;
+  if (arena.bytes() < plan.arena_bytes || arena.device() != dev) {
+    backend.synchronize();  // queued work may still use the old arena
+    arena = Tensor();
     arena = Tensor::empty({static_cast<int64_t>((plan.arena_bytes + 3) / 4)}, DType::f32, dev);
+  }
+  // A constant on the device: uploaded at its first use, then reused by every run and plan of the session.
+  auto device_constant = [&](const Tensor& host) -> Tensor {
+    if (dev.is_cpu() || host.numel() == 0) return host;
+    auto it = memory.constants.find(host.raw());
+    if (it != memory.constants.end() && it->second.numel() == host.numel()) return it->second.reshape(host.shape());
+    Tensor d = host.to(dev);
+    memory.constant_bytes += d.bytes();
+    memory.constants[host.raw()] = d;
+    return d;
+  };
   std::vector<Tensor> bound(g.values.size());
   for (size_t i = 0; i < g.inputs.size(); ++i) bound[g.inputs[i]] = inputs[i];
   auto tensor_of = [&](int v) -> Tensor& {
     Tensor& t = bound[v];
     if (t.defined() && (t.raw() || t.numel() == 0)) return t;
     switch (plan.storage[v]) {
-      case Storage::constant: t = dev.is_cpu() ? plan.known[v] : plan.known[v].to(dev); break;
+      case Storage::constant: t = device_constant(plan.known[v]); break;
       case Storage::arena:
         t = Tensor::wrap(static_cast<char*>(arena.raw()) + plan.offset[v], plan.shapes[v], DType::f32, dev);
         break;
-      case Storage::kept: t = Tensor::empty(plan.shapes[v], DType::f32, dev); break;
+      case Storage::kept: t = Tensor::empty(plan.shapes[v], DType::f32, dev, memory.results); break;
       default: fail("internal: value '", g.values[v].name, "' has no storage");
     }
     return t;
@@ -29,7 +43,10 @@ std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend
 
   std::vector<kernels::ConstView> in;
   std::vector<kernels::View> out;
-  if (step_ms) step_ms->assign(plan.steps.size(), 0.0);
+  if (step_ms) {
+    step_ms->assign(plan.steps.size(), 0.0);
+    backend.synchronize();
+  }
   for (size_t si = 0; si < plan.steps.size(); ++si) {
     const Step& s = plan.steps[si];
     if (s.alias()) {
@@ -50,6 +67,7 @@ std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend
     }
     const auto t0 = std::chrono::steady_clock::now();
     s.run(backend, in, out);
+    backend.synchronize();
     (*step_ms)[si] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
   std::map<int, Tensor> kept;

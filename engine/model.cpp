@@ -189,6 +189,16 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   GB_CHECK(model_, "Session needs a model");
   backend_ = kernels::make_backend(options_.device, options_.threads);
   for (const auto& [op, variant] : options_.kernel_variants) backend_->select_variant(op, variant);
+  if (!options_.device.is_cpu()) memory_.results = std::make_shared<CachingAllocator>(options_.device);
+}
+
+MemoryStats Session::memory() const {
+  MemoryStats m;
+  m.arena = memory_.arena.bytes();
+  m.constants = memory_.constant_bytes;
+  m.workspace = backend_->workspace_bytes();
+  m.results = memory_.results ? memory_.results->peak_bytes() : 0;
+  return m;
 }
 
 Session::~Session() = default;
@@ -198,6 +208,10 @@ void Session::capture(const std::vector<std::string>& names) {
   for (const auto& n : names) resolved.emplace_back(n, model_->graph().find_value(model_->resolve(n)));
   captures_ = std::move(resolved);
   plans_.clear();
+  // Device copies of folded constants are keyed by the host memory of the plans just dropped.
+  backend_->synchronize();
+  memory_.constants.clear();
+  memory_.constant_bytes = 0;
 }
 
 const Plan& Session::plan_for(const std::vector<Shape>& input_shapes) {
@@ -222,11 +236,19 @@ Result Session::run(const std::vector<Tensor>& inputs) {
     GB_CHECK(t.dtype() == DType::f32, "input '", g.values[g.inputs[i]].name, "' must be float32, got ",
              dtype_name(t.dtype()));
     shapes.push_back(t.shape());
-    placed.push_back(t.device() == options_.device ? t : t.to(options_.device));
+    if (t.device() == options_.device) {
+      placed.push_back(t);
+    } else if (t.device().is_cpu()) {  // host -> device through the backend's staging, from the session's pool
+      Tensor d = Tensor::empty(t.shape(), DType::f32, options_.device, memory_.results);
+      backend_->upload(t.data<float>(), kernels::view_of(d));
+      placed.push_back(d);
+    } else {
+      placed.push_back(t.to(options_.device));
+    }
   }
   const Plan& plan = plan_for(shapes);
   std::vector<double> step_ms;
-  std::map<int, Tensor> kept = execute(g, plan, *backend_, placed, arena_, options_.profile ? &step_ms : nullptr);
+  std::map<int, Tensor> kept = execute(g, plan, *backend_, placed, memory_, options_.profile ? &step_ms : nullptr);
   if (options_.profile) {
     profile_.clear();
     for (size_t i = 0; i < plan.steps.size(); ++i) {

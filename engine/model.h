@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/executor.h"
 #include "engine/graph.h"
 #include "engine/onnx_import.h"
 #include "engine/plan.h"
@@ -53,7 +54,7 @@ class Model {
 };
 
 struct SessionOptions {
-  Device device = Device::cpu();
+  Device device = Device::cpu();                        // cpu, or cuda:N (kernels queued on the session's stream)
   int threads = 0;                                      // CPU threads; 0 = all hardware threads
   std::map<std::string, std::string> kernel_variants;   // e.g. {"conv2d", "direct"}
   bool fuse_activations = true;
@@ -68,7 +69,17 @@ struct StepTime {
   double ms = 0;
 };
 
-// Results of one forward pass. Tensors are owned by the result (a later run does not change them).
+// Device memory a session holds, in bytes.
+struct MemoryStats {
+  size_t arena = 0;      // intermediate activations (the memory plan of the largest shape run so far)
+  size_t constants = 0;  // weights and folded constants copied to the device (0 on the CPU: shared with the model)
+  size_t workspace = 0;  // backend scratch (convolution workspaces, staging)
+  size_t results = 0;    // the pool for inputs placed on the device and for results (its peak)
+  size_t total() const { return arena + constants + workspace + results; }
+};
+
+// Results of one forward pass. Tensors are owned by the result (a later run does not change them); they live on
+// the session's device (Tensor::to(Device::cpu()) copies one to the host, waiting for the queued work).
 struct Result {
   std::vector<std::string> output_names;
   std::vector<Tensor> outputs;            // in the model's output order
@@ -93,7 +104,10 @@ class Session {
   const Model& model() const { return *model_; }
   kernels::Backend& backend() { return *backend_; }
   const Plan& plan_for(const std::vector<Shape>& input_shapes);  // the plan used for these shapes
-  size_t arena_bytes() const { return arena_.bytes(); }
+  size_t arena_bytes() const { return memory_.arena.bytes(); }
+  MemoryStats memory() const;
+  // Waits for all queued device work (a no-op on the CPU).
+  void synchronize() { backend_->synchronize(); }
   // Per-step times of the last run (SessionOptions::profile), in execution order.
   const std::vector<StepTime>& profile() const { return profile_; }
 
@@ -103,7 +117,7 @@ class Session {
   std::unique_ptr<kernels::Backend> backend_;
   std::vector<std::pair<std::string, int>> captures_;  // requested name -> value id
   std::map<std::vector<Shape>, Plan> plans_;
-  Tensor arena_;
+  RunMemory memory_;
   std::vector<StepTime> profile_;
 };
 

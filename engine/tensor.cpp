@@ -44,18 +44,24 @@ void check_element_count(int64_t have, int64_t want) {
   GB_CHECK(have == want, "element count mismatch: shape holds ", have, " elements, ", want, " given");
 }
 
-Buffer::Buffer(Device device, size_t bytes)
-    : device_(device), bytes_(bytes), data_(allocator_for(device).allocate(bytes)) {}
+Buffer::Buffer(Device device, size_t bytes, std::shared_ptr<Allocator> pool)
+    : device_(device), bytes_(bytes), pool_(std::move(pool)),
+      data_(pool_ ? pool_->allocate(bytes) : allocator_for(device).allocate(bytes)) {}
 
-Buffer::~Buffer() { allocator_for(device_).deallocate(data_); }
+Buffer::~Buffer() {
+  if (pool_) pool_->deallocate(data_);
+  else allocator_for(device_).deallocate(data_);
+}
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) { return empty(shape, dtype, device, nullptr); }
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, std::shared_ptr<Allocator> pool) {
   for (int64_t d : shape) GB_CHECK(d >= 0, "cannot make a tensor of shape ", shape_str(shape));
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
   t.device_ = device;
-  t.owner_ = std::make_shared<Buffer>(device, t.bytes());
+  t.owner_ = std::make_shared<Buffer>(device, t.bytes(), std::move(pool));
   t.data_ = t.owner_->data();
   return t;
 }

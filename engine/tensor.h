@@ -25,10 +25,11 @@ std::string shape_str(const Shape& s);  // "[2, 3, 224, 224]"
 [[noreturn]] void throw_dtype_mismatch(DType have, DType want);
 void check_element_count(int64_t have, int64_t want);
 
-// Owns `bytes` bytes on one device; freed by the device's allocator when the last owner goes.
+// Owns `bytes` bytes on one device; freed by the allocator that gave them when the last owner goes: the device's
+// stateless allocator, or a caller's pool (kept alive by the buffer).
 class Buffer {
  public:
-  Buffer(Device device, size_t bytes);
+  Buffer(Device device, size_t bytes, std::shared_ptr<Allocator> pool = nullptr);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -40,6 +41,7 @@ class Buffer {
  private:
   Device device_;
   size_t bytes_;
+  std::shared_ptr<Allocator> pool_;
   void* data_;
 };
 
@@ -48,6 +50,8 @@ class Tensor {
  public:
   Tensor() = default;
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  // Memory from `pool` (an allocator for `device`, e.g. a session's caching pool) instead of the device's own.
+  static Tensor empty(const Shape& shape, DType dtype, Device device, std::shared_ptr<Allocator> pool);
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   // Views onto memory owned elsewhere (no ownership taken): the caller keeps `data` alive.
   static Tensor wrap(void* data, const Shape& shape, DType dtype, Device device = Device::cpu());

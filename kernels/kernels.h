@@ -11,6 +11,13 @@
 #include "engine/device.h"
 #include "engine/tensor.h"
 
+// Marks the small per-element definitions that CPU and CUDA kernels share (one formula, compiled for both).
+#if defined(__CUDACC__)
+#define GB_HOST_DEVICE __host__ __device__
+#else
+#define GB_HOST_DEVICE
+#endif
+
 namespace glassbox::kernels {
 
 // Read-only and writable views of dense row-major float32 memory on one device.
@@ -42,7 +49,7 @@ struct ActivationAttrs {
   float beta = 0.f;   // clip: max; hard_sigmoid: beta
   // relu: max(0,x); clip: min(max(x,alpha),beta); leaky_relu: x<0 ? alpha*x : x; sigmoid: 1/(1+e^-x);
   // hard_sigmoid: max(0, min(1, alpha*x+beta)); hard_swish: x * max(0, min(1, x/6 + 1/2)).
-  float apply(float x) const {
+  GB_HOST_DEVICE float apply(float x) const {
     switch (kind) {
       case Activation::none: return x;
       case Activation::relu: return x > 0.f ? x : 0.f;
@@ -121,6 +128,14 @@ class Backend {
   // Mean over `axes` (sorted, non-negative); y keeps the reduced dimensions as 1.
   virtual void reduce_mean(const std::vector<int>& axes, ConstView x, View y) = 0;
   virtual void copy(ConstView x, View y) = 0;
+  // Host memory into a view on this backend's device, ordered after the work queued so far (CUDA: through a
+  // pinned staging buffer, asynchronously on the session's stream).
+  virtual void upload(const float* host, View dst) = 0;
+  // Waits until all queued work is done. CPU kernels finish before they return; CUDA kernels are queued on the
+  // backend's stream, and a copy to the host (Tensor::to) also waits for them.
+  virtual void synchronize() {}
+  // Device scratch memory the backend holds now (convolution workspaces, staging buffers), for memory reports.
+  virtual size_t workspace_bytes() const { return 0; }
 
   // Kernel research: the named variants of an operator, and which one runs.
   virtual std::vector<std::string> variants(const std::string& op) const = 0;
@@ -130,6 +145,8 @@ class Backend {
 
 // threads <= 0: one per hardware thread.
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+// The CUDA backend on device `index` (kernels/cuda); an error when CUDA is not built in or the device is absent.
+std::unique_ptr<Backend> make_cuda_backend(int index);
 std::unique_ptr<Backend> make_backend(Device device, int threads = 0);
 
 }  // namespace glassbox::kernels

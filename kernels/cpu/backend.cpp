@@ -51,6 +51,9 @@ class CpuBackend final : public Backend {
   void copy(ConstView x, View y) override {
     if (x.data != y.data) std::memcpy(y.data, x.data, static_cast<size_t>(x.numel()) * sizeof(float));
   }
+  void upload(const float* host, View y) override {
+    if (host != y.data) std::memcpy(y.data, host, static_cast<size_t>(y.numel()) * sizeof(float));
+  }
 
   // "conv2d": the convolution algorithm; "sgemm": the GEMM micro-kernel under convolution, Gemm and MatMul.
   std::vector<std::string> variants(const std::string& op) const override {
@@ -80,7 +83,7 @@ std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique
 
 std::unique_ptr<Backend> make_backend(Device device, int threads) {
   if (device.is_cpu()) return make_cpu_backend(threads);
-  fail("no ", device.str(), " backend yet: the CUDA kernels arrive with the CUDA backend (use device cpu)");
+  return make_cuda_backend(device.index);
 }
 
 }  // namespace glassbox::kernels

@@ -1,24 +1,10 @@
 // Pad, CPU, any rank: y[i] = x[i - begin] inside; outside, the constant value (constant), the mirror image
 // without repeating the edge (reflect), the nearest edge value (edge), or the other side (wrap). Negative pads crop.
+// The per-dimension index map is pad_source_index (element_formulas.h), shared with the CUDA kernel.
 #include "kernels/cpu/ops.h"
+#include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
-
-namespace {
-// Maps an output coordinate to an input coordinate, or -1 for the constant value.
-int64_t source_index(int64_t o, int64_t begin, int64_t size, PadMode mode) {
-  int64_t i = o - begin;
-  if (i >= 0 && i < size) return i;
-  if (mode == PadMode::constant) return -1;
-  if (mode == PadMode::edge) return i < 0 ? 0 : size - 1;
-  if (mode == PadMode::wrap) return ((i % size) + size) % size;
-  if (size == 1) return 0;
-  const int64_t period = 2 * (size - 1);  // reflect: ... 2 1 [0 1 2 3] 2 1 0 ...
-  i %= period;
-  if (i < 0) i += period;
-  return i < size ? i : period - i;
-}
-}  // namespace
 
 void pad(Context& ctx, const PadAttrs& a, ConstView x, View y) {
   const int r = static_cast<int>(y.shape.size());
@@ -31,13 +17,13 @@ void pad(Context& ctx, const PadAttrs& a, ConstView x, View y) {
       for (int d = r - 2; d >= 0; --d) {
         const int64_t o = rem % y.shape[d];
         rem /= y.shape[d];
-        const int64_t i = source_index(o, a.pads[d], x.shape[d], a.mode);
+        const int64_t i = pad_source_index(o, a.pads[d], x.shape[d], a.mode);
         if (i < 0) constant = true;
         else off += i * sx[d];
       }
       float* yr = y.data + row * inner;
       for (int64_t j = 0; j < inner; ++j) {
-        const int64_t i = constant ? -1 : source_index(j, a.pads[r - 1], x.shape[r - 1], a.mode);
+        const int64_t i = constant ? -1 : pad_source_index(j, a.pads[r - 1], x.shape[r - 1], a.mode);
         yr[j] = i < 0 ? a.value : x.data[off + i];
       }
     }

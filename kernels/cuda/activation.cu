@@ -1,0 +1,41 @@
+// Pointwise activations (formulas in kernels.h), and the bias + activation epilogue used after cuDNN.
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/ops.h"
+
+namespace glassbox::kernels::cuda {
+
+namespace {
+
+__global__ void activation_kernel(ActivationAttrs a, const float* __restrict__ x, float* __restrict__ y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = a.apply(x[i]);
+}
+
+// y viewed as [outer, channels, inner]: y = act(y + bias[channel]).
+__global__ void bias_activation_kernel(ActivationAttrs a, const float* __restrict__ bias, float* y, int64_t n,
+                                       int64_t channels, int64_t inner) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float b = bias ? bias[(i / inner) % channels] : 0.f;
+    y[i] = a.apply(y[i] + b);
+  }
+}
+
+}  // namespace
+
+void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y) {
+  const int64_t n = y.numel();
+  if (n == 0) return;
+  activation_kernel<<<ctx.grid_for(n, 256), 256, 0, ctx.stream()>>>(a, x.data, y.data, n);
+  check_launch("activation");
+}
+
+void bias_activation(Context& ctx, const ActivationAttrs& a, ConstView bias, View y) {
+  const int64_t n = y.numel();
+  if (n == 0 || (bias.empty() && a.kind == Activation::none)) return;
+  const int64_t channels = y.shape.size() > 1 ? y.dim(1) : 1;
+  const int64_t inner = channels ? n / (y.dim(0) * channels) : 1;
+  bias_activation_kernel<<<ctx.grid_for(n, 256), 256, 0, ctx.stream()>>>(a, bias.data, y.data, n, channels, inner);
+  check_launch("bias_activation");
+}
+
+}  // namespace glassbox::kernels::cuda

@@ -1,0 +1,221 @@
+// The CUDA backend: wires kernels/cuda/<op>.cu into the Backend interface, and holds the session's stream, device
+// scratch, pinned upload buffer, convolution-variant choice and per-shape autotune cache.
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/registry.h"
+#if GLASSBOX_HAS_CUDNN
+#include "kernels/cudnn/conv2d.h"
+#endif
+
+namespace glassbox::kernels {
+
+namespace {
+
+using ConvFn = std::function<void(const Conv2dAttrs&, ConstView, ConstView, ConstView, View)>;
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int index) : ctx_(index), conv_variants_("conv2d", make_conv_variants()) {
+    cuda::check(cudaEventCreateWithFlags(&upload_done_, cudaEventDisableTiming), "cudaEventCreate");
+    conv_ = conv_variants_.find("implicit_gemm");
+  }
+  ~CudaBackend() override {
+    cudaSetDevice(ctx_.device());
+    cudaEventSynchronize(upload_done_);
+    cudaEventDestroy(upload_done_);
+    if (pinned_) cudaFreeHost(pinned_);
+  }
+  Device device() const override { return Device::cuda(ctx_.device()); }
+
+  void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) override {
+    activate();
+    conv_->fn(a, x, w, b, y);
+  }
+  void pool2d(const Pool2dAttrs& a, ConstView x, View y) override { activate(), cuda::pool2d(ctx_, a, x, y); }
+  void global_avg_pool(ConstView x, View y) override { activate(), cuda::global_avg_pool(ctx_, x, y); }
+  void batchnorm(float eps, ConstView x, ConstView s, ConstView b, ConstView m, ConstView v, View y) override {
+    activate();
+    cuda::batchnorm(ctx_, eps, x, s, b, m, v, y);
+  }
+  void activation(const ActivationAttrs& a, ConstView x, View y) override {
+    activate(), cuda::activation(ctx_, a, x, y);
+  }
+  void binary(BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) override {
+    activate(), cuda::binary(ctx_, op, act, a, b, y);
+  }
+  void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
+    activate(), cuda::gemm(ctx_, a, A, B, C, y);
+  }
+  void matmul(ConstView a, ConstView b, View y) override { activate(), cuda::matmul(ctx_, a, b, y); }
+  void concat(int axis, const std::vector<ConstView>& xs, View y) override {
+    activate(), cuda::concat(ctx_, axis, xs, y);
+  }
+  void pad(const PadAttrs& a, ConstView x, View y) override { activate(), cuda::pad(ctx_, a, x, y); }
+  void softmax(int axis, ConstView x, View y) override { activate(), cuda::softmax(ctx_, axis, x, y); }
+  void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
+    activate(), cuda::reduce_mean(ctx_, axes, x, y);
+  }
+  void copy(ConstView x, View y) override {
+    if (x.data == y.data || y.numel() == 0) return;
+    activate();
+    cuda::check(cudaMemcpyAsync(y.data, x.data, static_cast<size_t>(y.numel()) * sizeof(float),
+                                cudaMemcpyDeviceToDevice, ctx_.stream()),
+                "cudaMemcpyAsync (copy)");
+  }
+  // Host -> pinned staging -> device, asynchronous on the stream. The staging buffer is reused once the previous
+  // upload from it has finished (an event, usually long done).
+  void upload(const float* host, View y) override {
+    const size_t bytes = static_cast<size_t>(y.numel()) * sizeof(float);
+    if (bytes == 0) return;
+    activate();
+    cuda::check(cudaEventSynchronize(upload_done_), "cudaEventSynchronize");
+    if (pinned_bytes_ < bytes) {
+      if (pinned_) cuda::check(cudaFreeHost(pinned_), "cudaFreeHost");
+      pinned_ = nullptr;
+      pinned_bytes_ = 0;
+      cuda::check(cudaMallocHost(&pinned_, bytes), "cudaMallocHost (upload staging)");
+      pinned_bytes_ = bytes;
+    }
+    std::memcpy(pinned_, host, bytes);
+    cuda::check(cudaMemcpyAsync(y.data, pinned_, bytes, cudaMemcpyHostToDevice, ctx_.stream()), "cudaMemcpyAsync");
+    cuda::check(cudaEventRecord(upload_done_, ctx_.stream()), "cudaEventRecord");
+  }
+  void synchronize() override {
+    activate();
+    cuda::check(cudaStreamSynchronize(ctx_.stream()), "cudaStreamSynchronize (a kernel failed)");
+  }
+  size_t workspace_bytes() const override { return ctx_.scratch_bytes() + pinned_bytes_; }
+
+  std::vector<std::string> variants(const std::string& op) const override {
+    if (op == "conv2d") return conv_variants_.names();
+    return {};
+  }
+  void select_variant(const std::string& op, const std::string& name) override {
+    GB_CHECK(op == "conv2d", "the CUDA backend has no kernel variants for operator '", op,
+             "' (those with variants: conv2d)");
+    conv_ = conv_variants_.find(name);
+  }
+  std::string selected_variant(const std::string& op) const override { return op == "conv2d" ? conv_->name : ""; }
+
+ private:
+  void activate() const { cuda::check(cudaSetDevice(ctx_.device()), "cudaSetDevice"); }
+
+  // Depthwise layers go to the dedicated depthwise kernel in every hand-written variant but "direct".
+  ConvFn depthwise_or(std::function<void(const Conv2dAttrs&, ConstView, ConstView, ConstView, View)> general) {
+    return [this, general](const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) {
+      if (cuda::is_depthwise(a, x, w)) cuda::conv2d_depthwise(ctx_, a, x, w, b, y);
+      else general(a, x, w, b, y);
+    };
+  }
+
+  std::vector<VariantTable<ConvFn>::Entry> make_conv_variants() {
+    using namespace std::placeholders;
+    std::vector<VariantTable<ConvFn>::Entry> v = {
+        {"implicit_gemm", "fp32 implicit GEMM, 128x128 or 64x64 tiles by shape; depthwise kernel for depthwise",
+         depthwise_or([this](auto& a, auto x, auto w, auto b, auto y) {
+           cuda::conv2d_implicit_gemm(ctx_, 0, a, x, w, b, y);
+         })},
+        {"implicit_gemm_128x128", "fp32 implicit GEMM, 128x128 block tile, 8x8 per thread",
+         depthwise_or([this](auto& a, auto x, auto w, auto b, auto y) {
+           cuda::conv2d_implicit_gemm(ctx_, 128, a, x, w, b, y);
+         })},
+        {"implicit_gemm_64x64", "fp32 implicit GEMM, 64x64 block tile, 4x4 per thread",
+         depthwise_or([this](auto& a, auto x, auto w, auto b, auto y) {
+           cuda::conv2d_implicit_gemm(ctx_, 64, a, x, w, b, y);
+         })},
+        {"implicit_gemm_tf32", "implicit GEMM on TF32 tensor cores (WMMA), fp32 accumulation",
+         depthwise_or([this](auto& a, auto x, auto w, auto b, auto y) {
+           cuda::conv2d_implicit_gemm_tf32(ctx_, a, x, w, b, y);
+         })},
+        {"direct", "tiled direct convolution (patch and filters in shared memory), every layer",
+         [this](auto& a, auto x, auto w, auto b, auto y) { cuda::conv2d_direct(ctx_, a, x, w, b, y); }},
+        {"autotune", "per shape, the fastest fp32 hand-written variant, timed once and cached",
+         [this](auto& a, auto x, auto w, auto b, auto y) { autotuned(false, a, x, w, b, y); }},
+        {"autotune_tf32", "per shape, the fastest hand-written variant including TF32, timed once and cached",
+         [this](auto& a, auto x, auto w, auto b, auto y) { autotuned(true, a, x, w, b, y); }},
+    };
+#if GLASSBOX_HAS_CUDNN
+    v.push_back({"cudnn", "cuDNN, fp32 FMA math, its fastest algorithm per shape (the yardstick)",
+                 [this](auto& a, auto x, auto w, auto b, auto y) { cudnn_conv(false, a, x, w, b, y); }});
+    v.push_back({"cudnn_tf32", "cuDNN with TF32 tensor-core math allowed (the yardstick for implicit_gemm_tf32)",
+                 [this](auto& a, auto x, auto w, auto b, auto y) { cudnn_conv(true, a, x, w, b, y); }});
+#endif
+    return v;
+  }
+
+  // Autotune: the first call for a shape times each candidate (one warm-up, then the best of three, CUDA events)
+  // and caches the winner; later calls run it directly. A candidate that cannot run a shape is skipped.
+  void autotuned(bool tf32, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) {
+    std::string key = (tf32 ? "tf32" : "fp32") + shape_str(x.shape) + shape_str(w.shape) + shape_str(y.shape);
+    for (int64_t v : {a.stride_h, a.stride_w, a.pad_top, a.pad_left, a.pad_bottom, a.pad_right, a.dilation_h,
+                      a.dilation_w, a.groups, int64_t(a.act.kind)})
+      key += "," + std::to_string(v);
+    auto it = tuned_.find(key);
+    if (it == tuned_.end()) {
+      std::vector<std::string> candidates = {"implicit_gemm_128x128", "implicit_gemm_64x64", "direct"};
+      if (tf32) candidates.push_back("implicit_gemm_tf32");
+      cudaEvent_t start, stop;
+      cuda::check(cudaEventCreate(&start), "cudaEventCreate");
+      cuda::check(cudaEventCreate(&stop), "cudaEventCreate");
+      const VariantTable<ConvFn>::Entry* best = nullptr;
+      float best_ms = 0.f;
+      for (const auto& name : candidates) {
+        const auto* e = conv_variants_.find(name);
+        float ms = 0.f;
+        try {
+          e->fn(a, x, w, b, y);  // warm-up; throws for a shape this variant cannot run
+          for (int rep = 0; rep < 3; ++rep) {
+            cuda::check(cudaEventRecord(start, ctx_.stream()), "cudaEventRecord");
+            e->fn(a, x, w, b, y);
+            cuda::check(cudaEventRecord(stop, ctx_.stream()), "cudaEventRecord");
+            cuda::check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+            float t = 0.f;
+            cuda::check(cudaEventElapsedTime(&t, start, stop), "cudaEventElapsedTime");
+            ms = rep == 0 ? t : std::min(ms, t);
+          }
+        } catch (const Error&) {
+          continue;
+        }
+        if (!best || ms < best_ms) best = e, best_ms = ms;
+      }
+      cudaEventDestroy(start);
+      cudaEventDestroy(stop);
+      GB_CHECK(best, "autotune: no convolution variant runs ", key);
+      it = tuned_.emplace(key, best).first;
+    }
+    it->second->fn(a, x, w, b, y);
+  }
+
+#if GLASSBOX_HAS_CUDNN
+  void cudnn_conv(bool tf32, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) {
+    if (!cudnn_) cudnn_ = cudnn::make_conv_state(ctx_);
+    cudnn::conv2d(*cudnn_, ctx_, tf32, a, x, w, b, y);
+  }
+  cudnn::ConvStatePtr cudnn_;
+#endif
+
+  cuda::Context ctx_;
+  VariantTable<ConvFn> conv_variants_;
+  const VariantTable<ConvFn>::Entry* conv_ = nullptr;
+  std::map<std::string, const VariantTable<ConvFn>::Entry*> tuned_;
+  cudaEvent_t upload_done_ = nullptr;
+  void* pinned_ = nullptr;
+  size_t pinned_bytes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int index) {
+  GB_CHECK(index >= 0 && index < cuda_device_count(), "CUDA device ", index, " is not present (",
+           cuda_device_count(), " CUDA devices found)");
+  return std::make_unique<CudaBackend>(index);
+}
+
+}  // namespace glassbox::kernels

@@ -1,0 +1,28 @@
+// Device-side helpers shared by the CUDA kernels (included by .cu files only).
+#pragma once
+#include <cstdint>
+
+#include "engine/error.h"
+#include "kernels/cuda/context.h"
+#include "kernels/kernels.h"
+
+namespace glassbox::kernels::cuda {
+
+// Sum over the 32 lanes of a warp (every lane gets the total).
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Up to this rank, shapes and strides travel to kernels by value.
+constexpr int kMaxRank = 8;
+struct Dims {
+  int rank = 0;
+  int64_t size[kMaxRank] = {};
+};
+
+}  // namespace glassbox::kernels::cuda

@@ -1,0 +1,36 @@
+// MatMul: y[b] = a[b] x b[b] for each index b of the broadcast batch dimensions; one GEMM problem per batch
+// index (blockIdx.z) of the SIMT tiled GEMM (strided_gemm.cuh).
+#include "kernels/cpu/ops.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/cuda/strided_gemm.cuh"
+
+namespace glassbox::kernels::cuda {
+
+void matmul(Context& ctx, ConstView a, ConstView b, View y) {
+  if (y.numel() == 0) return;
+  const int r = static_cast<int>(y.shape.size());
+  StridedGemm p;
+  p.M = static_cast<int>(y.dim(-2));
+  p.N = static_cast<int>(y.dim(-1));
+  p.K = static_cast<int>(a.dim(-1));
+  p.A = a.data;
+  p.B = b.data;
+  p.y = y.data;
+  p.sam = p.K, p.sak = 1, p.sbk = p.N, p.sbn = 1;
+  const Shape batch(y.shape.begin(), y.shape.end() - 2);
+  const Shape a_batch(a.shape.begin(), a.shape.end() - 2), b_batch(b.shape.begin(), b.shape.end() - 2);
+  GB_CHECK(r - 2 <= kMaxBatchRank, "MatMul with ", r - 2, " batch dimensions: the CUDA backend supports ",
+           kMaxBatchRank);
+  const auto sa = cpu::broadcast_strides(a_batch, batch), sb = cpu::broadcast_strides(b_batch, batch);
+  p.batch_rank = r - 2;
+  for (int d = 0; d < r - 2; ++d) {
+    p.batch_size[d] = batch[d];
+    p.batch_sa[d] = sa[d] * p.M * p.K;  // broadcast_strides counts batch elements; one is an M x K matrix
+    p.batch_sb[d] = sb[d] * p.K * p.N;
+  }
+  const int64_t problems = numel(batch);
+  GB_CHECK(problems <= 65535, "MatMul over ", problems, " batch matrices: the CUDA backend supports 65535 per call");
+  launch_strided_gemm(ctx, p, static_cast<int>(problems), "matmul");
+}
+
+}  // namespace glassbox::kernels::cuda

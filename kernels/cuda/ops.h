@@ -1,0 +1,40 @@
+// The CUDA kernels, one file per operator (kernels/cuda/<op>.cu, same names as kernels/cpu). Each launcher queues
+// its kernel on the context's stream and returns; errors in the launch configuration throw glassbox::Error.
+// Convolution has named variants (kernel research); each is a separate launcher.
+#pragma once
+#include <vector>
+
+#include "kernels/cuda/context.h"
+#include "kernels/kernels.h"
+
+namespace glassbox::kernels::cuda {
+
+// conv2d.cu: a tiled direct kernel (input patch and filters in shared memory) and the dedicated depthwise kernel.
+void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+void conv2d_depthwise(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+bool is_depthwise(const Conv2dAttrs& a, ConstView x, ConstView w);  // one filter per input channel group of 1
+// conv2d_implicit_gemm.cu: the convolution as a GEMM (M = output channels, N = images x output pixels,
+// K = channels x taps) whose B operand is gathered from x on the fly; tile 128x128 or 64x64 (0: by shape).
+void conv2d_implicit_gemm(Context& ctx, int tile, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias,
+                          View y);
+// conv2d_tf32.cu: the same GEMM on TF32 tensor cores (WMMA m16n16k8), fp32 accumulation.
+void conv2d_implicit_gemm_tf32(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+
+void pool2d(Context& ctx, const Pool2dAttrs& a, ConstView x, View y);
+void global_avg_pool(Context& ctx, ConstView x, View y);
+// y[r] = mean of x[r * len .. r * len + len) (pool2d.cu; also ReduceMean over trailing axes).
+void row_mean(Context& ctx, const float* x, float* y, int64_t rows, int64_t len);
+void batchnorm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, ConstView mean,
+               ConstView var, View y);
+void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y);
+// y[n,c,...] = act(y[n,c,...] + bias[c]) in place (bias may be empty): the epilogue after cuDNN.
+void bias_activation(Context& ctx, const ActivationAttrs& a, ConstView bias, View y);
+void binary(Context& ctx, BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y);
+void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y);
+void matmul(Context& ctx, ConstView a, ConstView b, View y);
+void concat(Context& ctx, int axis, const std::vector<ConstView>& xs, View y);
+void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
+void softmax(Context& ctx, int axis, ConstView x, View y);
+void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
+
+}  // namespace glassbox::kernels::cuda

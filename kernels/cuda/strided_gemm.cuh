@@ -1,0 +1,84 @@
+// Gemm and MatMul as problems of the SIMT tiled GEMM (simt_gemm.cuh): A and B are strided matrices (a transpose
+// is a swap of strides), one problem per broadcast batch index (blockIdx.z), and the epilogue
+//   y[z, m, n] = act(alpha * sum_k A(m, k) B(k, n) + beta * C[m * scm + n * scn])   (C optional, broadcast).
+#pragma once
+#include "kernels/cuda/simt_gemm.cuh"
+
+namespace glassbox::kernels::cuda {
+
+constexpr int kMaxBatchRank = 6;
+
+struct StridedGemm {
+  int M = 0, N = 0, K = 0;
+  const float* A = nullptr;
+  const float* B = nullptr;
+  const float* C = nullptr;
+  float* y = nullptr;
+  int64_t sam = 0, sak = 0, sbk = 0, sbn = 0, scm = 0, scn = 0;
+  float alpha = 1.f, beta = 0.f;
+  ActivationAttrs act;
+  // Batch z -> element offsets into A and B (broadcast batch dimensions have stride 0).
+  int batch_rank = 0;
+  int64_t batch_size[kMaxBatchRank] = {}, batch_sa[kMaxBatchRank] = {}, batch_sb[kMaxBatchRank] = {};
+
+  __device__ void batch_offsets(int z, int64_t& oa, int64_t& ob) const {
+    oa = 0, ob = 0;
+    int64_t rem = z;
+    for (int d = batch_rank - 1; d >= 0; --d) {
+      const int64_t i = rem % batch_size[d];
+      rem /= batch_size[d];
+      oa += i * batch_sa[d];
+      ob += i * batch_sb[d];
+    }
+  }
+
+  struct ALoader {
+    const float* row;
+    int64_t sak;
+    int K, k;
+    bool valid;
+    template <class Slot>
+    __device__ ALoader(const StridedGemm& p, int z, int m0, const Slot& s) : sak(p.sak), K(p.K), k(s.k) {
+      int64_t oa, ob;
+      p.batch_offsets(z, oa, ob);
+      valid = m0 + s.row < p.M;
+      row = p.A + oa + (valid ? (m0 + s.row) * p.sam : 0);
+    }
+    template <int E>
+    __device__ void load(int k0, float (&r)[E]) const {
+#pragma unroll
+      for (int e = 0; e < E; ++e) r[e] = valid && k0 + k + e < K ? __ldg(row + (k0 + k + e) * sak) : 0.f;
+    }
+  };
+
+  struct BLoader {
+    const float* column;
+    int64_t sbk;
+    int K, k;
+    bool valid;
+    template <class Slot>
+    __device__ BLoader(const StridedGemm& p, int z, int n0, const Slot& s) : sbk(p.sbk), K(p.K), k(s.k) {
+      int64_t oa, ob;
+      p.batch_offsets(z, oa, ob);
+      valid = n0 + s.col < p.N;
+      column = p.B + ob + (valid ? (n0 + s.col) * p.sbn : 0);
+    }
+    template <int E>
+    __device__ void load(int k0, float (&r)[E]) const {
+#pragma unroll
+      for (int e = 0; e < E; ++e) r[e] = valid && k0 + k + e < K ? __ldg(column + (k0 + k + e) * sbk) : 0.f;
+    }
+  };
+
+  __device__ void store(int z, int m, int n, float acc) const {
+    const float c = C ? beta * C[m * scm + n * scn] : 0.f;
+    y[(static_cast<int64_t>(z) * M + m) * N + n] = act.apply(alpha * acc + c);
+  }
+};
+
+inline void launch_strided_gemm(Context& ctx, const StridedGemm& p, int problems, const char* name) {
+  if (simt_gemm_tile(p.M, p.N, problems, ctx.sm_count()) == 128) launch_simt_gemm<128, 128>(ctx, p, problems, name);
+  else launch_simt_gemm<64, 64>(ctx, p, problems, name);
+}
+
+}  // namespace glassbox::kernels::cuda

@@ -1,0 +1,53 @@
+// Per-element definitions that the CPU and CUDA kernels share: one formula, compiled for both (GB_HOST_DEVICE),
+// so the CUDA kernels index exactly as the CPU reference that the op goldens test.
+#pragma once
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace glassbox::kernels {
+
+// Pad: the input coordinate that output coordinate `o` reads along one dimension, or -1 for the constant value.
+// Inside: o - begin; reflect mirrors without repeating the edge (... 2 1 [0 1 2 3] 2 1 0 ...); edge repeats the
+// nearest edge; wrap takes the other side.
+GB_HOST_DEVICE inline int64_t pad_source_index(int64_t o, int64_t begin, int64_t size, PadMode mode) {
+  int64_t i = o - begin;
+  if (i >= 0 && i < size) return i;
+  if (mode == PadMode::constant) return -1;
+  if (mode == PadMode::edge) return i < 0 ? 0 : size - 1;
+  if (mode == PadMode::wrap) return ((i % size) + size) % size;
+  if (size == 1) return 0;
+  const int64_t period = 2 * (size - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < size ? i : period - i;
+}
+
+// MaxPool / AveragePool: output (oh, ow) of one H x W plane.
+// max:     the largest tap inside the input (padding never wins);
+// average: the sum of the taps inside the input / their count, or / (kH*kW) with count_include_pad — as ONNX
+//          Runtime computes it. (PyTorch instead clips the window to the padded input, which differs only for
+//          ceil_mode windows that overhang the padding.)
+GB_HOST_DEVICE inline float pool2d_at(const Pool2dAttrs& a, const float* plane, int64_t H, int64_t W, int64_t oh,
+                                      int64_t ow) {
+  const int64_t h0 = oh * a.stride_h - a.pad_top, w0 = ow * a.stride_w - a.pad_left;
+  const bool is_max = a.kind == Pool2dAttrs::Kind::max;
+  float acc = is_max ? -INFINITY : 0.f;
+  int64_t inside = 0;
+  for (int64_t kh = 0; kh < a.kernel_h; ++kh) {
+    const int64_t ih = h0 + kh * a.dilation_h;
+    if (ih < 0 || ih >= H) continue;
+    for (int64_t kw = 0; kw < a.kernel_w; ++kw) {
+      const int64_t iw = w0 + kw * a.dilation_w;
+      if (iw < 0 || iw >= W) continue;
+      const float v = plane[ih * W + iw];
+      acc = is_max ? (v > acc ? v : acc) : acc + v;
+      ++inside;
+    }
+  }
+  if (is_max) return acc;
+  const int64_t count = a.count_include_pad ? a.kernel_h * a.kernel_w : inside;
+  return count > 0 ? acc / static_cast<float>(count) : 0.f;
+}
+
+}  // namespace glassbox::kernels
