@@ -1,0 +1,445 @@
+// One harness runs every operator on every backend against the CPU reference (the ggml way): random inputs,
+// attribute sweeps, guard bytes around every output buffer, and a failure on a NaN/inf mismatch or a normalized
+// error max|got - ref| / max|ref| above the backend's stated tolerance:
+//   fp32 kernels 2e-5 (summation order only), TF32 tensor-core variants 5e-3 (10-bit mantissa operands).
+// Backends under test: every CUDA convolution variant and the CUDA kernels of every other operator where a GPU is
+// present; without one, the CPU backend in another configuration (1 thread, the generic sgemm micro-kernel, the
+// direct convolution), which exercises the harness itself and compares the CPU variants. Input-gradients join
+// when the backward pass exists.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+
+#include "engine/error.h"
+#include "kernels/kernels.h"
+
+namespace glassbox::kernels {
+namespace {
+
+struct Case {
+  std::string name;
+  std::vector<Shape> inputs;
+  Shape output;
+  std::function<void(Backend&, const std::vector<ConstView>&, View)> run;
+  std::vector<int> positive = {};  // inputs drawn from [0.5, 1.5] (variances, divisors)
+};
+
+struct Participant {
+  std::string label;
+  std::function<std::unique_ptr<Backend>()> make;
+  double tolerance = 2e-5;
+};
+
+constexpr int64_t kGuard = 64;                // floats of guard on each side of every output
+constexpr uint32_t kSentinel = 0x7fbadbadu;  // a NaN payload no kernel writes
+
+float sentinel() {
+  float f;
+  std::memcpy(&f, &kSentinel, 4);
+  return f;
+}
+
+Tensor random_tensor(const Shape& s, bool positive, std::mt19937& rng) {
+  Tensor t = Tensor::empty(s);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::uniform_real_distribution<float> pos(0.5f, 1.5f);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = positive ? pos(rng) : normal(rng);
+  return t;
+}
+
+struct Outcome {
+  bool guards_intact = true;
+  bool nonfinite_mismatch = false;
+  double error = 0;  // max |got - ref| / max |ref| over finite elements
+  std::string error_text;
+};
+
+// Runs `c` on `ref` (host) and on `dut` (its device) with the same inputs; compares.
+Outcome run_case(const Case& c, Backend& ref, Backend& dut, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Tensor> host, device;
+  std::vector<ConstView> host_views, device_views;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const bool positive = std::find(c.positive.begin(), c.positive.end(), int(i)) != c.positive.end();
+    host.push_back(random_tensor(c.inputs[i], positive, rng));
+    device.push_back(host.back().to(dut.device()));
+  }
+  for (auto& t : host) host_views.push_back(view_of(t));
+  for (auto& t : device) device_views.push_back(view_of(t));
+
+  Tensor want = Tensor::empty(c.output);
+  c.run(ref, host_views, view_of(want));
+
+  const int64_t n = numel(c.output);
+  Tensor guarded = Tensor::empty({n + 2 * kGuard});
+  std::fill(guarded.data<float>(), guarded.data<float>() + n + 2 * kGuard, sentinel());
+  Tensor on_device = guarded.to(dut.device());
+  View out{on_device.data<float>() + kGuard, c.output, dut.device()};
+  try {
+    c.run(dut, device_views, out);
+    dut.synchronize();
+  } catch (const Error& e) {
+    Outcome o;
+    o.error = INFINITY;
+    o.error_text = e.what();
+    return o;
+  }
+  const Tensor back = on_device.to(Device::cpu());
+  const float* g = back.data<float>();
+  Outcome o;
+  for (int64_t i = 0; i < kGuard; ++i) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, g + i, 4);
+    std::memcpy(&hi, g + kGuard + n + i, 4);
+    o.guards_intact = o.guards_intact && lo == kSentinel && hi == kSentinel;
+  }
+  double max_diff = 0, max_ref = 0;
+  const float* w = want.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = g[kGuard + i], b = w[i];
+    if (std::isnan(a) != std::isnan(b) || ((std::isinf(a) || std::isinf(b)) && a != b)) {
+      o.nonfinite_mismatch = true;
+      continue;
+    }
+    if (!std::isfinite(b)) continue;
+    max_diff = std::max(max_diff, std::fabs(double(a) - double(b)));
+    max_ref = std::max(max_ref, std::fabs(double(b)));
+  }
+  o.error = max_ref > 0 ? max_diff / max_ref : max_diff;
+  return o;
+}
+
+void expect_all(const std::vector<Case>& cases, const std::vector<Participant>& participants) {
+  auto ref = make_cpu_backend(3);
+  for (const Participant& p : participants) {
+    auto dut = p.make();
+    uint32_t seed = 1;
+    for (const Case& c : cases) {
+      SCOPED_TRACE(p.label + " / " + c.name);
+      const Outcome o = run_case(c, *ref, *dut, seed++);
+      if (o.error_text.find("need cuDNN") != std::string::npos) {
+        std::printf("[ skipped  ] %s: %s\n", p.label.c_str(), o.error_text.c_str());
+        break;
+      }
+      EXPECT_TRUE(o.error_text.empty()) << o.error_text;
+      EXPECT_TRUE(o.guards_intact) << "a write outside the output buffer";
+      EXPECT_FALSE(o.nonfinite_mismatch) << "NaN/inf where the reference has none (or the reverse)";
+      EXPECT_LE(o.error, p.tolerance) << "normalized error";
+    }
+  }
+}
+
+// --- participants ------------------------------------------------------------------------------------------------
+
+bool has_cuda() { return cuda_device_count() > 0; }
+
+// The CPU in another configuration: 1 thread, the portable micro-kernel, and (for conv2d) a given variant.
+Participant cpu_participant(const std::string& conv_variant = "") {
+  return {"cpu (1 thread, generic sgemm" + (conv_variant.empty() ? "" : ", conv2d=" + conv_variant) + ")",
+          [conv_variant] {
+            auto b = make_cpu_backend(1);
+            b->select_variant("sgemm", "generic_6x16");
+            if (!conv_variant.empty()) b->select_variant("conv2d", conv_variant);
+            return b;
+          }};
+}
+
+std::vector<Participant> participants_for(const std::string& op) {
+  std::vector<Participant> out;
+  if (op == "conv2d") out.push_back(cpu_participant("direct"));
+  else out.push_back(cpu_participant());
+  if (!has_cuda()) return out;
+  if (op == "conv2d") {
+    for (const std::string& v : make_cuda_backend(0)->variants("conv2d")) {
+      const bool tf32 = v.find("tf32") != std::string::npos;
+      out.push_back({"cuda:0 conv2d=" + v,
+                     [v] {
+                       auto b = make_cuda_backend(0);
+                       b->select_variant("conv2d", v);
+                       return b;
+                     },
+                     tf32 ? 5e-3 : 2e-5});
+    }
+  } else {
+    out.push_back({"cuda:0", [] { return make_cuda_backend(0); }});
+  }
+  return out;
+}
+
+// --- cases -------------------------------------------------------------------------------------------------------
+
+int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t d) {
+  return (in + p0 + p1 - d * (k - 1) - 1) / s + 1;
+}
+
+Case conv_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t M, int64_t KH, int64_t KW, Conv2dAttrs a,
+               bool bias) {
+  const int64_t OH = out_size(H, KH, a.stride_h, a.pad_top, a.pad_bottom, a.dilation_h);
+  const int64_t OW = out_size(W, KW, a.stride_w, a.pad_left, a.pad_right, a.dilation_w);
+  char name[200];
+  std::snprintf(name, sizeof name, "x[%ld,%ld,%ld,%ld] w[%ld,%ld,%ld,%ld] s%ldx%ld p%ld,%ld,%ld,%ld d%ldx%ld g%ld act%d%s",
+                long(N), long(C), long(H), long(W), long(M), long(C / a.groups), long(KH), long(KW), long(a.stride_h),
+                long(a.stride_w), long(a.pad_top), long(a.pad_left), long(a.pad_bottom), long(a.pad_right),
+                long(a.dilation_h), long(a.dilation_w), long(a.groups), int(a.act.kind), bias ? " bias" : "");
+  Case c{name, {{N, C, H, W}, {M, C / a.groups, KH, KW}}, {N, M, OH, OW}, nullptr};
+  if (bias) c.inputs.push_back({M});
+  c.run = [a, bias](Backend& b, const std::vector<ConstView>& in, View y) {
+    b.conv2d(a, in[0], in[1], bias ? in[2] : ConstView{}, y);
+  };
+  return c;
+}
+
+Conv2dAttrs conv_attrs(int64_t s, int64_t pad, int64_t d = 1, int64_t groups = 1, Activation act = Activation::none) {
+  Conv2dAttrs a;
+  a.stride_h = a.stride_w = s;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = pad;
+  a.dilation_h = a.dilation_w = d;
+  a.groups = groups;
+  a.act.kind = act;
+  if (act == Activation::clip) a.act.alpha = 0.f, a.act.beta = 6.f;
+  return a;
+}
+
+std::vector<Case> conv_cases() {
+  std::vector<Case> cs;
+  cs.push_back(conv_case(1, 3, 8, 8, 4, 3, 3, conv_attrs(1, 1), true));
+  cs.push_back(conv_case(2, 3, 33, 31, 16, 7, 7, conv_attrs(2, 3, 1, 1, Activation::relu), true));  // stem, K = 147
+  cs.push_back(conv_case(2, 64, 14, 14, 64, 1, 1, conv_attrs(1, 0), false));                          // 1x1
+  cs.push_back(conv_case(3, 32, 28, 28, 160, 1, 1, conv_attrs(1, 0, 1, 1, Activation::relu), true));  // M > 128
+  cs.push_back(conv_case(2, 24, 15, 15, 40, 3, 3, conv_attrs(2, 1, 1, 1, Activation::clip), true));
+  cs.push_back(conv_case(1, 16, 10, 12, 20, 5, 5, conv_attrs(1, 4, 2), true));                         // dilation 2
+  cs.push_back(conv_case(2, 8, 9, 9, 12, 3, 3, conv_attrs(1, 1, 1, 4), true));                         // 4 groups
+  cs.push_back(conv_case(2, 32, 16, 16, 32, 3, 3, conv_attrs(1, 1, 1, 32, Activation::clip), true));   // depthwise
+  cs.push_back(conv_case(1, 16, 17, 17, 32, 5, 5, conv_attrs(2, 2, 1, 16), false));                    // multiplier 2
+  cs.push_back(conv_case(2, 40, 7, 7, 40, 3, 3, conv_attrs(1, 1, 1, 40), true));                       // 7x7 plane
+  Conv2dAttrs same = conv_attrs(2, 0, 1, 1, Activation::relu);  // TF "same": pad only bottom/right
+  same.pad_bottom = same.pad_right = 1;
+  cs.push_back(conv_case(1, 8, 16, 16, 24, 3, 3, same, true));
+  Conv2dAttrs dw_same = conv_attrs(2, 0, 1, 24);
+  dw_same.pad_top = dw_same.pad_left = 1, dw_same.pad_bottom = dw_same.pad_right = 2;
+  cs.push_back(conv_case(2, 24, 14, 14, 24, 5, 5, dw_same, true));
+  Conv2dAttrs rect = conv_attrs(1, 0, 1, 1, Activation::leaky_relu);
+  rect.stride_w = 2, rect.pad_left = 2, rect.act.alpha = 0.1f;
+  cs.push_back(conv_case(1, 5, 6, 19, 7, 1, 5, rect, true));  // 1x5 kernel, unequal strides
+  cs.push_back(conv_case(4, 130, 3, 3, 66, 3, 3, conv_attrs(1, 1, 1, 1, Activation::hard_swish), true));
+  cs.push_back(conv_case(2, 3, 1, 1, 5, 1, 1, conv_attrs(1, 0, 1, 1, Activation::sigmoid), true));  // 1x1 image
+  return cs;
+}
+
+TEST(Backends, CudaIsPresent) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device: only the CPU configuration ran in the Backends tests";
+  EXPECT_GE(make_cuda_backend(0)->variants("conv2d").size(), 5u);
+}
+
+TEST(Backends, Conv2d) { expect_all(conv_cases(), participants_for("conv2d")); }
+
+TEST(Backends, Pool2d) {
+  std::vector<Case> cs;
+  auto pool = [&](Pool2dAttrs::Kind kind, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t d, bool include,
+                  int64_t H) {
+    Pool2dAttrs a;
+    a.kind = kind;
+    a.kernel_h = a.kernel_w = k;
+    a.stride_h = a.stride_w = s;
+    a.pad_top = a.pad_left = p0;
+    a.pad_bottom = a.pad_right = p1;
+    a.dilation_h = a.dilation_w = d;
+    a.count_include_pad = include;
+    const int64_t O = out_size(H, k, s, p0, p1, d);
+    cs.push_back({"pool k" + std::to_string(k) + " s" + std::to_string(s) + " p" + std::to_string(p0) + "," +
+                      std::to_string(p1) + " d" + std::to_string(d) + (kind == Pool2dAttrs::Kind::max ? " max" : " avg") +
+                      (include ? " incl" : ""),
+                  {{2, 5, H, H}},
+                  {2, 5, O, O},
+                  [a](Backend& b, const std::vector<ConstView>& in, View y) { b.pool2d(a, in[0], y); }});
+  };
+  for (auto kind : {Pool2dAttrs::Kind::max, Pool2dAttrs::Kind::average}) {
+    pool(kind, 3, 2, 1, 1, 1, false, 17);
+    pool(kind, 2, 2, 0, 0, 1, false, 16);
+    pool(kind, 3, 1, 1, 2, 2, false, 9);
+    pool(kind, 3, 2, 0, 1, 1, true, 8);  // ceil-mode-like overhang
+  }
+  cs.push_back({"global average", {{3, 7, 5, 9}}, {3, 7, 1, 1},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.global_avg_pool(in[0], y); }});
+  cs.push_back({"global average 56x56", {{2, 64, 56, 56}}, {2, 64, 1, 1},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.global_avg_pool(in[0], y); }});
+  expect_all(cs, participants_for("pool2d"));
+}
+
+TEST(Backends, Pointwise) {
+  std::vector<Case> cs;
+  cs.push_back({"batchnorm", {{2, 6, 5, 7}, {6}, {6}, {6}, {6}}, {2, 6, 5, 7},
+                [](Backend& b, const std::vector<ConstView>& in, View y) {
+                  b.batchnorm(1e-5f, in[0], in[1], in[2], in[3], in[4], y);
+                },
+                {4}});
+  const std::pair<Activation, const char*> acts[] = {
+      {Activation::relu, "relu"}, {Activation::clip, "clip"}, {Activation::leaky_relu, "leaky_relu"},
+      {Activation::sigmoid, "sigmoid"}, {Activation::hard_sigmoid, "hard_sigmoid"},
+      {Activation::hard_swish, "hard_swish"}};
+  for (auto [kind, name] : acts) {
+    ActivationAttrs a;
+    a.kind = kind;
+    a.alpha = kind == Activation::clip ? -0.5f : 0.2f;
+    a.beta = kind == Activation::clip ? 0.7f : 0.5f;
+    cs.push_back({std::string("activation ") + name, {{3, 1000, 3}}, {3, 1000, 3},
+                  [a](Backend& b, const std::vector<ConstView>& in, View y) { b.activation(a, in[0], y); }});
+  }
+  struct Bin {
+    BinaryOp op;
+    Shape a, b, y;
+    Activation act;
+  };
+  const Bin bins[] = {
+      {BinaryOp::add, {2, 8, 5, 5}, {2, 8, 5, 5}, {2, 8, 5, 5}, Activation::relu},  // residual Add + ReLU
+      {BinaryOp::mul, {2, 8, 5, 5}, {2, 8, 1, 1}, {2, 8, 5, 5}, Activation::none},  // squeeze-excite scale
+      {BinaryOp::sub, {8, 1, 1}, {2, 8, 5, 5}, {2, 8, 5, 5}, Activation::none},
+      {BinaryOp::div, {3, 1, 4}, {1, 5, 1}, {3, 5, 4}, Activation::sigmoid},
+      {BinaryOp::add, {1}, {7, 3}, {7, 3}, Activation::none},
+  };
+  for (const Bin& bn : bins) {
+    ActivationAttrs act;
+    act.kind = bn.act;
+    cs.push_back({"binary " + std::to_string(int(bn.op)) + " " + shape_str(bn.a) + " " + shape_str(bn.b), {bn.a, bn.b},
+                  bn.y,
+                  [op = bn.op, act](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.binary(op, act, in[0], in[1], y);
+                  },
+                  bn.op == BinaryOp::div ? std::vector<int>{1} : std::vector<int>{}});
+  }
+  cs.push_back({"copy", {{5, 77}}, {5, 77}, [](Backend& b, const std::vector<ConstView>& in, View y) {
+                  b.copy(in[0], y);
+                }});
+  expect_all(cs, participants_for("pointwise"));
+}
+
+TEST(Backends, GemmAndMatmul) {
+  std::vector<Case> cs;
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb)
+      for (const Shape& cshape : {Shape{}, Shape{33}, Shape{17, 33}, Shape{1}}) {
+        GemmAttrs a;
+        a.trans_a = ta, a.trans_b = tb, a.alpha = 0.7f, a.beta = 1.3f;
+        if (ta && tb) a.act.kind = Activation::relu;
+        const int64_t M = 17, N = 33, K = 70;
+        Case c{"gemm ta" + std::to_string(ta) + " tb" + std::to_string(tb) + " C" + shape_str(cshape),
+               {ta ? Shape{K, M} : Shape{M, K}, tb ? Shape{N, K} : Shape{K, N}}, {M, N}, nullptr};
+        const bool has_c = !cshape.empty();
+        if (has_c) c.inputs.push_back(cshape);
+        c.run = [a, has_c](Backend& b, const std::vector<ConstView>& in, View y) {
+          b.gemm(a, in[0], in[1], has_c ? in[2] : ConstView{}, y);
+        };
+        cs.push_back(c);
+      }
+  GemmAttrs head;  // the classifier head: [batch, 2048] x [1000, 2048]^T + bias
+  head.trans_b = true;
+  cs.push_back({"gemm head", {{8, 2048}, {1000, 2048}, {1000}}, {8, 1000},
+                [head](Backend& b, const std::vector<ConstView>& in, View y) { b.gemm(head, in[0], in[1], in[2], y); }});
+  const Shape mm[][3] = {{{5, 7}, {7, 9}, {5, 9}},
+                         {{2, 3, 5, 7}, {7, 4}, {2, 3, 5, 4}},
+                         {{3, 1, 6, 8}, {4, 8, 2}, {3, 4, 6, 2}},
+                         {{130, 70}, {70, 140}, {130, 140}}};
+  for (const auto& m : mm)
+    cs.push_back({"matmul " + shape_str(m[0]) + " x " + shape_str(m[1]), {m[0], m[1]}, m[2],
+                  [](Backend& b, const std::vector<ConstView>& in, View y) { b.matmul(in[0], in[1], y); }});
+  expect_all(cs, participants_for("gemm"));
+}
+
+TEST(Backends, Layout) {
+  std::vector<Case> cs;
+  for (int axis : {0, 1, 3})
+    cs.push_back({"concat axis " + std::to_string(axis), {{2, 3, 4, 5}, {2, 3, 4, 5}, {2, 3, 4, 5}},
+                  axis == 0 ? Shape{6, 3, 4, 5} : axis == 1 ? Shape{2, 9, 4, 5} : Shape{2, 3, 4, 15},
+                  [axis](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.concat(axis, {in[0], in[1], in[2]}, y);
+                  }});
+  for (PadMode mode : {PadMode::constant, PadMode::reflect, PadMode::edge, PadMode::wrap}) {
+    PadAttrs a;
+    a.mode = mode;
+    a.value = 0.25f;
+    a.pads = {0, 1, 2, 3, 1, 0, 3, -1};  // begins, ends; a negative end crops
+    cs.push_back({"pad mode " + std::to_string(int(mode)), {{2, 3, 5, 6}}, {3, 4, 10, 8},
+                  [a](Backend& b, const std::vector<ConstView>& in, View y) { b.pad(a, in[0], y); }});
+  }
+  cs.push_back({"softmax last axis", {{4, 1000}}, {4, 1000},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.softmax(1, in[0], y); }});
+  cs.push_back({"softmax inner axis", {{2, 10, 3, 4}}, {2, 10, 3, 4},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.softmax(1, in[0], y); }});
+  const std::pair<std::vector<int>, Shape> reductions[] = {
+      {{2, 3}, {2, 6, 1, 1}}, {{1}, {2, 1, 5, 7}}, {{0, 2}, {1, 6, 1, 7}}, {{0, 1, 2, 3}, {1, 1, 1, 1}}};
+  for (const auto& [axes, shape] : reductions)
+    cs.push_back({"reduce_mean " + shape_str(Shape(axes.begin(), axes.end())), {{2, 6, 5, 7}}, shape,
+                  [axes = axes](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.reduce_mean(axes, in[0], y);
+                  }});
+  expect_all(cs, participants_for("layout"));
+}
+
+// Host memory into a guarded device view through Backend::upload.
+TEST(Backends, Upload) {
+  Case c{"upload", {{3, 1000}}, {3, 1000}, [](Backend& b, const std::vector<ConstView>& in, View y) {
+           const Tensor host = Tensor::wrap(const_cast<float*>(in[0].data), in[0].shape, DType::f32, in[0].device)
+                                   .to(Device::cpu());
+           b.upload(host.data<float>(), y);
+         }};
+  expect_all({c}, participants_for("upload"));
+}
+
+// The harness must be able to fail: a backend that writes past its output, and one that returns a NaN.
+class FaultyBackend final : public Backend {
+ public:
+  explicit FaultyBackend(bool overrun) : inner_(make_cpu_backend(1)), overrun_(overrun) {}
+  Device device() const override { return Device::cpu(); }
+  void activation(const ActivationAttrs& a, ConstView x, View y) override {
+    inner_->activation(a, x, y);
+    if (overrun_) y.data[y.numel()] = 0.f;  // one element past the end: lands in the guard
+    else y.data[0] = NAN;
+  }
+  void conv2d(const Conv2dAttrs&, ConstView, ConstView, ConstView, View) override {}
+  void pool2d(const Pool2dAttrs&, ConstView, View) override {}
+  void global_avg_pool(ConstView, View) override {}
+  void batchnorm(float, ConstView, ConstView, ConstView, ConstView, ConstView, View) override {}
+  void binary(BinaryOp, const ActivationAttrs&, ConstView, ConstView, View) override {}
+  void gemm(const GemmAttrs&, ConstView, ConstView, ConstView, View) override {}
+  void matmul(ConstView, ConstView, View) override {}
+  void concat(int, const std::vector<ConstView>&, View) override {}
+  void pad(const PadAttrs&, ConstView, View) override {}
+  void softmax(int, ConstView, View) override {}
+  void reduce_mean(const std::vector<int>&, ConstView, View) override {}
+  void copy(ConstView, View) override {}
+  void upload(const float*, View) override {}
+  std::vector<std::string> variants(const std::string&) const override { return {}; }
+  void select_variant(const std::string&, const std::string&) override {}
+  std::string selected_variant(const std::string&) const override { return ""; }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  bool overrun_;
+};
+
+TEST(Harness, CatchesWritesOutsideTheOutputAndNaNs) {
+  ActivationAttrs relu;
+  relu.kind = Activation::relu;
+  const Case c{"relu", {{4, 4}}, {4, 4},
+               [relu](Backend& b, const std::vector<ConstView>& in, View y) { b.activation(relu, in[0], y); }};
+  auto ref = make_cpu_backend(1);
+  FaultyBackend overrun(true), nan(false);
+  const Outcome o1 = run_case(c, *ref, overrun, 1);
+  EXPECT_FALSE(o1.guards_intact);
+  EXPECT_FALSE(o1.nonfinite_mismatch);
+  const Outcome o2 = run_case(c, *ref, nan, 1);
+  EXPECT_TRUE(o2.guards_intact);
+  EXPECT_TRUE(o2.nonfinite_mismatch);
+  auto good = make_cpu_backend(1);
+  const Outcome o3 = run_case(c, *ref, *good, 1);
+  EXPECT_TRUE(o3.guards_intact);
+  EXPECT_FALSE(o3.nonfinite_mismatch);
+  EXPECT_EQ(o3.error, 0.0);
+}
+
+}  // namespace
+}  // namespace glassbox::kernels

@@ -1,0 +1,170 @@
+// Whole models on the CUDA backend against the CPU backend (label gpu; skipped without a device): every model of
+// the foundation issue (the small torchvision variants, EfficientNet-Lite0, and the full-size models where
+// exported), every convolution variant, batch 1 and 3. Also: the session's steady state allocates no device
+// memory, captures match, and two sessions on two threads share one model.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#if GLASSBOX_HAS_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+#include "tests/support/testdata.h"
+
+namespace glassbox::test {
+namespace {
+
+bool has_cuda() { return cuda_device_count() > 0; }
+
+SessionOptions on_cuda() {
+  SessionOptions o;
+  o.device = Device::cuda(0);
+  return o;
+}
+
+std::vector<std::string> model_paths() {
+  std::vector<std::string> paths;
+  for (const auto& d : case_dirs(source_dir() + "/tests/data/models")) paths.push_back(d + "/model.onnx");
+  paths.push_back(assets_dir() + "/models/efficientnet_lite0.onnx");
+  for (const char* full : {"resnet50", "mobilenet_v2", "resnet18", "densenet121", "mobilenet_v3_small", "vgg16"})
+    paths.push_back(assets_dir() + "/models/full/" + full + "/model.onnx");
+  return paths;
+}
+
+// "small_mobilenet_v2", "full_mobilenet_v2", "efficientnet_lite0".
+std::string model_name(const std::string& path) {
+  const std::filesystem::path p(path);
+  if (p.filename() != "model.onnx") return p.stem().string();
+  const bool full = p.parent_path().parent_path().filename() == "full";
+  return (full ? "full_" : "small_") + p.parent_path().filename().string();
+}
+
+Tensor random_input(const Model& m, int64_t batch, uint32_t seed) {
+  Shape s = m.input_shape(0);
+  s[0] = batch;
+  for (auto& d : s)
+    if (d < 0) d = 224;
+  Tensor t = Tensor::empty(s);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = normal(rng);
+  return t;
+}
+
+// max |got - want| / max(1, max |want|).
+double normalized_error(const Tensor& got_any, const Tensor& want) {
+  const Tensor got = got_any.to(Device::cpu());
+  double diff = 0, scale = 1;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double a = got.data<float>()[i], b = want.data<float>()[i];
+    if (std::isnan(a) || std::isnan(b)) return INFINITY;
+    diff = std::max(diff, std::fabs(a - b));
+    scale = std::max(scale, std::fabs(b));
+  }
+  return diff / scale;
+}
+
+class CudaModel : public ::testing::TestWithParam<std::string> {};
+
+// Logits within 1e-4 of the CPU backend's (relative to the largest logit) for fp32 variants, 2e-2 for TF32.
+TEST_P(CudaModel, MatchesCpuBackend) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
+  const std::string path = GetParam();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present (make assets / make full-models)";
+  auto model = Model::load(path);
+  Session cpu(model);
+  for (int64_t batch : {1, 3}) {
+    const Tensor input = random_input(*model, batch, 7);
+    const Tensor want = cpu.run(input).output();
+    Session probe(model, on_cuda());
+    for (const std::string& variant : probe.backend().variants("conv2d")) {
+      SessionOptions opt = on_cuda();
+      opt.kernel_variants = {{"conv2d", variant}};
+      Session gpu(model, opt);
+      double err = 0;
+      try {
+        err = normalized_error(gpu.run(input).output(), want);
+      } catch (const Error& e) {
+        if (std::string(e.what()).find("need cuDNN") != std::string::npos) {
+          std::printf("[ skipped  ] %s: %s\n", variant.c_str(), e.what());
+          continue;
+        }
+        throw;
+      }
+      const double tol = variant.find("tf32") != std::string::npos ? 2e-2 : 1e-4;
+      std::printf("%s batch %ld conv2d=%s: normalized error to the CPU backend %.3g (tolerance %.0e)\n",
+                  model_name(path).c_str(), long(batch), variant.c_str(), err, tol);
+      EXPECT_LE(err, tol) << variant << " batch " << batch;
+    }
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Models, CudaModel, ::testing::ValuesIn(model_paths()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return model_name(i.param); });
+
+const std::string kEffNet = assets_dir() + "/models/efficientnet_lite0.onnx";
+
+// Captures on the device hold the CPU backend's values.
+TEST(CudaSession, CapturesMatchCpu) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
+  if (!std::filesystem::exists(kEffNet)) GTEST_SKIP() << kEffNet << " not present";
+  auto model = Model::load(kEffNet);
+  const std::string layer = model->layers().at(model->layers().size() / 2).name;
+  Session cpu(model), gpu(model, on_cuda());
+  cpu.capture({layer});
+  gpu.capture({layer});
+  const Tensor input = random_input(*model, 2, 3);
+  const Result a = cpu.run(input), b = gpu.run(input);
+  EXPECT_EQ(b.capture(layer).device(), Device::cuda(0));
+  EXPECT_LE(normalized_error(b.capture(layer), a.capture(layer)), 1e-4) << layer;
+}
+
+// After the first run of a shape, runs allocate no device memory: the session's accounting stays put and the
+// device's free memory does not move.
+TEST(CudaSession, SteadyStateAllocatesNothing) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
+  if (!std::filesystem::exists(kEffNet)) GTEST_SKIP() << kEffNet << " not present";
+  auto model = Model::load(kEffNet);
+  Session gpu(model, on_cuda());
+  const Tensor input = random_input(*model, 4, 5);
+  gpu.run(input).output().to(Device::cpu());  // first run: arena, constants, pool, staging
+  const MemoryStats first = gpu.memory();
+  size_t free_before = 0, free_after = 0, total = 0;
+#if GLASSBOX_HAS_CUDA
+  cudaMemGetInfo(&free_before, &total);
+#endif
+  for (int i = 0; i < 3; ++i) gpu.run(input).output().to(Device::cpu());
+#if GLASSBOX_HAS_CUDA
+  cudaMemGetInfo(&free_after, &total);
+#endif
+  const MemoryStats later = gpu.memory();
+  EXPECT_EQ(later.total(), first.total());
+  EXPECT_EQ(free_after, free_before);
+  std::printf("EfficientNet-Lite0 batch 4 on cuda:0: arena %.1f MB, constants %.1f MB, workspace %.1f MB, "
+              "results %.1f MB\n",
+              first.arena / 1e6, first.constants / 1e6, first.workspace / 1e6, first.results / 1e6);
+}
+
+// One model, two sessions on two threads (each its own stream and memory), same logits as one session alone.
+TEST(CudaSession, TwoThreadsShareOneModel) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
+  if (!std::filesystem::exists(kEffNet)) GTEST_SKIP() << kEffNet << " not present";
+  auto model = Model::load(kEffNet);
+  const Tensor input = random_input(*model, 2, 9);
+  const Tensor want = Session(model, on_cuda()).run(input).output().to(Device::cpu());
+  Tensor got[2];
+  std::thread threads[2];
+  for (int t = 0; t < 2; ++t)
+    threads[t] = std::thread([&, t] {
+      Session s(model, on_cuda());
+      for (int i = 0; i < 3; ++i) got[t] = s.run(input).output().to(Device::cpu());
+    });
+  for (auto& th : threads) th.join();
+  for (const Tensor& g : got) EXPECT_EQ(normalized_error(g, want), 0.0);
+}
+
+}  // namespace
+}  // namespace glassbox::test
