@@ -89,6 +89,14 @@ size_t CachingAllocator::peak_bytes() const {
   return peak_;
 }
 
+double CudaDeviceInfo::fp32_peak_tflops() const {
+  // FP32 lanes per SM: Volta/Turing/GA100 64; GA10x, Ada and Hopper 128; Blackwell 128.
+  int lanes = 0;
+  if (major == 7 || (major == 8 && minor == 0)) lanes = 64;
+  else if (major >= 8) lanes = 128;
+  return double(lanes) * 2.0 * sm_count * clock_khz * 1e3 / 1e12;
+}
+
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
   if (bytes == 0) return;
   if (dst_device.is_cpu() && src_device.is_cpu()) {

@@ -61,4 +61,15 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 // Number of CUDA devices usable now (0 without CUDA support, driver or device).
 int cuda_device_count();
 
+// What a CUDA device is, for benchmark reports.
+struct CudaDeviceInfo {
+  std::string name;
+  int sm_count = 0, clock_khz = 0, major = 0, minor = 0;
+  int driver_version = 0, runtime_version = 0;  // e.g. 13000 = 13.0
+  size_t memory_total = 0, memory_free = 0;     // bytes, now
+  // FP32 FMA lanes per SM for this architecture x 2 flops x SMs x clock, in TFLOP/s (0 when unknown).
+  double fp32_peak_tflops() const;
+};
+CudaDeviceInfo cuda_device_info(int index);
+
 }  // namespace glassbox

@@ -56,6 +56,23 @@ Allocator& cuda_allocator(int index) {
   return *allocators[index];
 }
 
+CudaDeviceInfo cuda_device_info(int index) {
+  GB_CHECK(index >= 0 && index < cuda_device_count(), "CUDA device ", index, " is not present");
+  CudaDeviceInfo info;
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, index), "cudaGetDeviceProperties");
+  info.name = prop.name;
+  info.major = prop.major;
+  info.minor = prop.minor;
+  check(cudaDeviceGetAttribute(&info.sm_count, cudaDevAttrMultiProcessorCount, index), "cudaDeviceGetAttribute");
+  check(cudaDeviceGetAttribute(&info.clock_khz, cudaDevAttrClockRate, index), "cudaDeviceGetAttribute");
+  check(cudaDriverGetVersion(&info.driver_version), "cudaDriverGetVersion");
+  check(cudaRuntimeGetVersion(&info.runtime_version), "cudaRuntimeGetVersion");
+  check(cudaSetDevice(index), "cudaSetDevice");
+  check(cudaMemGetInfo(&info.memory_free, &info.memory_total), "cudaMemGetInfo");
+  return info;
+}
+
 void cuda_copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
   cudaMemcpyKind kind = cudaMemcpyDefault;  // unified addressing tells the direction
   if (!dst_device.is_cpu()) check(cudaSetDevice(dst_device.index), "cudaSetDevice");

@@ -1,4 +1,4 @@
-// The glassbox command line: inspect, run, bench.
+// The glassbox command line: inspect, run, bench (bench.cpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,12 +12,13 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "tools/glassbox/args.h"
 #include "tools/glassbox/image.h"
 #include "tools/glassbox/labels.h"
 
 namespace fs = std::filesystem;
 using namespace glassbox;
-using glassbox::tools::Preprocess;
+using namespace glassbox::tools;
 
 namespace {
 
@@ -30,64 +31,18 @@ usage:
                [--preprocess SPEC] [--resize N] [--crop N] [--mean R,G,B] [--std R,G,B] [--threads N]
                [--max-pixels N] [--conv-variant NAME]
       classify images; --json prints one record per image (top-k index, name, probability; --logits adds all)
-  glassbox bench MODEL.onnx [--batch N] [--iters N] [--warmup N] [--threads N] [--conv-variant NAME] [--profile]
-                 [--sgemm-variant avx512_12x32|avx2_6x16|generic_6x16]
+  glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
+                 [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
                  [--serve]
-      time the forward pass on random input; --profile adds per-operator and slowest-step times;
-      --serve reads "run" lines on stdin and answers each with the
-      milliseconds of one forward pass (for interleaved comparisons driven by tools/python/bench_cpu.py)
+      latency and throughput on random input already on the device, per batch size and conv variant,
+      interleaved (a markdown table; --json FILE writes the rows with memory); --profile adds per-operator
+      times; --per-layer times each convolution under each variant (TFLOP/s, share of the fp32 peak);
+      --serve answers "run K" lines on stdin with the mean milliseconds of K forward passes (for the
+      interleaved peer comparisons of tools/python/bench_cpu.py and bench_gpu.py)
 
 preprocessing SPEC: "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
 (pixels 0..255, RGB). Default: the model's "glassbox.preprocess" metadata, else torchvision's ImageNet values.
 )";
-
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;
-  std::vector<std::string> flags;
-  bool flag(const std::string& f) const { return std::find(flags.begin(), flags.end(), f) != flags.end(); }
-  std::string get(const std::string& k, const std::string& def = "") const {
-    auto it = options.find(k);
-    return it == options.end() ? def : it->second;
-  }
-  long integer(const std::string& k, long def) const {
-    auto it = options.find(k);
-    if (it == options.end()) return def;
-    const std::string& v = it->second;
-    GB_CHECK(!v.empty() && v.size() < 12 && v.find_first_not_of("0123456789") == std::string::npos, "--", k,
-             ": expected a non-negative integer, got '", v, "'");
-    return std::stol(v);
-  }
-};
-
-Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& flag_names) {
-  Args a;
-  for (int i = first; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s.rfind("--", 0) == 0) {
-      const std::string name = s.substr(2);
-      if (std::find(flag_names.begin(), flag_names.end(), name) != flag_names.end()) {
-        a.flags.push_back(name);
-        continue;
-      }
-      GB_CHECK(i + 1 < argc, "option ", s, " needs a value");
-      a.options[name] = argv[++i];
-    } else {
-      a.positional.push_back(s);
-    }
-  }
-  return a;
-}
-
-SessionOptions session_options(const Args& a) {
-  SessionOptions o;
-  o.threads = static_cast<int>(a.integer("threads", 0));
-  if (!a.get("conv-variant").empty()) o.kernel_variants["conv2d"] = a.get("conv-variant");
-  if (!a.get("sgemm-variant").empty()) o.kernel_variants["sgemm"] = a.get("sgemm-variant");
-  if (!a.get("device").empty()) o.device = Device::parse(a.get("device"));
-  o.profile = a.flag("profile");
-  return o;
-}
 
 std::string json_escape(const std::string& s) {
   std::string o;
@@ -175,7 +130,7 @@ int cmd_run(const Args& a) {
     }
     if (images.empty()) continue;
     const Result r = session.run(tools::make_batch(images, pre));
-    const Tensor& logits = r.output();
+    const Tensor logits = r.output().to(Device::cpu());  // waits for the device's queued work
     GB_CHECK(logits.rank() == 2, "the model's output has shape ", shape_str(logits.shape()), "; run expects [N, classes]");
     const int64_t C = logits.dim(1);
     for (size_t i = 0; i < images.size(); ++i) {
@@ -220,64 +175,6 @@ int cmd_run(const Args& a) {
   return failures ? 1 : 0;
 }
 
-int cmd_bench(const Args& a) {
-  GB_CHECK(a.positional.size() == 1, "bench takes one MODEL.onnx");
-  auto model = Model::load(a.positional[0]);
-  const long batch = std::max(1L, a.integer("batch", 1));
-  Shape shape = model->input_shape();
-  GB_CHECK(!shape.empty(), "the model's input declares no shape");
-  shape[0] = batch;
-  for (int64_t d : shape) GB_CHECK(d > 0, "the input shape ", shape_str(model->input_shape()), " is not concrete");
-  Tensor x = Tensor::empty(shape);
-  uint32_t state = 12345;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    state = state * 1664525u + 1013904223u;
-    x.data<float>()[i] = float(state >> 8) / float(1 << 24) * 2.f - 1.f;
-  }
-  Session session(model, session_options(a));
-  auto once = [&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    session.run(x);
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  };
-  once();  // plan and arena
-  if (a.flag("serve")) {
-    std::printf("ready\n");
-    std::fflush(stdout);
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      if (line == "quit") break;
-      std::printf("%.4f\n", once());
-      std::fflush(stdout);
-    }
-    return 0;
-  }
-  for (long i = 0; i < a.integer("warmup", 2); ++i) once();
-  std::vector<double> t;
-  for (long i = 0; i < std::max(1L, a.integer("iters", 10)); ++i) t.push_back(once());
-  std::sort(t.begin(), t.end());
-  const double median = t[t.size() / 2];
-  if (a.flag("profile")) {
-    // The last run's steps, slowest first, and the time per operator.
-    auto steps = session.profile();
-    std::map<std::string, double> by_op;
-    double total = 0;
-    for (const auto& s : steps) by_op[s.label] += s.ms, total += s.ms;
-    std::sort(steps.begin(), steps.end(), [](const StepTime& x, const StepTime& y) { return x.ms > y.ms; });
-    std::printf("%-14s %8s %6s\n", "operator", "ms", "share");
-    for (const auto& [op, ms] : by_op) std::printf("%-14s %8.2f %5.1f%%\n", op.c_str(), ms, 100 * ms / total);
-    std::printf("\nslowest steps:\n");
-    for (size_t i = 0; i < steps.size() && i < 15; ++i)
-      std::printf("%8.2f ms  %-14s %-20s %s\n", steps[i].ms, steps[i].label.c_str(), shape_str(steps[i].shape).c_str(),
-                  steps[i].node.c_str());
-  }
-  std::printf("model %s batch %ld threads %d conv %s sgemm %s: median %.2f ms, min %.2f ms, %.1f images/s, arena %.1f MiB\n",
-              a.positional[0].c_str(), batch, session_options(a).threads, session.backend().selected_variant("conv2d").c_str(),
-              session.backend().selected_variant("sgemm").c_str(),
-              median, t.front(), 1000.0 * batch / median, session.arena_bytes() / 1048576.0);
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -289,7 +186,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
-    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile"}));
+    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
     std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, bench; glassbox --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -1,0 +1,278 @@
+// glassbox bench: forward latency and throughput on random input, per batch size and convolution variant.
+//
+// Each (batch, variant) gets its own session with its input already on the device. A round times, for every
+// variant in turn, one forward pass waited for (latency) and K back-to-back passes with one wait at the end
+// (throughput); the report gives medians over rounds and, for each variant, the median of its per-round ratio to
+// the first variant (machines drift: neighbours in time compare better than medians taken minutes apart).
+// --per-layer times every convolution step of the first batch size under each variant (synchronized per step)
+// and reports achieved TFLOP/s and the fraction of the device's fp32 peak.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "tools/glassbox/args.h"
+
+namespace glassbox::tools {
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Tensor random_input(const Model& model, long batch, Device device) {
+  Shape shape = model.input_shape();
+  GB_CHECK(!shape.empty(), "the model's input declares no shape");
+  shape[0] = batch;
+  for (int64_t d : shape) GB_CHECK(d > 0, "the input shape ", shape_str(model.input_shape()), " is not concrete");
+  Tensor x = Tensor::empty(shape);
+  uint32_t state = 12345;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    x.data<float>()[i] = float(state >> 8) / float(1 << 24) * 2.f - 1.f;
+  }
+  return x.to(device);
+}
+
+// One timed configuration: a session and its resident input.
+struct Runner {
+  Runner(std::string v, std::unique_ptr<Session> s, Tensor x)
+      : variant(std::move(v)), session(std::move(s)), input(std::move(x)) {}
+  std::string variant;
+  std::unique_ptr<Session> session;
+  Tensor input;
+  long repeat = 1;  // forwards per throughput sample
+  std::vector<double> latency_ms, per_forward_ms;
+  // Milliseconds per forward over k back-to-back passes, waited for at the end.
+  double time(long k) {
+    const double t0 = now_ms();
+    for (long i = 0; i < k; ++i) session->run(input);
+    session->synchronize();
+    return (now_ms() - t0) / double(k);
+  }
+};
+
+// "resnet50" for .../resnet50/model.onnx, else the file's stem.
+std::string model_label(const std::string& path) {
+  std::string p = path;
+  const size_t slash = p.find_last_of('/');
+  std::string file = slash == std::string::npos ? p : p.substr(slash + 1);
+  if (file == "model.onnx" && slash != std::string::npos) {
+    const std::string dir = p.substr(0, slash);
+    return dir.substr(dir.find_last_of('/') == std::string::npos ? 0 : dir.find_last_of('/') + 1);
+  }
+  return file.substr(0, file.rfind(".onnx"));
+}
+
+std::string json_number(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
+
+void per_operator_profile(Session& session, const Tensor& input) {
+  session.run(input);
+  auto steps = session.profile();
+  std::map<std::string, double> by_op;
+  double total = 0;
+  for (const auto& s : steps) by_op[s.label] += s.ms, total += s.ms;
+  std::sort(steps.begin(), steps.end(), [](const StepTime& x, const StepTime& y) { return x.ms > y.ms; });
+  std::printf("%-14s %8s %6s\n", "operator", "ms", "share");
+  for (const auto& [op, ms] : by_op) std::printf("%-14s %8.2f %5.1f%%\n", op.c_str(), ms, 100 * ms / total);
+  std::printf("\nslowest steps:\n");
+  for (size_t i = 0; i < steps.size() && i < 15; ++i)
+    std::printf("%8.2f ms  %-14s %-20s %s\n", steps[i].ms, steps[i].label.c_str(), shape_str(steps[i].shape).c_str(),
+                steps[i].node.c_str());
+}
+
+// Per convolution step: time under each variant, FLOPs = 2 x outputs x (C/G x KH x KW).
+void per_layer_table(const std::shared_ptr<const Model>& model, long batch, Device device,
+                     const std::vector<std::string>& variants, long rounds) {
+  const Tensor input = random_input(*model, batch, device);
+  std::vector<std::vector<double>> ms(variants.size());  // [variant][conv step]
+  std::vector<std::string> names;
+  std::vector<double> gflop;
+  for (size_t v = 0; v < variants.size(); ++v) {
+    SessionOptions o;
+    o.device = device;
+    o.kernel_variants["conv2d"] = variants[v];
+    o.profile = true;
+    Session s(model, o);
+    s.run(input);  // plan, memory, autotune
+    const Plan& plan = s.plan_for({input.shape()});
+    std::vector<std::vector<double>> samples;
+    for (long r = 0; r < rounds; ++r) {
+      s.run(input);
+      const auto& prof = s.profile();
+      size_t conv = 0;
+      for (size_t i = 0; i < plan.steps.size(); ++i) {
+        const Node& n = model->graph().nodes[plan.steps[i].node];
+        if (n.op != "Conv") continue;
+        if (samples.size() <= conv) samples.emplace_back();
+        samples[conv].push_back(prof[i].ms);
+        if (v == 0 && r == 0) {
+          const Shape& w = plan.shapes[n.inputs[1]];
+          const Shape& y = plan.shapes[plan.steps[i].outputs[0]];
+          gflop.push_back(2.0 * double(numel(y)) * double(w[1] * w[2] * w[3]) / 1e9);
+          names.push_back(shape_str(plan.shapes[n.inputs[0]]) + " * " + shape_str(w) + " -> " + shape_str(y) + " " +
+                          prof[i].label);
+        }
+        ++conv;
+      }
+    }
+    for (auto& smp : samples) ms[v].push_back(median(smp));
+  }
+  double peak = 0;
+  if (!device.is_cpu()) peak = cuda_device_info(device.index).fp32_peak_tflops();
+  std::printf("\n| # | convolution (x * w -> y) | GFLOP |");
+  for (const auto& v : variants) std::printf(" %s ms |", v.c_str());
+  std::printf(" best hand-written | TFLOP/s | %% of fp32 peak |");
+  const auto cudnn = std::find(variants.begin(), variants.end(), "cudnn");
+  if (cudnn != variants.end()) std::printf(" best / cudnn |");
+  std::printf("\n|---|---|---|");
+  for (size_t v = 0; v < variants.size() + 3 + (cudnn != variants.end()); ++v) std::printf("---|");
+  std::printf("\n");
+  std::vector<double> totals(variants.size(), 0.0);
+  double best_total = 0;
+  for (size_t c = 0; c < names.size(); ++c) {
+    std::printf("| %zu | %s | %.2f |", c, names[c].c_str(), gflop[c]);
+    double best = 0;
+    std::string best_name;
+    for (size_t v = 0; v < variants.size(); ++v) {
+      std::printf(" %.3f |", ms[v][c]);
+      totals[v] += ms[v][c];
+      if (variants[v].rfind("cudnn", 0) != 0 && (best_name.empty() || ms[v][c] < best))
+        best = ms[v][c], best_name = variants[v];
+    }
+    best_total += best;
+    const double tflops = best > 0 ? gflop[c] / best : 0;
+    std::printf(" %s | %.1f | %.0f%% |", best_name.c_str(), tflops, peak > 0 ? 100 * tflops / peak : 0.0);
+    if (cudnn != variants.end()) std::printf(" %.2f |", best / ms[cudnn - variants.begin()][c]);
+    std::printf("\n");
+  }
+  std::printf("| | all convolutions | |");
+  for (double t : totals) std::printf(" %.2f |", t);
+  std::printf(" %.2f (best per layer) | | |\n", best_total);
+  if (peak > 0) std::printf("fp32 peak of this device: %.1f TFLOP/s\n", peak);
+}
+
+}  // namespace
+
+int cmd_bench(const Args& a) {
+  GB_CHECK(a.positional.size() == 1, "bench takes one MODEL.onnx");
+  auto model = Model::load(a.positional[0]);
+  const SessionOptions base = session_options(a);
+  std::vector<long> batches;
+  for (const auto& b : split_list(a.get("batch", "1"))) {
+    GB_CHECK(b.find_first_not_of("0123456789") == std::string::npos && b.size() < 7 && std::stol(b) > 0,
+             "--batch: expected positive integers separated by commas, got '", a.get("batch"), "'");
+    batches.push_back(std::stol(b));
+  }
+  std::vector<std::string> variants = split_list(a.get("conv-variant"));
+  if (variants.empty()) variants.push_back(Session(model, base).backend().selected_variant("conv2d"));
+
+  if (a.flag("serve")) {  // one batch, one variant; "run K" -> K forwards, one wait, mean ms per forward
+    GB_CHECK(batches.size() == 1 && variants.size() == 1, "--serve takes one batch size and one conv variant");
+    SessionOptions o = base;
+    o.kernel_variants["conv2d"] = variants[0];
+    Runner r(variants[0], std::make_unique<Session>(model, o), random_input(*model, batches[0], base.device));
+    r.time(3);  // plan, memory, autotune, warm caches
+    std::printf("ready\n");
+    std::fflush(stdout);
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line == "quit") break;
+      long k = 1;
+      if (line.rfind("run ", 0) == 0) k = std::max(1L, std::atol(line.c_str() + 4));
+      std::printf("%.4f\n", r.time(k));
+      std::fflush(stdout);
+    }
+    return 0;
+  }
+
+  if (a.flag("per-layer")) {
+    per_layer_table(model, batches[0], base.device, variants, std::max(1L, a.integer("iters", 5)));
+    return 0;
+  }
+
+  const long rounds = std::max(1L, a.integer("iters", 10));
+  const long warmup = a.integer("warmup", 2);
+  const double sample_ms = double(a.integer("sample-ms", 100));
+  std::string device_name = base.device.str();
+  if (!base.device.is_cpu()) {
+    const CudaDeviceInfo info = cuda_device_info(base.device.index);
+    device_name = info.name;
+    std::printf("device %s (sm_%d%d, %d SMs, %.0f MHz, fp32 peak %.1f TFLOP/s), driver %d, runtime %d\n",
+                info.name.c_str(), info.major, info.minor, info.sm_count, info.clock_khz / 1e3,
+                info.fp32_peak_tflops(), info.driver_version, info.runtime_version);
+  }
+  std::string json = "[";
+  std::printf("\n| model | batch | device | conv variant | latency ms | images/s | vs %s | memory MiB |\n",
+              variants[0].c_str());
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  for (long batch : batches) {
+    std::vector<Runner> runners;
+    for (const auto& v : variants) {
+      SessionOptions o = base;
+      o.kernel_variants["conv2d"] = v;
+      o.profile = false;
+      Runner r(v, std::make_unique<Session>(model, o), random_input(*model, batch, base.device));
+      r.time(1);  // plan, memory, autotune
+      for (long i = 0; i < warmup; ++i) r.time(1);
+      r.repeat = std::max(1L, std::min(200L, long(sample_ms / std::max(0.01, r.time(1)))));
+      runners.push_back(std::move(r));
+    }
+    std::vector<std::vector<double>> ratios(runners.size());
+    for (long round = 0; round < rounds; ++round)
+      for (size_t i = 0; i < runners.size(); ++i) {
+        Runner& r = runners[i];
+        r.latency_ms.push_back(r.time(1));
+        r.per_forward_ms.push_back(r.time(r.repeat));
+        ratios[i].push_back(r.per_forward_ms.back() / runners[0].per_forward_ms.back());
+      }
+    for (size_t i = 0; i < runners.size(); ++i) {
+      Runner& r = runners[i];
+      const double lat = median(r.latency_ms), per = median(r.per_forward_ms), ips = 1000.0 * batch / per;
+      const MemoryStats m = r.session->memory();
+      std::printf("| %s | %ld | %s | %s | %.3f | %.1f | %.3f | %.1f |\n", model_label(a.positional[0]).c_str(),
+                  batch, device_name.c_str(),
+                  r.variant.c_str(), lat, ips, median(ratios[i]), m.total() / 1048576.0);
+      json += std::string(json.size() > 1 ? ",\n " : "") + "{\"model\": \"" + model_label(a.positional[0]) + "\", \"device\": \"" +
+              device_name + "\", \"batch\": " + std::to_string(batch) + ", \"conv_variant\": \"" + r.variant +
+              "\", \"latency_ms\": " + json_number(lat) + ", \"ms_per_forward\": " + json_number(per) +
+              ", \"images_per_s\": " + json_number(ips) + ", \"ratio_to_first_variant\": " +
+              json_number(median(ratios[i])) + ", \"memory_bytes\": {\"arena\": " + std::to_string(m.arena) +
+              ", \"constants\": " + std::to_string(m.constants) + ", \"workspace\": " + std::to_string(m.workspace) +
+              ", \"results\": " + std::to_string(m.results) + ", \"total\": " + std::to_string(m.total()) + "}}";
+    }
+    std::fflush(stdout);
+  }
+  json += "]\n";
+  if (!a.get("json").empty()) {
+    std::ofstream f(a.get("json"));
+    GB_CHECK(f, "cannot write ", a.get("json"));
+    f << json;
+  }
+  if (a.flag("profile")) {
+    SessionOptions o = base;
+    o.kernel_variants["conv2d"] = variants[0];
+    Session s(model, o);
+    const Tensor input = random_input(*model, batches.back(), base.device);
+    s.run(input);
+    std::printf("\nprofile, batch %ld, conv2d=%s (each step waited for):\n", batches.back(), variants[0].c_str());
+    per_operator_profile(s, input);
+  }
+  return 0;
+}
+
+}  // namespace glassbox::tools
