@@ -81,9 +81,4 @@ class CpuBackend final : public Backend {
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
 
-std::unique_ptr<Backend> make_backend(Device device, int threads) {
-  if (device.is_cpu()) return make_cpu_backend(threads);
-  return make_cuda_backend(device.index);
-}
-
 }  // namespace glassbox::kernels

@@ -25,7 +25,7 @@ __global__ void bias_activation_kernel(ActivationAttrs a, const float* __restric
 void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y) {
   const int64_t n = y.numel();
   if (n == 0) return;
-  activation_kernel<<<ctx.grid_for(n, 256), 256, 0, ctx.stream()>>>(a, x.data, y.data, n);
+  GB_LAUNCH(activation_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a, x.data, y.data, n);
   check_launch("activation");
 }
 
@@ -34,7 +34,7 @@ void bias_activation(Context& ctx, const ActivationAttrs& a, ConstView bias, Vie
   if (n == 0 || (bias.empty() && a.kind == Activation::none)) return;
   const int64_t channels = y.shape.size() > 1 ? y.dim(1) : 1;
   const int64_t inner = channels ? n / (y.dim(0) * channels) : 1;
-  bias_activation_kernel<<<ctx.grid_for(n, 256), 256, 0, ctx.stream()>>>(a, bias.data, y.data, n, channels, inner);
+  GB_LAUNCH(bias_activation_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a, bias.data, y.data, n, channels, inner);
   check_launch("bias_activation");
 }
 

@@ -25,7 +25,7 @@ void batchnorm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstV
   if (n == 0) return;
   const int64_t channels = x.shape.size() > 1 ? x.dim(1) : 1;
   const int64_t inner = n / (x.dim(0) * channels);
-  batchnorm_kernel<<<ctx.grid_for(n, 256), 256, 0, ctx.stream()>>>(epsilon, x.data, scale.data, bias.data,
+  GB_LAUNCH(batchnorm_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(epsilon, x.data, scale.data, bias.data,
                                                                    mean.data, var.data, y.data, n, channels, inner);
   check_launch("batchnorm");
 }

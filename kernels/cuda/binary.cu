@@ -53,7 +53,7 @@ void binary(Context& ctx, BinaryOp op, const ActivationAttrs& act, ConstView a, 
   if (n == 0) return;
   const unsigned grid = ctx.grid_for(n, 256);
   if (a.shape == y.shape && b.shape == y.shape) {
-    binary_flat_kernel<<<grid, 256, 0, ctx.stream()>>>(op, act, a.data, b.data, y.data, n);
+    GB_LAUNCH(binary_flat_kernel, grid, 256, 0, ctx.stream())(op, act, a.data, b.data, y.data, n);
     check_launch("binary");
     return;
   }
@@ -67,7 +67,7 @@ void binary(Context& ctx, BinaryOp op, const ActivationAttrs& act, ConstView a, 
     s.sa[d] = sa[d];
     s.sb[d] = sb[d];
   }
-  binary_broadcast_kernel<<<grid, 256, 0, ctx.stream()>>>(op, act, a.data, b.data, y.data, n, s);
+  GB_LAUNCH(binary_broadcast_kernel, grid, 256, 0, ctx.stream())(op, act, a.data, b.data, y.data, n, s);
   check_launch("binary (broadcast)");
 }
 

@@ -6,6 +6,13 @@
 #include "kernels/cuda/context.h"
 #include "kernels/kernels.h"
 
+// kernel<<<grid, block, shared_bytes, stream>>>(args...), spelled as a macro so that the kernels also build as plain
+// C++ for the CPU emulation of tests/cuda_emulation, which defines its own versions of these two.
+#ifndef GB_CUDA_EMULATION
+#define GB_LAUNCH(kernel, grid, block, shared, stream) kernel<<<grid, block, shared, stream>>>
+#define GB_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 namespace glassbox::kernels::cuda {
 
 // Sum over the 32 lanes of a warp (every lane gets the total).

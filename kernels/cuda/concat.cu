@@ -25,7 +25,7 @@ void concat(Context& ctx, int axis, const std::vector<ConstView>& xs, View y) {
   for (const ConstView& x : xs) {
     const int64_t row = x.numel() / outer;
     if (row) {
-      concat_kernel<<<ctx.grid_for(outer * row, 256), 256, 0, ctx.stream()>>>(x.data, y.data, outer, row, y_row,
+      GB_LAUNCH(concat_kernel, ctx.grid_for(outer * row, 256), 256, 0, ctx.stream())(x.data, y.data, outer, row, y_row,
                                                                               offset);
       check_launch("concat");
     }

@@ -52,7 +52,7 @@ __device__ void stage_patch(float* patch, const float* plane, const ConvShape& s
 __global__ void conv2d_direct_kernel(const ConvShape s, ActivationAttrs act, const float* __restrict__ x,
                                      const float* __restrict__ w, const float* __restrict__ bias,
                                      float* __restrict__ y) {
-  extern __shared__ float shared[];
+  GB_DYNAMIC_SHARED(float, shared);
   float* patch = shared;                         // [PH][PW]
   float* taps = shared + s.PH * s.PW;            // [kChannelsPerBlock][KH][KW]
   const int tiles_w = (s.OW + kTile - 1) / kTile;
@@ -93,7 +93,7 @@ __global__ void conv2d_direct_kernel(const ConvShape s, ActivationAttrs act, con
 __global__ void conv2d_depthwise_kernel(const ConvShape s, int tile_h, int tile_w, ActivationAttrs act,
                                         const float* __restrict__ x, const float* __restrict__ w,
                                         const float* __restrict__ bias, float* __restrict__ y) {
-  extern __shared__ float shared[];
+  GB_DYNAMIC_SHARED(float, shared);
   float* patch = shared;               // [PH][PW]
   float* taps = shared + s.PH * s.PW;  // [KH][KW]
   const int tiles_w = (s.OW + tile_w - 1) / tile_w;
@@ -129,7 +129,7 @@ void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w,
   const int tiles = ((s.OH + kTile - 1) / kTile) * ((s.OW + kTile - 1) / kTile);
   const int channel_blocks = static_cast<int>(a.groups) * ((s.Mg + kChannelsPerBlock - 1) / kChannelsPerBlock);
   GB_CHECK(channel_blocks <= 65535 && s.N <= 65535, "conv2d direct: grid too large");
-  conv2d_direct_kernel<<<dim3(tiles, channel_blocks, s.N), dim3(kTile, kTile), shared, ctx.stream()>>>(
+  GB_LAUNCH(conv2d_direct_kernel, dim3(tiles, channel_blocks, s.N), dim3(kTile, kTile), shared, ctx.stream())(
       s, a.act, x.data, w.data, bias.empty() ? nullptr : bias.data, y.data);
   check_launch("conv2d direct");
 }
@@ -145,7 +145,7 @@ void conv2d_depthwise(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView
            s.sw, " needs ", shared, " bytes of shared memory (48 KB available); use the direct variant");
   const int tiles = ((s.OH + tile_h - 1) / tile_h) * ((s.OW + tile_w - 1) / tile_w);
   GB_CHECK(s.M <= 65535 && s.N <= 65535, "conv2d depthwise: grid too large");
-  conv2d_depthwise_kernel<<<dim3(tiles, s.M, s.N), 256, shared, ctx.stream()>>>(
+  GB_LAUNCH(conv2d_depthwise_kernel, dim3(tiles, s.M, s.N), 256, shared, ctx.stream())(
       s, tile_h, tile_w, a.act, x.data, w.data, bias.empty() ? nullptr : bias.data, y.data);
   check_launch("conv2d depthwise");
 }

@@ -7,7 +7,9 @@
 // keeps rows 16-byte aligned and staggers banks. The next K step is loaded into registers while the tensor cores
 // work on this one. The epilogue goes through a 16x16 staging tile per warp so that bias, activation and the NCHW
 // scatter are applied per element.
+#ifndef GB_CUDA_EMULATION
 #include <mma.h>
+#endif
 
 #include "kernels/cuda/conv2d_gemm.cuh"
 #include "kernels/cuda/ops.h"
@@ -104,7 +106,7 @@ void conv2d_implicit_gemm_tf32(Context& ctx, const Conv2dAttrs& a, ConstView x, 
   const int groups = static_cast<int>(a.groups);
   GB_CHECK(groups <= 65535, "conv2d implicit_gemm_tf32: ", groups, " groups exceed one launch");
   const dim3 grid((p.N + kBN - 1) / kBN, (p.M + kBM - 1) / kBM, groups);
-  conv2d_tf32_kernel<<<grid, kThreads, 0, ctx.stream()>>>(p);
+  GB_LAUNCH(conv2d_tf32_kernel, grid, kThreads, 0, ctx.stream())(p);
   check_launch("conv2d implicit_gemm_tf32");
 }
 

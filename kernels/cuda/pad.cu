@@ -45,7 +45,7 @@ void pad(Context& ctx, const PadAttrs& a, ConstView x, View y) {
     d.x_stride[k] = sx[k];
     d.begin[k] = a.pads[k];
   }
-  pad_kernel<<<ctx.grid_for(n, 256), 256, 0, ctx.stream()>>>(a.mode, a.value, x.data, y.data, n, d);
+  GB_LAUNCH(pad_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a.mode, a.value, x.data, y.data, n, d);
   check_launch("pad");
 }
 

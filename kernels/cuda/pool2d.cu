@@ -33,7 +33,7 @@ __global__ void row_mean_kernel(const float* __restrict__ x, float* __restrict__
 void pool2d(Context& ctx, const Pool2dAttrs& a, ConstView x, View y) {
   const int64_t n = y.numel();
   if (n == 0) return;
-  pool2d_kernel<<<ctx.grid_for(n, 256), 256, 0, ctx.stream()>>>(a, x.data, y.data, x.dim(0) * x.dim(1), x.dim(2),
+  GB_LAUNCH(pool2d_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a, x.data, y.data, x.dim(0) * x.dim(1), x.dim(2),
                                                                 x.dim(3), y.dim(2), y.dim(3));
   check_launch("pool2d");
 }
@@ -43,7 +43,7 @@ void row_mean(Context& ctx, const float* x, float* y, int64_t rows, int64_t len)
   const dim3 block(32, 8);
   const int64_t blocks = (rows + 7) / 8;
   GB_CHECK(blocks < (int64_t(1) << 31), "row mean over ", rows, " rows: too many for one launch");
-  row_mean_kernel<<<static_cast<unsigned>(blocks), block, 0, ctx.stream()>>>(x, y, rows, len);
+  GB_LAUNCH(row_mean_kernel, static_cast<unsigned>(blocks), block, 0, ctx.stream())(x, y, rows, len);
   check_launch("row_mean");
 }
 

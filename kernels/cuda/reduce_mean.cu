@@ -36,6 +36,10 @@ __global__ void reduce_mean_kernel(const float* __restrict__ x, float* __restric
   }
 }
 
+__global__ void fill_kernel(float* y, int64_t n, float v) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) y[i] = v;
+}
+
 }  // namespace
 
 void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y) {
@@ -45,7 +49,8 @@ void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y
   int64_t count = 1;
   for (int a : axes) count *= x.shape[a];
   if (count == 0) {  // the mean of nothing: 0, as the CPU kernel
-    check(cudaMemsetAsync(y.data, 0, static_cast<size_t>(n_out) * sizeof(float), ctx.stream()), "cudaMemsetAsync");
+    GB_LAUNCH(fill_kernel, ctx.grid_for(n_out, 256), 256, 0, ctx.stream())(y.data, n_out, 0.f);
+    check_launch("reduce_mean (empty)");
     return;
   }
   bool trailing = true;  // axes == {r - k, ..., r - 1}
@@ -61,7 +66,7 @@ void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y
     d.y_size[k] = y.shape[k];
   }
   for (int a : axes) d.reduced[a] = true;
-  reduce_mean_kernel<<<ctx.grid_for(n_out, 256), 256, 0, ctx.stream()>>>(x.data, y.data, n_out, count, d);
+  GB_LAUNCH(reduce_mean_kernel, ctx.grid_for(n_out, 256), 256, 0, ctx.stream())(x.data, y.data, n_out, count, d);
   check_launch("reduce_mean");
 }
 

@@ -147,7 +147,8 @@ void launch_simt_gemm(Context& ctx, const Problem& p, int problems, const char* 
   GB_CHECK(problems <= 65535, name, ": ", problems, " independent GEMMs exceed one launch (65535)");
   const dim3 grid((p.N + BN - 1) / BN, (p.M + BM - 1) / BM, problems);
   GB_CHECK(grid.y <= 65535, name, ": M = ", p.M, " is too large for one launch");
-  simt_gemm_kernel<BM, BN, Problem><<<grid, kGemmThreads, 0, ctx.stream()>>>(p);
+  const auto kernel = simt_gemm_kernel<BM, BN, Problem>;
+  GB_LAUNCH(kernel, grid, kGemmThreads, 0, ctx.stream())(p);
   check_launch(name);
 }
 

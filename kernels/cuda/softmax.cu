@@ -46,9 +46,9 @@ void softmax(Context& ctx, int axis, ConstView x, View y) {
   if (inner == 1) {
     const int64_t blocks = (outer + 7) / 8;
     GB_CHECK(blocks < (int64_t(1) << 31), "softmax over ", outer, " rows: too many for one launch");
-    softmax_rows_kernel<<<static_cast<unsigned>(blocks), dim3(32, 8), 0, ctx.stream()>>>(x.data, y.data, outer, len);
+    GB_LAUNCH(softmax_rows_kernel, static_cast<unsigned>(blocks), dim3(32, 8), 0, ctx.stream())(x.data, y.data, outer, len);
   } else {
-    softmax_columns_kernel<<<ctx.grid_for(outer * inner, 256), 256, 0, ctx.stream()>>>(x.data, y.data, outer, len,
+    GB_LAUNCH(softmax_columns_kernel, ctx.grid_for(outer * inner, 256), 256, 0, ctx.stream())(x.data, y.data, outer, len,
                                                                                        inner);
   }
   check_launch("softmax");

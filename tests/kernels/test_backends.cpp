@@ -2,10 +2,11 @@
 // attribute sweeps, guard bytes around every output buffer, and a failure on a NaN/inf mismatch or a normalized
 // error max|got - ref| / max|ref| above the backend's stated tolerance:
 //   fp32 kernels 2e-5 (summation order only), TF32 tensor-core variants 5e-3 (10-bit mantissa operands).
-// Backends under test: every CUDA convolution variant and the CUDA kernels of every other operator where a GPU is
-// present; without one, the CPU backend in another configuration (1 thread, the generic sgemm micro-kernel, the
-// direct convolution), which exercises the harness itself and compares the CPU variants. Input-gradients join
-// when the backward pass exists.
+// Backends under test: the CPU backend in another configuration (1 thread, the generic sgemm micro-kernel, the
+// direct convolution), and every CUDA convolution variant and the CUDA kernels of every other operator where a GPU
+// is present. Built as test_backends_emulated, the "CUDA backend" is the same kernel sources run by the CPU
+// emulation of tests/cuda_emulation: their logic is checked in every CI run, the GPU run remains the real test.
+// Input-gradients join when the backward pass exists.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -135,7 +136,13 @@ void expect_all(const std::vector<Case>& cases, const std::vector<Participant>& 
 
 // --- participants ------------------------------------------------------------------------------------------------
 
+#if GLASSBOX_CUDA_EMULATION
+bool has_cuda() { return true; }
+const char* kCudaLabel = "cuda (emulated on the CPU)";
+#else
 bool has_cuda() { return cuda_device_count() > 0; }
+const char* kCudaLabel = "cuda:0";
+#endif
 
 // The CPU in another configuration: 1 thread, the portable micro-kernel, and (for conv2d) a given variant.
 Participant cpu_participant(const std::string& conv_variant = "") {
@@ -156,7 +163,7 @@ std::vector<Participant> participants_for(const std::string& op) {
   if (op == "conv2d") {
     for (const std::string& v : make_cuda_backend(0)->variants("conv2d")) {
       const bool tf32 = v.find("tf32") != std::string::npos;
-      out.push_back({"cuda:0 conv2d=" + v,
+      out.push_back({std::string(kCudaLabel) + " conv2d=" + v,
                      [v] {
                        auto b = make_cuda_backend(0);
                        b->select_variant("conv2d", v);
@@ -165,7 +172,7 @@ std::vector<Participant> participants_for(const std::string& op) {
                      tf32 ? 5e-3 : 2e-5});
     }
   } else {
-    out.push_back({"cuda:0", [] { return make_cuda_backend(0); }});
+    out.push_back({kCudaLabel, [] { return make_cuda_backend(0); }});
   }
   return out;
 }

@@ -1,0 +1,110 @@
+// The CUDA kernels of kernels/cuda compiled as C++ and run by the CPU emulation (cuda_emulation.h), behind the
+// Backend interface: make_cuda_backend here gives this backend (on host memory), so the one harness of
+// tests/kernels/test_backends.cpp runs the CUDA kernels' logic where there is no GPU. The Context is emulated
+// too: no stream, host scratch, and the SM count of an H100 so that tile choices match the real device.
+#include <cstdlib>
+#include <functional>
+
+#include "engine/error.h"
+#include "kernels/cuda/ops.h"
+#include "kernels/registry.h"
+
+namespace glassbox::kernels {
+
+namespace cuda {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) fail("emulated CUDA error in ", what);
+}
+void check_launch(const char*) {}  // the emulator aborts on a bad launch
+
+Context::Context(int device) : device_(device), sm_count_(132) {}
+Context::~Context() { std::free(scratch_); }
+void* Context::scratch(size_t bytes) {
+  if (bytes <= scratch_bytes_) return scratch_;
+  std::free(scratch_);
+  scratch_ = std::malloc(bytes);
+  GB_CHECK(scratch_, "out of host memory");
+  scratch_bytes_ = bytes;
+  return scratch_;
+}
+
+}  // namespace cuda
+
+namespace {
+
+using ConvFn = std::function<void(cuda::Context&, const Conv2dAttrs&, ConstView, ConstView, ConstView, View)>;
+
+// The hand-written variants of the CUDA backend (backend.cpp) with the same depthwise routing.
+const VariantTable<ConvFn>& conv_variants() {
+  auto depthwise_or = [](ConvFn general) -> ConvFn {
+    return [general](cuda::Context& c, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) {
+      if (cuda::is_depthwise(a, x, w)) cuda::conv2d_depthwise(c, a, x, w, b, y);
+      else general(c, a, x, w, b, y);
+    };
+  };
+  static const VariantTable<ConvFn> table(
+      "conv2d",
+      {{"implicit_gemm", "", depthwise_or([](auto& c, auto& a, auto x, auto w, auto b, auto y) {
+          cuda::conv2d_implicit_gemm(c, 0, a, x, w, b, y);
+        })},
+       {"implicit_gemm_128x128", "", depthwise_or([](auto& c, auto& a, auto x, auto w, auto b, auto y) {
+          cuda::conv2d_implicit_gemm(c, 128, a, x, w, b, y);
+        })},
+       {"implicit_gemm_64x64", "", depthwise_or([](auto& c, auto& a, auto x, auto w, auto b, auto y) {
+          cuda::conv2d_implicit_gemm(c, 64, a, x, w, b, y);
+        })},
+       {"implicit_gemm_tf32", "", depthwise_or([](auto& c, auto& a, auto x, auto w, auto b, auto y) {
+          cuda::conv2d_implicit_gemm_tf32(c, a, x, w, b, y);
+        })},
+       {"direct", "", [](auto& c, auto& a, auto x, auto w, auto b, auto y) { cuda::conv2d_direct(c, a, x, w, b, y); }}});
+  return table;
+}
+
+class EmulatedCudaBackend final : public Backend {
+ public:
+  EmulatedCudaBackend() : ctx_(0), conv_(conv_variants().find("implicit_gemm")) {}
+  Device device() const override { return Device::cpu(); }
+  void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) override {
+    conv_->fn(ctx_, a, x, w, b, y);
+  }
+  void pool2d(const Pool2dAttrs& a, ConstView x, View y) override { cuda::pool2d(ctx_, a, x, y); }
+  void global_avg_pool(ConstView x, View y) override { cuda::global_avg_pool(ctx_, x, y); }
+  void batchnorm(float eps, ConstView x, ConstView s, ConstView b, ConstView m, ConstView v, View y) override {
+    cuda::batchnorm(ctx_, eps, x, s, b, m, v, y);
+  }
+  void activation(const ActivationAttrs& a, ConstView x, View y) override { cuda::activation(ctx_, a, x, y); }
+  void binary(BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) override {
+    cuda::binary(ctx_, op, act, a, b, y);
+  }
+  void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
+    cuda::gemm(ctx_, a, A, B, C, y);
+  }
+  void matmul(ConstView a, ConstView b, View y) override { cuda::matmul(ctx_, a, b, y); }
+  void concat(int axis, const std::vector<ConstView>& xs, View y) override { cuda::concat(ctx_, axis, xs, y); }
+  void pad(const PadAttrs& a, ConstView x, View y) override { cuda::pad(ctx_, a, x, y); }
+  void softmax(int axis, ConstView x, View y) override { cuda::softmax(ctx_, axis, x, y); }
+  void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
+    cuda::reduce_mean(ctx_, axes, x, y);
+  }
+  void copy(ConstView x, View y) override { std::copy(x.data, x.data + x.numel(), y.data); }
+  void upload(const float* host, View y) override { std::copy(host, host + y.numel(), y.data); }
+  std::vector<std::string> variants(const std::string& op) const override {
+    return op == "conv2d" ? conv_variants().names() : std::vector<std::string>{};
+  }
+  void select_variant(const std::string& op, const std::string& name) override {
+    GB_CHECK(op == "conv2d", "no variants for ", op);
+    conv_ = conv_variants().find(name);
+  }
+  std::string selected_variant(const std::string& op) const override { return op == "conv2d" ? conv_->name : ""; }
+
+ private:
+  cuda::Context ctx_;
+  const VariantTable<ConvFn>::Entry* conv_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int) { return std::make_unique<EmulatedCudaBackend>(); }
+
+}  // namespace glassbox::kernels
