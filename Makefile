@@ -9,7 +9,7 @@ VENV   := $(BUILD)/venv
 MODEL  := $(BUILD)/models/efficientnet_lite0.onnx
 CMAKE_FLAGS ?=
 
-.PHONY: demo test deps assets build build-asan fuzz goldens full-models bench clean
+.PHONY: demo test deps assets build build-asan fuzz goldens full-models bench gpu-kit clean
 
 demo: deps assets build
 	$(BUILD)/bin/glassbox run $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg $(BUILD)/photos/foolbox/*.jpg --top 5
@@ -76,6 +76,13 @@ full-models: $(DEV_VENV)/.stamp
 bench: build full-models
 	$(DEV_VENV)/bin/python tools/python/bench_cpu.py --glassbox $(BUILD)/bin/glassbox \
 	    --model $(BUILD)/models/full/resnet50/model.onnx --batch 1 8
+
+# Stripped binaries for tools/gpu_check.sh, the GPU run of the CUDA backend on a machine with a GPU (see the script).
+GPU_KIT_BINARIES := glassbox test_cuda_device test_backends test_cuda_models
+gpu-kit: build
+	rm -rf $(BUILD)/gpu-kit && mkdir -p $(BUILD)/gpu-kit/bin
+	for b in $(GPU_KIT_BINARIES); do strip -o $(BUILD)/gpu-kit/bin/$$b $(BUILD)/bin/$$b; done
+	du -sh $(BUILD)/gpu-kit $(MODEL) $(BUILD)/models/efficientnet_lite0_test
 
 clean:
 	rm -rf $(BUILD) $(ASAN) build-fuzz

@@ -101,6 +101,9 @@ class CudaBackend final : public Backend {
     GB_CHECK(op == "conv2d", "the CUDA backend has no kernel variants for operator '", op,
              "' (those with variants: conv2d)");
     conv_ = conv_variants_.find(name);
+#if GLASSBOX_HAS_CUDNN
+    if (name.rfind("cudnn", 0) == 0) cudnn::ensure_loaded();  // a missing libcudnn is an error now, not mid-run
+#endif
   }
   std::string selected_variant(const std::string& op) const override { return op == "conv2d" ? conv_->name : ""; }
 
@@ -198,16 +201,18 @@ class CudaBackend final : public Backend {
     if (!cudnn_) cudnn_ = cudnn::make_conv_state(ctx_);
     cudnn::conv2d(*cudnn_, ctx_, tf32, a, x, w, b, y);
   }
-  cudnn::ConvStatePtr cudnn_;
 #endif
 
-  cuda::Context ctx_;
+  cuda::Context ctx_;  // first in, last out: everything below uses its stream
   VariantTable<ConvFn> conv_variants_;
   const VariantTable<ConvFn>::Entry* conv_ = nullptr;
   std::map<std::string, const VariantTable<ConvFn>::Entry*> tuned_;
   cudaEvent_t upload_done_ = nullptr;
   void* pinned_ = nullptr;
   size_t pinned_bytes_ = 0;
+#if GLASSBOX_HAS_CUDNN
+  cudnn::ConvStatePtr cudnn_;
+#endif
 };
 
 }  // namespace

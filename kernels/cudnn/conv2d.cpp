@@ -108,6 +108,8 @@ void ConvStateDeleter::operator()(ConvState* s) const { delete s; }
 
 ConvStatePtr make_conv_state(cuda::Context& ctx) { return ConvStatePtr(new ConvState(ctx)); }
 
+void ensure_loaded() { api(); }
+
 void conv2d(ConvState& state, cuda::Context& ctx, bool tf32, const Conv2dAttrs& a, ConstView x, ConstView w,
             ConstView bias, View y) {
   if (y.numel() == 0) return;

@@ -16,6 +16,8 @@ struct ConvStateDeleter {
 };
 using ConvStatePtr = std::unique_ptr<ConvState, ConvStateDeleter>;
 ConvStatePtr make_conv_state(cuda::Context& ctx);
+// Opens libcudnn.so.9 if not yet open; throws glassbox::Error saying what is missing.
+void ensure_loaded();
 
 // tf32: allow TF32 tensor-core math (CUDNN_TENSOR_OP_MATH); otherwise strict fp32 FMA math (CUDNN_FMA_MATH).
 // Bias and activation run after cuDNN as one epilogue kernel; asymmetric padding is applied to a padded copy of x.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -117,7 +118,12 @@ void expect_model_matches_golden(const std::string& dir, int threads) {
   }
 }
 
-std::string source_dir() { return GLASSBOX_SOURCE_DIR; }
-std::string assets_dir() { return std::string(GLASSBOX_SOURCE_DIR) + "/build"; }
+// The checkout the tests were built from, or $GLASSBOX_SOURCE_DIR (test binaries carried to another machine, as
+// tools/gpu_check.sh does).
+std::string source_dir() {
+  const char* env = std::getenv("GLASSBOX_SOURCE_DIR");
+  return env && *env ? env : GLASSBOX_SOURCE_DIR;
+}
+std::string assets_dir() { return source_dir() + "/build"; }
 
 }  // namespace glassbox::test

@@ -32,7 +32,7 @@ double tolerance_ratio(const Tensor& got, const Tensor& want, double atol, doubl
 // the output's scale where that exceeds 1 (gtest EXPECTs).
 void expect_model_matches_golden(const std::string& case_dir, int threads);
 
-// Where make test puts generated assets (build/ at the repository root).
+// Where make test puts generated assets (build/ at the repository root); both follow $GLASSBOX_SOURCE_DIR.
 std::string assets_dir();
 std::string source_dir();
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The GPU run of the CUDA backend, on a machine with an NVIDIA GPU, from binaries built on a machine without one:
+#
+#   here:   make gpu-kit        Release build with CUDA (sm_90 + PTX), stripped binaries in build/gpu-kit/bin
+#   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers peers (default: all)
+#
+# carrying build/gpu-kit, build/models/efficientnet_lite0.onnx and build/models/efficientnet_lite0_test (the
+# device tool's carry list). The full-size resnet50 and mobilenet_v2 are exported there by the stage "models"
+# (PyTorch and ONNX Runtime of that machine). Logs, JSON and markdown tables go to $OUT (default build/gpu-check).
+#   env     the GPU, driver, CUDA, cuDNN
+#   tests   test_cuda_device; the backend harness (every op, every conv variant vs the CPU, guard bytes);
+#           whole models on CUDA vs the CPU backend (small models, EfficientNet-Lite0), steady-state memory
+#   models  export resnet50 + mobilenet_v2, then the same model test on them
+#   bench   glassbox bench: batch 1/32/256, fp32 and TF32 variants and cuDNN, JSON + markdown
+#   layers  resnet50 batch 256 per-layer table: each variant vs cuDNN, TFLOP/s, share of fp32 peak
+#   peers   tools/python/bench_gpu.py: PyTorch eager (TF32 off/on) and ONNX Runtime, interleaved with glassbox
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-build/gpu-check}
+mkdir -p "$OUT"
+BIN=build/gpu-kit/bin
+export GLASSBOX_SOURCE_DIR=$PWD
+STAGES=${*:-env tests models bench layers peers}
+RESNET=build/models/full/resnet50/model.onnx
+MOBILENET=build/models/full/mobilenet_v2/model.onnx
+EFFNET=build/models/efficientnet_lite0.onnx
+VARIANTS=implicit_gemm,implicit_gemm_tf32,cudnn,cudnn_tf32
+
+# cuDNN for the cudnn variants (opened at run time): the system's, else the one in PyTorch's wheels.
+if ! ldconfig -p 2>/dev/null | grep -q 'libcudnn.so.9'; then
+  d=$(python3 -c 'import nvidia.cudnn, os; print(os.path.join(os.path.dirname(nvidia.cudnn.__file__), "lib"))' 2>/dev/null)
+  [ -n "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
+fi
+
+run() {  # run NAME SECONDS COMMAND...: output to $OUT/NAME.log, status line to $OUT/summary.txt
+  local name=$1 limit=$2
+  shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "$name: exit $rc in $((SECONDS - t0)) s" | tee -a "$OUT/summary.txt"
+  tail -3 "$OUT/$name.log"
+}
+
+for stage in $STAGES; do
+  case $stage in
+    env)
+      { nvidia-smi; nvcc --version; python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
+        echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"; } > "$OUT/env.log" 2>&1
+      head -20 "$OUT/env.log" ;;
+    tests)
+      run test_cuda_device 120 "$BIN/test_cuda_device"
+      run test_backends 300 "$BIN/test_backends"
+      run test_cuda_models 400 "$BIN/test_cuda_models" --gtest_filter='-*full_*' ;;
+    models)
+      run export_full_models 300 python3 tools/python/export_full_models.py --out build/models/full --only resnet50 mobilenet_v2
+      run test_cuda_models_full 300 "$BIN/test_cuda_models" --gtest_filter='*full_resnet50*:*full_mobilenet_v2*' ;;
+    bench)
+      for m in "$RESNET" "$MOBILENET" "$EFFNET"; do
+        n=$(basename "$(dirname "$m")"); [ "$n" = models ] && n=efficientnet_lite0
+        run "bench_$n" 400 "$BIN/glassbox" bench "$m" --device cuda --batch 1,32,256 --conv-variant "$VARIANTS" \
+          --iters 5 --json "$OUT/bench_$n.json"
+      done ;;
+    layers)
+      run layers_resnet50 500 "$BIN/glassbox" bench "$RESNET" --device cuda --batch 256 --per-layer --iters 3 \
+        --conv-variant implicit_gemm_128x128,implicit_gemm_64x64,implicit_gemm_tf32,direct,cudnn,cudnn_tf32 ;;
+    peers)
+      run peers 550 python3 tools/python/bench_gpu.py --glassbox "$BIN/glassbox" --batch 1 32 256 --pairs 5 \
+        --conv-variants implicit_gemm implicit_gemm_tf32 --json "$OUT/peers.json" \
+        --models resnet50="$RESNET" mobilenet_v2="$MOBILENET" efficientnet_lite0="$EFFNET" ;;
+    *) echo "unknown stage $stage (env tests models bench layers peers)"; exit 2 ;;
+  esac
+done
