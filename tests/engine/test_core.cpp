@@ -39,6 +39,30 @@ TEST(Device, ParsesAndRejects) {
 }
 
 // Blocks alive at the same time never overlap, and the arena is no larger than needed by a wide margin.
+// A session's pool: a freed block of the same rounded size comes back; different sizes get their own; buffers keep
+// the pool alive after its owner has dropped it.
+TEST(CachingAllocator, ReusesFreedBlocksAndOutlivesItsOwner) {
+  auto pool = std::make_shared<CachingAllocator>(Device::cpu());
+  void* a = nullptr;
+  {
+    Tensor t = Tensor::empty({100}, DType::f32, Device::cpu(), pool);
+    a = t.raw();
+    EXPECT_EQ(pool->held_bytes(), 512u);  // 400 bytes rounded up to 256-byte multiples
+  }
+  Tensor same = Tensor::empty({90}, DType::f32, Device::cpu(), pool);  // 360 bytes: the same 512-byte block
+  EXPECT_EQ(same.raw(), a);
+  Tensor other = Tensor::empty({200}, DType::f32, Device::cpu(), pool);
+  EXPECT_NE(other.raw(), a);
+  EXPECT_EQ(pool->held_bytes(), 512u + 1024u);
+  EXPECT_EQ(pool->peak_bytes(), 512u + 1024u);
+  std::weak_ptr<CachingAllocator> watch = pool;
+  pool.reset();
+  EXPECT_FALSE(watch.expired());  // the two tensors still hold it
+  same = Tensor();
+  other = Tensor();
+  EXPECT_TRUE(watch.expired());
+}
+
 TEST(MemoryPlan, NoOverlapWhileAlive) {
   std::mt19937 rng(7);
   for (int trial = 0; trial < 50; ++trial) {
