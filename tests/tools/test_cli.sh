@@ -31,5 +31,12 @@ rc=$?; check "a truncated model is a one-line error" '[ $rc -eq 1 ] && [ $(wc -l
 "$GB" run "$MODEL" "$PHOTOS/coffee.png" --preprocess "resize=banana" >/dev/null 2>"$TMP/err3.txt"
 rc=$?; check "a bad preprocess spec is a one-line error" '[ $rc -eq 1 ] && grep -q "resize" "$TMP/err3.txt"'
 
+"$GB" bench "$MODEL" --batch 1,2 --iters 1 --warmup 0 --conv-variant im2col_gemm,direct --json "$TMP/bench.json" >"$TMP/bench.txt"
+check "bench tables every batch and variant" '[ $(grep -c "^| efficientnet_lite0 | [12] | cpu | " "$TMP/bench.txt") -eq 4 ] && [ $(grep -c "images_per_s" "$TMP/bench.json") -eq 4 ]'
+"$GB" bench "$MODEL" --batch 1,x >/dev/null 2>"$TMP/err4.txt"
+rc=$?; check "bench rejects a bad batch list" '[ $rc -eq 1 ] && grep -q "batch" "$TMP/err4.txt"'
+"$GB" run "$MODEL" "$PHOTOS/coffee.png" --device cuda:7 >/dev/null 2>"$TMP/err5.txt"
+rc=$?; check "an absent CUDA device is a one-line error" '[ $rc -eq 1 ] && [ $(wc -l <"$TMP/err5.txt") -eq 1 ] && grep -q "CUDA device 7\|cuda:7" "$TMP/err5.txt"'
+
 echo "$((total - fails)) passed, $fails failed"
 [ $fails -eq 0 ]
