@@ -5,12 +5,13 @@
 #   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers peers (default: all)
 #
 # carrying build/gpu-kit, build/models/efficientnet_lite0.onnx and build/models/efficientnet_lite0_test (the
-# device tool's carry list). The full-size resnet50 and mobilenet_v2 are exported there by the stage "models"
+# device tool's carry list). The full-size models (resnet50, mobilenet_v2, ...) are exported there by "models"
 # (PyTorch and ONNX Runtime of that machine). Logs, JSON and markdown tables go to $OUT (default build/gpu-check).
 #   env     the GPU, driver, CUDA, cuDNN
 #   tests   test_cuda_device; the backend harness (every op, every conv variant vs the CPU, guard bytes);
 #           whole models on CUDA vs the CPU backend (small models, EfficientNet-Lite0), steady-state memory
-#   models  export resnet50 + mobilenet_v2, then the same model test on them
+#   models  export the six full-size torchvision models (resnet18/50, vgg16, densenet121, mobilenet_v2,
+#           mobilenet_v3_small; random weights), then the same model test on them
 #   bench   glassbox bench: batch 1/32/256, fp32 and TF32 variants and cuDNN, JSON + markdown
 #   layers  resnet50 batch 256 per-layer table: each variant vs cuDNN, TFLOP/s, share of fp32 peak
 #   peers   tools/python/bench_gpu.py: PyTorch eager (TF32 off/on) and ONNX Runtime, interleaved with glassbox
@@ -53,8 +54,8 @@ for stage in $STAGES; do
       run test_backends 300 "$BIN/test_backends"
       run test_cuda_models 400 "$BIN/test_cuda_models" --gtest_filter='-*full_*' ;;
     models)
-      run export_full_models 300 python3 tools/python/export_full_models.py --out build/models/full --only resnet50 mobilenet_v2
-      run test_cuda_models_full 300 "$BIN/test_cuda_models" --gtest_filter='*full_resnet50*:*full_mobilenet_v2*' ;;
+      run export_full_models 400 python3 tools/python/export_full_models.py --out build/models/full
+      run test_cuda_models_full 400 "$BIN/test_cuda_models" --gtest_filter='*full_*' ;;
     bench)
       for m in "$RESNET" "$MOBILENET" "$EFFNET"; do
         n=$(basename "$(dirname "$m")"); [ "$n" = models ] && n=efficientnet_lite0

@@ -32,43 +32,33 @@ struct StridedGemm {
     }
   }
 
-  struct ALoader {
-    const float* row;
-    int64_t sak;
+  // Reads one operand: element (i, k) at base + batch offset + i * stride_i + k * stride_k, where i is a row of A
+  // (the slot's row) or a column of B (the slot's column); the slot's E values run along k.
+  template <bool kIsA>
+  struct Loader {
+    const float* line;
+    int64_t stride_k;
     int K, k;
     bool valid;
     template <class Slot>
-    __device__ ALoader(const StridedGemm& p, int z, int m0, const Slot& s) : sak(p.sak), K(p.K), k(s.k) {
+    __device__ Loader(const StridedGemm& p, int z, int i0, const Slot& s) : K(p.K), k(s.k) {
       int64_t oa, ob;
       p.batch_offsets(z, oa, ob);
-      valid = m0 + s.row < p.M;
-      row = p.A + oa + (valid ? (m0 + s.row) * p.sam : 0);
+      int i;
+      if constexpr (kIsA) i = i0 + s.row;
+      else i = i0 + s.col;
+      valid = i < (kIsA ? p.M : p.N);
+      stride_k = kIsA ? p.sak : p.sbk;
+      line = (kIsA ? p.A + oa : p.B + ob) + (valid ? i * (kIsA ? p.sam : p.sbn) : 0);
     }
     template <int E>
     __device__ void load(int k0, float (&r)[E]) const {
 #pragma unroll
-      for (int e = 0; e < E; ++e) r[e] = valid && k0 + k + e < K ? __ldg(row + (k0 + k + e) * sak) : 0.f;
+      for (int e = 0; e < E; ++e) r[e] = valid && k0 + k + e < K ? __ldg(line + (k0 + k + e) * stride_k) : 0.f;
     }
   };
-
-  struct BLoader {
-    const float* column;
-    int64_t sbk;
-    int K, k;
-    bool valid;
-    template <class Slot>
-    __device__ BLoader(const StridedGemm& p, int z, int n0, const Slot& s) : sbk(p.sbk), K(p.K), k(s.k) {
-      int64_t oa, ob;
-      p.batch_offsets(z, oa, ob);
-      valid = n0 + s.col < p.N;
-      column = p.B + ob + (valid ? (n0 + s.col) * p.sbn : 0);
-    }
-    template <int E>
-    __device__ void load(int k0, float (&r)[E]) const {
-#pragma unroll
-      for (int e = 0; e < E; ++e) r[e] = valid && k0 + k + e < K ? __ldg(column + (k0 + k + e) * sbk) : 0.f;
-    }
-  };
+  using ALoader = Loader<true>;
+  using BLoader = Loader<false>;
 
   __device__ void store(int z, int m, int n, float acc) const {
     const float c = C ? beta * C[m * scm + n * scn] : 0.f;
