@@ -50,4 +50,75 @@ GB_HOST_DEVICE inline float pool2d_at(const Pool2dAttrs& a, const float* plane, 
   return count > 0 ? acc / static_cast<float>(count) : 0.f;
 }
 
+// The derivative of an activation at input x (y = a.apply(x)).
+GB_HOST_DEVICE inline float activation_derivative_at_input(const ActivationAttrs& a, float x) {
+  switch (a.kind) {
+    case Activation::none: return 1.f;
+    case Activation::relu: return x > 0.f ? 1.f : 0.f;
+    case Activation::clip: return x > a.alpha && x < a.beta ? 1.f : 0.f;
+    case Activation::leaky_relu: return x > 0.f ? 1.f : a.alpha;
+    case Activation::sigmoid: {
+      const float y = a.apply(x);
+      return y * (1.f - y);
+    }
+    case Activation::hard_sigmoid: {
+      const float z = a.alpha * x + a.beta;
+      return z > 0.f && z < 1.f ? a.alpha : 0.f;
+    }
+    case Activation::hard_swish: return x < -3.f ? 0.f : (x > 3.f ? 1.f : x / 3.f + 0.5f);
+  }
+  return 1.f;
+}
+
+// The same from the output y, for the activations whose output determines it (all but hard_swish; leaky_relu
+// with alpha >= 0, where y > 0 exactly when x > 0).
+GB_HOST_DEVICE inline float activation_derivative_at_output(const ActivationAttrs& a, float y) {
+  switch (a.kind) {
+    case Activation::none: return 1.f;
+    case Activation::relu: return y > 0.f ? 1.f : 0.f;
+    case Activation::clip: return y > a.alpha && y < a.beta ? 1.f : 0.f;
+    case Activation::leaky_relu: return y > 0.f ? 1.f : a.alpha;
+    case Activation::sigmoid: return y * (1.f - y);
+    case Activation::hard_sigmoid: return y > 0.f && y < 1.f ? a.alpha : 0.f;
+    case Activation::hard_swish: return NAN;  // not a function of y: callers pass x
+  }
+  return 1.f;
+}
+
+// Max/average pooling backward for output (oh, ow) of one plane: adds g to the window's first maximum (the tap
+// pool2d_at returns), or g / count to each tap pool2d_at averaged.
+GB_HOST_DEVICE inline void pool2d_backward_at(const Pool2dAttrs& a, const float* plane, int64_t H, int64_t W,
+                                              int64_t oh, int64_t ow, float g, float* dplane) {
+  const int64_t h0 = oh * a.stride_h - a.pad_top, w0 = ow * a.stride_w - a.pad_left;
+  const bool is_max = a.kind == Pool2dAttrs::Kind::max;
+  float best = -INFINITY;
+  int64_t best_at = -1, inside = 0;
+  for (int64_t kh = 0; kh < a.kernel_h; ++kh) {
+    const int64_t ih = h0 + kh * a.dilation_h;
+    if (ih < 0 || ih >= H) continue;
+    for (int64_t kw = 0; kw < a.kernel_w; ++kw) {
+      const int64_t iw = w0 + kw * a.dilation_w;
+      if (iw < 0 || iw >= W) continue;
+      ++inside;
+      const float v = plane[ih * W + iw];
+      if (is_max && v > best) best = v, best_at = ih * W + iw;  // the comparison pool2d_at makes
+    }
+  }
+  if (is_max) {
+    if (best_at >= 0) dplane[best_at] += g;
+    return;
+  }
+  const int64_t count = a.count_include_pad ? a.kernel_h * a.kernel_w : inside;
+  if (count == 0) return;
+  const float share = g / static_cast<float>(count);
+  for (int64_t kh = 0; kh < a.kernel_h; ++kh) {
+    const int64_t ih = h0 + kh * a.dilation_h;
+    if (ih < 0 || ih >= H) continue;
+    for (int64_t kw = 0; kw < a.kernel_w; ++kw) {
+      const int64_t iw = w0 + kw * a.dilation_w;
+      if (iw >= 0 && iw < W) dplane[ih * W + iw] += share;
+    }
+  }
+}
+
 }  // namespace glassbox::kernels

@@ -137,6 +137,39 @@ class Backend {
   // Device scratch memory the backend holds now (convolution workspaces, staging buffers), for memory reports.
   virtual size_t workspace_bytes() const { return 0; }
 
+  // ---- Backward: gradients with respect to inputs and activations, never weights. dy is the gradient at the
+  // output; each call overwrites the gradient(s) it is given views for (an empty view: not wanted). A fused
+  // activation epilogue is undone first, by activation_backward. Backends without a backward kernel for an
+  // operator throw (the default below); the CPU backend has them all.
+
+  // dx[n, g*Cg+c, ih, iw] = sum over (m in group g, kh, kw) with ih = oh*sh - pt + kh*dh, iw = ow*sw - pl + kw*dw
+  // of dy[n, m, oh, ow] * w[m, c, kh, kw]: the transpose of conv2d in x (bias and activation excluded).
+  virtual void conv2d_backward_data(const Conv2dAttrs& a, ConstView dy, ConstView w, View dx);
+  // max: each window's dy goes to its first maximum (window scan order, as the forward picks it); average: dy /
+  // count to every tap the forward counted. Overlapping windows accumulate.
+  virtual void pool2d_backward(const Pool2dAttrs& a, ConstView x, ConstView dy, View dx);
+  virtual void global_avg_pool_backward(ConstView dy, View dx);  // dx[n,c,h,w] = dy[n,c] / (H*W)
+  // dx = dy * scale[c] / sqrt(var[c] + epsilon)
+  virtual void batchnorm_backward(float epsilon, ConstView scale, ConstView var, ConstView dy, View dx);
+  // dx = dy * act'(x). The derivative is read from the output y for relu, clip, leaky_relu (alpha >= 0), sigmoid
+  // and hard_sigmoid (y determines it), from the input x for hard_swish (it does not); the other may be empty.
+  // At a kink the derivative is 0 (relu at 0, clip at its bounds), as PyTorch's autograd takes it.
+  virtual void activation_backward(const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx);
+  // y = a op b with broadcasting: da = sum over a's broadcast dimensions of dy * dy/da, likewise db.
+  virtual void binary_backward(BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db);
+  // y = alpha op(A) op(B) + beta C (activation undone): dA = alpha dy op(B)^T (transposed back when trans_a),
+  // dB = alpha op(A)^T dy (likewise).
+  virtual void gemm_backward(const GemmAttrs& a, ConstView A, ConstView B, ConstView dy, View dA, View dB);
+  // da[i] = sum over batch indices reading it of dy x b^T, db likewise of a^T x dy.
+  virtual void matmul_backward(ConstView a, ConstView b, ConstView dy, View da, View db);
+  virtual void concat_backward(int axis, ConstView dy, const std::vector<View>& dxs);  // the slices of dy
+  // dx[source(i)] += dy[i] for every output element i that reads the input (pad_source_index).
+  virtual void pad_backward(const PadAttrs& a, ConstView dy, View dx);
+  // dx = y * (dy - sum_axis(dy * y))
+  virtual void softmax_backward(int axis, ConstView y, ConstView dy, View dx);
+  // dx[i] = dy[i with the reduced coordinates set to 0] / (number of reduced elements)
+  virtual void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx);
+
   // Kernel research: the named variants of an operator, and which one runs.
   virtual std::vector<std::string> variants(const std::string& op) const = 0;
   virtual void select_variant(const std::string& op, const std::string& name) = 0;

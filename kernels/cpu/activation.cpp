@@ -1,7 +1,10 @@
-// Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, CPU: y = act(x) elementwise (formulas in kernels.h).
+// Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, CPU: y = act(x) elementwise (formulas in kernels.h);
+// backward dx = dy * act' (element_formulas.h).
 #include <algorithm>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/element_formulas.h"
+#include "engine/error.h"
 
 namespace glassbox::kernels::cpu {
 
@@ -24,6 +27,18 @@ void apply_activation(const ActivationAttrs& a, const float* x, float* y, int64_
 void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y) {
   ctx.pool.parallel_for(x.numel(), 1 << 14, [&](int64_t b, int64_t e) {
     apply_activation(a, x.data + b, y.data + b, e - b);
+  });
+}
+
+// dx = dy * act'(x), read from x where given, else from y (element_formulas.h).
+void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx) {
+  GB_CHECK(!x.empty() || (!y.empty() && a.kind != Activation::hard_swish),
+           "activation backward needs the input x for hard_swish, else x or y");
+  ctx.pool.parallel_for(dy.numel(), 1 << 14, [&](int64_t b, int64_t e) {
+    if (!x.empty())
+      for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_input(a, x.data[i]);
+    else
+      for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_output(a, y.data[i]);
   });
 }
 

@@ -55,6 +55,40 @@ class CpuBackend final : public Backend {
     if (host != y.data) std::memcpy(y.data, host, static_cast<size_t>(y.numel()) * sizeof(float));
   }
 
+  void conv2d_backward_data(const Conv2dAttrs& a, ConstView dy, ConstView w, View dx) override {
+    if (conv_->name == "direct") cpu::conv2d_backward_data_direct(ctx_, a, dy, w, dx);
+    else cpu::conv2d_backward_data(ctx_, a, dy, w, dx);
+  }
+  void pool2d_backward(const Pool2dAttrs& a, ConstView x, ConstView dy, View dx) override {
+    cpu::pool2d_backward(ctx_, a, x, dy, dx);
+  }
+  void global_avg_pool_backward(ConstView dy, View dx) override { cpu::global_avg_pool_backward(ctx_, dy, dx); }
+  void batchnorm_backward(float eps, ConstView scale, ConstView var, ConstView dy, View dx) override {
+    cpu::batchnorm_backward(ctx_, eps, scale, var, dy, dx);
+  }
+  void activation_backward(const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx) override {
+    cpu::activation_backward(ctx_, a, x, y, dy, dx);
+  }
+  void binary_backward(BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db) override {
+    cpu::binary_backward(ctx_, op, a, b, dy, da, db);
+  }
+  void gemm_backward(const GemmAttrs& a, ConstView A, ConstView B, ConstView dy, View dA, View dB) override {
+    cpu::gemm_backward(ctx_, a, A, B, dy, dA, dB);
+  }
+  void matmul_backward(ConstView a, ConstView b, ConstView dy, View da, View db) override {
+    cpu::matmul_backward(ctx_, a, b, dy, da, db);
+  }
+  void concat_backward(int axis, ConstView dy, const std::vector<View>& dxs) override {
+    cpu::concat_backward(ctx_, axis, dy, dxs);
+  }
+  void pad_backward(const PadAttrs& a, ConstView dy, View dx) override { cpu::pad_backward(ctx_, a, dy, dx); }
+  void softmax_backward(int axis, ConstView y, ConstView dy, View dx) override {
+    cpu::softmax_backward(ctx_, axis, y, dy, dx);
+  }
+  void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx) override {
+    cpu::reduce_mean_backward(ctx_, axes, dy, dx);
+  }
+
   // "conv2d": the convolution algorithm; "sgemm": the GEMM micro-kernel under convolution, Gemm and MatMul.
   std::vector<std::string> variants(const std::string& op) const override {
     if (op == "conv2d") return conv2d_variants().names();

@@ -1,5 +1,7 @@
 // Add, Sub, Mul, Div with numpy broadcasting, CPU: y[i] = act(a[bcast(i)] op b[bcast(i)]) (act: a fused
 // activation epilogue, e.g. the ReLU after a residual Add).
+#include <algorithm>
+
 #include "kernels/cpu/ops.h"
 
 namespace glassbox::kernels::cpu {
@@ -59,6 +61,48 @@ void binary(Context& ctx, BinaryOp op, const ActivationAttrs& act, ConstView a, 
     case BinaryOp::sub: return apply(ctx, act, a, b, y, [](float p, float q) { return p - q; });
     case BinaryOp::mul: return apply(ctx, act, a, b, y, [](float p, float q) { return p * q; });
     case BinaryOp::div: return apply(ctx, act, a, b, y, [](float p, float q) { return p / q; });
+  }
+}
+
+// Backward: with g = dy * dy/da (add: 1, sub: 1, mul: b, div: 1/b) and dy * dy/db (add: 1, sub: -1, mul: a,
+// div: -a/b^2), da and db are g summed over their broadcast dimensions.
+void binary_backward(Context& ctx, BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db) {
+  auto grads = [op](float p, float q, float g, float& ga, float& gb) {
+    switch (op) {
+      case BinaryOp::add: ga = g, gb = g; return;
+      case BinaryOp::sub: ga = g, gb = -g; return;
+      case BinaryOp::mul: ga = g * q, gb = g * p; return;
+      case BinaryOp::div: ga = g / q, gb = -g * p / (q * q); return;
+    }
+  };
+  const int64_t n = dy.numel();
+  if (a.shape == dy.shape && b.shape == dy.shape) {
+    ctx.pool.parallel_for(n, 1 << 14, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) {
+        float ga = 0.f, gb = 0.f;
+        grads(a.data[i], b.data[i], dy.data[i], ga, gb);
+        if (da.data) da.data[i] = ga;
+        if (db.data) db.data[i] = gb;
+      }
+    });
+    return;
+  }
+  const int r = static_cast<int>(dy.shape.size());
+  const auto sa = broadcast_strides(a.shape, dy.shape), sb = broadcast_strides(b.shape, dy.shape);
+  if (da.data) std::fill(da.data, da.data + da.numel(), 0.f);
+  if (db.data) std::fill(db.data, db.data + db.numel(), 0.f);
+  for (int64_t i = 0; i < n; ++i) {  // serial: broadcast operands accumulate from many outputs
+    int64_t rem = i, oa = 0, ob = 0;
+    for (int d = r - 1; d >= 0; --d) {
+      const int64_t idx = rem % dy.shape[d];
+      rem /= dy.shape[d];
+      oa += idx * sa[d];
+      ob += idx * sb[d];
+    }
+    float ga = 0.f, gb = 0.f;
+    grads(a.data[oa], b.data[ob], dy.data[i], ga, gb);
+    if (da.data) da.data[oa] += ga;
+    if (db.data) db.data[ob] += gb;
   }
 }
 

@@ -4,6 +4,8 @@
 //                 Wide outputs are cut into column chunks, each unfolded, multiplied and finished (bias,
 //                 activation) by one thread while it is in cache; narrow outputs unfold once and split the rows.
 //   direct      — the definition, loop by loop; the reference the others are tested against.
+// Backward (the x-gradient only): depthwise layers scatter dy through the taps directly; the rest multiply
+// W^T dy into an unfolded gradient (one image and group at a time) and fold it back (col2im, the adjoint of im2col).
 // Formula (kernels.h): y[n,m,oh,ow] = act(b[m] + sum_{c,kh,kw} x[n,g*Cg+c, oh*sh-pt+kh*dh, ow*sw-pl+kw*dw] w[m,c,kh,kw]).
 #include <algorithm>
 #include <vector>
@@ -199,6 +201,94 @@ void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView w
               }
           yv.data[(nm * d.OH + oh) * d.OW + ow] = a.act.apply(static_cast<float>(s));
         }
+    }
+  });
+}
+
+// dx = conv2d^T(dy): per image and group, dcol [K x P] = W_g^T [K x Mg] dy [Mg x P], then each unfolded row
+// (c, kh, kw) is added back where im2col read it. Depthwise: each output's dy times its taps, scattered.
+void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView wv, View dx) {
+  const ConvDims d = dims_of(a, dx, wv, View{const_cast<float*>(dy.data), dy.shape, dy.device});
+  const int64_t plane = d.OH * d.OW, K = d.Cg * d.KH * d.KW, in_plane = d.H * d.W;
+  if (d.G == d.C && d.Cg == 1) {
+    const int64_t mult = d.Mg;
+    ctx.pool.parallel_for(d.N * d.C, 1, [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc) {
+        const int64_t n = nc / d.C, c = nc % d.C;
+        float* dxp = dx.data + nc * in_plane;
+        std::fill(dxp, dxp + in_plane, 0.f);
+        for (int64_t m = c * mult; m < (c + 1) * mult; ++m) {
+          const float* g = dy.data + (n * d.M + m) * plane;
+          const float* wp = wv.data + m * d.KH * d.KW;
+          for (int64_t oh = 0; oh < d.OH; ++oh) {
+            int64_t kh0, kh1;
+            tap_range(oh, a.stride_h, a.pad_top, a.dilation_h, d.KH, d.H, kh0, kh1);
+            for (int64_t ow = 0; ow < d.OW; ++ow) {
+              int64_t kw0, kw1;
+              tap_range(ow, a.stride_w, a.pad_left, a.dilation_w, d.KW, d.W, kw0, kw1);
+              const float gv = g[oh * d.OW + ow];
+              for (int64_t kh = kh0; kh < kh1; ++kh) {
+                float* row = dxp + (oh * a.stride_h - a.pad_top + kh * a.dilation_h) * d.W + ow * a.stride_w - a.pad_left;
+                for (int64_t kw = kw0; kw < kw1; ++kw) row[kw * a.dilation_w] += gv * wp[kh * d.KW + kw];
+              }
+            }
+          }
+        }
+      }
+    });
+    return;
+  }
+  float* dcol = ctx.scratch(K * plane);
+  for (int64_t n = 0; n < d.N; ++n)
+    for (int64_t g = 0; g < d.G; ++g) {
+      const MatRef Wt{wv.data + g * d.Mg * K, 1, K};  // W_g^T: [K x Mg]
+      sgemm(ctx, K, plane, d.Mg, 1.f, Wt, MatRef{dy.data + (n * d.M + g * d.Mg) * plane, plane, 1}, 0.f, dcol, plane);
+      float* dxg = dx.data + (n * d.C + g * d.Cg) * in_plane;
+      ctx.pool.parallel_for(d.Cg, 1, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) {  // one input channel per task: its rows of dcol fold into it alone
+          float* dxc = dxg + c * in_plane;
+          std::fill(dxc, dxc + in_plane, 0.f);
+          for (int64_t kh = 0; kh < d.KH; ++kh)
+            for (int64_t kw = 0; kw < d.KW; ++kw) {
+              const float* row = dcol + ((c * d.KH + kh) * d.KW + kw) * plane;
+              for (int64_t oh = 0; oh < d.OH; ++oh) {
+                const int64_t ih = oh * a.stride_h - a.pad_top + kh * a.dilation_h;
+                if (ih < 0 || ih >= d.H) continue;
+                for (int64_t ow = 0; ow < d.OW; ++ow) {
+                  const int64_t iw = ow * a.stride_w - a.pad_left + kw * a.dilation_w;
+                  if (iw >= 0 && iw < d.W) dxc[ih * d.W + iw] += row[oh * d.OW + ow];
+                }
+              }
+            }
+        }
+      });
+    }
+}
+
+// The definition of the x-gradient, loop by loop in float64 (the reference for tests).
+void conv2d_backward_data_direct(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView wv, View dx) {
+  const ConvDims d = dims_of(a, dx, wv, View{const_cast<float*>(dy.data), dy.shape, dy.device});
+  const int64_t image = d.C * d.H * d.W;
+  ctx.pool.parallel_for(d.N, 1, [&](int64_t b, int64_t e) {
+    std::vector<double> acc(image);
+    for (int64_t n = b; n < e; ++n) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t m = 0; m < d.M; ++m) {
+        const int64_t g = m / d.Mg;
+        for (int64_t oh = 0; oh < d.OH; ++oh)
+          for (int64_t ow = 0; ow < d.OW; ++ow) {
+            const double gv = dy.data[((n * d.M + m) * d.OH + oh) * d.OW + ow];
+            for (int64_t c = 0; c < d.Cg; ++c)
+              for (int64_t kh = 0; kh < d.KH; ++kh)
+                for (int64_t kw = 0; kw < d.KW; ++kw) {
+                  const int64_t ih = oh * a.stride_h - a.pad_top + kh * a.dilation_h;
+                  const int64_t iw = ow * a.stride_w - a.pad_left + kw * a.dilation_w;
+                  if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) continue;
+                  acc[((g * d.Cg + c) * d.H + ih) * d.W + iw] += gv * wv.data[((m * d.Cg + c) * d.KH + kh) * d.KW + kw];
+                }
+          }
+      }
+      for (int64_t i = 0; i < image; ++i) dx.data[n * image + i] = static_cast<float>(acc[i]);
     }
   });
 }

@@ -21,4 +21,23 @@ void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView 
   if (a.act.kind != Activation::none) apply_activation(a.act, y.data, y.data, M * N);
 }
 
+// Backward, with op(A) (M x K) and op(B) (K x N) as strided views (a transpose is a swap of strides):
+//   d op(A) = alpha dy op(B)^T,  d op(B) = alpha op(A)^T dy;  a transposed operand's gradient is computed
+//   transposed, so it lands in the operand's own layout.
+void gemm_backward(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView dy, View dA, View dB) {
+  const int64_t M = dy.dim(0), N = dy.dim(1), K = a.trans_a ? A.dim(0) : A.dim(1);
+  auto T = [](MatRef r) { return MatRef{r.p, r.cs, r.rs}; };
+  const MatRef oa = a.trans_a ? MatRef{A.data, 1, M} : MatRef{A.data, K, 1};
+  const MatRef ob = a.trans_b ? MatRef{B.data, 1, K} : MatRef{B.data, N, 1};
+  const MatRef g{dy.data, N, 1};
+  if (dA.data) {
+    if (!a.trans_a) sgemm(ctx, M, K, N, a.alpha, g, T(ob), 0.f, dA.data, K);  // [M, K]
+    else sgemm(ctx, K, M, N, a.alpha, ob, T(g), 0.f, dA.data, M);            // [K, M]
+  }
+  if (dB.data) {
+    if (!a.trans_b) sgemm(ctx, K, N, M, a.alpha, T(oa), g, 0.f, dB.data, N);  // [K, N]
+    else sgemm(ctx, N, K, M, a.alpha, T(g), oa, 0.f, dB.data, K);            // [N, K]
+  }
+}
+
 }  // namespace glassbox::kernels::cpu

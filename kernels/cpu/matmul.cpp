@@ -1,4 +1,6 @@
 // MatMul, CPU: y[b] = a[b] x b[b] for each batch index b of the broadcast batch dimensions.
+#include <algorithm>
+
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/sgemm.h"
 
@@ -21,6 +23,31 @@ void matmul(Context& ctx, ConstView a, ConstView b, View y) {
     }
     sgemm(ctx, M, N, K, 1.f, MatRef{a.data + oa * M * K, K, 1}, MatRef{b.data + ob * K * N, N, 1}, 0.f,
           y.data + i * M * N, N);
+  }
+}
+
+// Backward: da[ia] += dy[i] x b[ib]^T and db[ib] += a[ia]^T x dy[i] over the broadcast batch indices i.
+void matmul_backward(Context& ctx, ConstView a, ConstView b, ConstView dy, View da, View db) {
+  const int r = static_cast<int>(dy.shape.size());
+  const int64_t M = dy.dim(-2), N = dy.dim(-1), K = a.dim(-1);
+  const Shape batch(dy.shape.begin(), dy.shape.end() - 2);
+  const Shape a_batch(a.shape.begin(), a.shape.end() - 2), b_batch(b.shape.begin(), b.shape.end() - 2);
+  const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
+  if (da.data) std::fill(da.data, da.data + da.numel(), 0.f);
+  if (db.data) std::fill(db.data, db.data + db.numel(), 0.f);
+  for (int64_t i = 0; i < numel(batch); ++i) {
+    int64_t oa = 0, ob = 0, rem = i;
+    for (int d = r - 3; d >= 0; --d) {
+      const int64_t idx = rem % batch[d];
+      rem /= batch[d];
+      oa += idx * sa[d];
+      ob += idx * sb[d];
+    }
+    const MatRef g{dy.data + i * M * N, N, 1};
+    if (da.data)  // [M, K] += [M, N] x [N, K]
+      sgemm(ctx, M, K, N, 1.f, g, MatRef{b.data + ob * K * N, 1, N}, 1.f, da.data + oa * M * K, K);
+    if (db.data)  // [K, N] += [K, M] x [M, N]
+      sgemm(ctx, K, N, M, 1.f, MatRef{a.data + oa * M * K, 1, K}, g, 1.f, db.data + ob * K * N, N);
   }
 }
 

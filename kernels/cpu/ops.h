@@ -22,6 +22,21 @@ void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
 void softmax(Context& ctx, int axis, ConstView x, View y);
 void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
 
+// Backward (kernels.h states each formula).
+void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView w, View dx);
+void conv2d_backward_data_direct(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView w, View dx);
+void pool2d_backward(Context& ctx, const Pool2dAttrs& a, ConstView x, ConstView dy, View dx);
+void global_avg_pool_backward(Context& ctx, ConstView dy, View dx);
+void batchnorm_backward(Context& ctx, float epsilon, ConstView scale, ConstView var, ConstView dy, View dx);
+void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx);
+void binary_backward(Context& ctx, BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db);
+void gemm_backward(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView dy, View dA, View dB);
+void matmul_backward(Context& ctx, ConstView a, ConstView b, ConstView dy, View da, View db);
+void concat_backward(Context& ctx, int axis, ConstView dy, const std::vector<View>& dxs);
+void pad_backward(Context& ctx, const PadAttrs& a, ConstView dy, View dx);
+void softmax_backward(Context& ctx, int axis, ConstView y, ConstView dy, View dx);
+void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx);
+
 // y[i] = act(x[i] + bias) for i < n, one tight loop per activation kind (vectorizable); x may equal y.
 void apply_activation(const ActivationAttrs& a, const float* x, float* y, int64_t n, float bias = 0.f);
 

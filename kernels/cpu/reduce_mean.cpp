@@ -40,4 +40,23 @@ void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y
   });
 }
 
+// Backward: dx[i] = dy[i with the reduced coordinates at 0] / count.
+void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx) {
+  const int r = static_cast<int>(dx.shape.size());
+  const auto sy = strides_of(dy.shape);
+  int64_t count = 1;
+  for (int a : axes) count *= dx.shape[a];
+  const float inv = count ? 1.f / float(count) : 0.f;
+  ctx.pool.parallel_for(dx.numel(), 1024, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      int64_t rem = i, off = 0;
+      for (int d = r - 1; d >= 0; --d) {
+        off += (rem % dx.shape[d]) % dy.shape[d] * sy[d];  // a reduced dimension has size 1 in dy
+        rem /= dx.shape[d];
+      }
+      dx.data[i] = dy.data[off] * inv;
+    }
+  });
+}
+
 }  // namespace glassbox::kernels::cpu

@@ -136,9 +136,10 @@ __global__ void __launch_bounds__(kGemmThreads) simt_gemm_kernel(const Problem p
   }
 }
 
-// The block tile for a problem: 128x128 once that still gives every SM two blocks, else 64x64.
+// The block tile for a problem: 128x128 where M fills it (no half-empty tiles for 64-channel layers) and the grid
+// still gives every SM two blocks, else 64x64.
 inline int simt_gemm_tile(int64_t M, int64_t N, int64_t problems, int sm_count) {
-  return ((M + 127) / 128) * ((N + 127) / 128) * problems >= 2 * sm_count ? 128 : 64;
+  return M >= 128 && ((M + 127) / 128) * ((N + 127) / 128) * problems >= 2 * sm_count ? 128 : 64;
 }
 
 // Launches the kernel for `problems` independent problems (blockIdx.z).

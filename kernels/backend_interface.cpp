@@ -1,0 +1,35 @@
+// The defaults of the Backend interface (kernels.h): each backward method is a clear error on a backend that
+// does not have that kernel yet.
+#include "engine/error.h"
+#include "kernels/kernels.h"
+
+namespace glassbox::kernels {
+
+namespace {
+[[noreturn]] void no_backward(const Backend& b, const char* op) {
+  fail("the ", b.device().str(), " backend has no backward kernel for ", op, " yet");
+}
+}  // namespace
+
+void Backend::conv2d_backward_data(const Conv2dAttrs&, ConstView, ConstView, View) { no_backward(*this, "Conv"); }
+void Backend::pool2d_backward(const Pool2dAttrs&, ConstView, ConstView, View) { no_backward(*this, "pooling"); }
+void Backend::global_avg_pool_backward(ConstView, View) { no_backward(*this, "GlobalAveragePool"); }
+void Backend::batchnorm_backward(float, ConstView, ConstView, ConstView, View) {
+  no_backward(*this, "BatchNormalization");
+}
+void Backend::activation_backward(const ActivationAttrs&, ConstView, ConstView, ConstView, View) {
+  no_backward(*this, "activations");
+}
+void Backend::binary_backward(BinaryOp, ConstView, ConstView, ConstView, View, View) {
+  no_backward(*this, "Add/Sub/Mul/Div");
+}
+void Backend::gemm_backward(const GemmAttrs&, ConstView, ConstView, ConstView, View, View) {
+  no_backward(*this, "Gemm");
+}
+void Backend::matmul_backward(ConstView, ConstView, ConstView, View, View) { no_backward(*this, "MatMul"); }
+void Backend::concat_backward(int, ConstView, const std::vector<View>&) { no_backward(*this, "Concat"); }
+void Backend::pad_backward(const PadAttrs&, ConstView, View) { no_backward(*this, "Pad"); }
+void Backend::softmax_backward(int, ConstView, ConstView, View) { no_backward(*this, "Softmax"); }
+void Backend::reduce_mean_backward(const std::vector<int>&, ConstView, View) { no_backward(*this, "ReduceMean"); }
+
+}  // namespace glassbox::kernels
