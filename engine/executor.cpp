@@ -6,6 +6,16 @@
 
 namespace glassbox {
 
+Tensor device_constant(RunMemory& memory, const Tensor& host, Device device) {
+  if (device.is_cpu() || host.numel() == 0) return host;
+  auto it = memory.constants.find(host.raw());
+  if (it != memory.constants.end() && it->second.numel() == host.numel()) return it->second.reshape(host.shape());
+  Tensor d = host.to(device);
+  memory.constant_bytes += d.bytes();
+  memory.constants[host.raw()] = d;
+  return d;
+}
+
 std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend& backend,
                               const std::vector<Tensor>& inputs, RunMemory& memory, std::vector<double>* step_ms) {
   const Device dev = backend.device();
@@ -15,23 +25,14 @@ std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend
     arena = Tensor();
     arena = Tensor::empty({static_cast<int64_t>((plan.arena_bytes + 3) / 4)}, DType::f32, dev);
   }
-  // A constant on the device: uploaded at its first use, then reused by every run and plan of the session.
-  auto device_constant = [&](const Tensor& host) -> Tensor {
-    if (dev.is_cpu() || host.numel() == 0) return host;
-    auto it = memory.constants.find(host.raw());
-    if (it != memory.constants.end() && it->second.numel() == host.numel()) return it->second.reshape(host.shape());
-    Tensor d = host.to(dev);
-    memory.constant_bytes += d.bytes();
-    memory.constants[host.raw()] = d;
-    return d;
-  };
+
   std::vector<Tensor> bound(g.values.size());
   for (size_t i = 0; i < g.inputs.size(); ++i) bound[g.inputs[i]] = inputs[i];
   auto tensor_of = [&](int v) -> Tensor& {
     Tensor& t = bound[v];
     if (t.defined() && (t.raw() || t.numel() == 0)) return t;
     switch (plan.storage[v]) {
-      case Storage::constant: t = device_constant(plan.known[v]); break;
+      case Storage::constant: t = device_constant(memory, plan.known[v], dev); break;
       case Storage::arena:
         t = Tensor::wrap(static_cast<char*>(arena.raw()) + plan.offset[v], plan.shapes[v], DType::f32, dev);
         break;

@@ -17,6 +17,10 @@ struct RunMemory {
   size_t constant_bytes = 0;
 };
 
+// A constant on the backend's device: the host tensor itself on the CPU, else its device copy in `memory`
+// (uploaded at its first use, then reused by every run and plan of the session).
+Tensor device_constant(RunMemory& memory, const Tensor& host, Device device);
+
 // Binds the graph inputs (in graph order, on the backend's device) and the arena, runs every step, and returns
 // the kept values (graph outputs and captures) by value id, each in its own tensor. On CUDA the work is only
 // queued: the tensors are ready once the backend synchronizes (a copy to the host waits for them).

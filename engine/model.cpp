@@ -208,6 +208,8 @@ void Session::capture(const std::vector<std::string>& names) {
   for (const auto& n : names) resolved.emplace_back(n, model_->graph().find_value(model_->resolve(n)));
   captures_ = std::move(resolved);
   plans_.clear();
+  backward_plans_.clear();
+  last_forward_.clear();
   // Device copies of folded constants are keyed by the host memory of the plans just dropped.
   backend_->synchronize();
   memory_.constants.clear();
@@ -217,10 +219,70 @@ void Session::capture(const std::vector<std::string>& names) {
 const Plan& Session::plan_for(const std::vector<Shape>& input_shapes) {
   auto it = plans_.find(input_shapes);
   if (it != plans_.end()) return it->second;
-  std::vector<int> keep;
+  const Graph& g = model_->graph();
+  std::vector<int> keep, wrt;
   for (const auto& c : captures_) keep.push_back(c.second);
-  Plan plan = make_plan(model_->graph(), input_shapes, keep, PlanOptions{options_.fuse_activations});
+  for (const auto& w : grad_wrt_) keep.push_back(w.second), wrt.push_back(w.second);
+  keep.insert(keep.end(), grad_from_.begin(), grad_from_.end());
+  const bool tracking = !grad_wrt_.empty();
+  const PlanOptions options{options_.fuse_activations, tracking};
+  Plan plan = make_plan(g, input_shapes, keep, options);
+  if (tracking) {
+    // Keep what the backward reads; keeping values can turn aliases into copies, so plan the backward again.
+    BackwardPlan bp = make_backward_plan(g, plan, grad_from_, wrt);
+    keep.insert(keep.end(), bp.forward_values.begin(), bp.forward_values.end());
+    plan = make_plan(g, input_shapes, keep, options);
+    bp = make_backward_plan(g, plan, grad_from_, wrt);
+    for (int v : bp.forward_values)
+      GB_CHECK(plan.storage[v] == Storage::kept, "internal: value '", g.values[v].name, "' is not kept for backward");
+    backward_plans_[input_shapes] = std::move(bp);
+  }
   return plans_.emplace(input_shapes, std::move(plan)).first->second;
+}
+
+void Session::track_gradients(const std::vector<std::string>& wrt, const std::vector<std::string>& from) {
+  const Graph& g = model_->graph();
+  std::vector<std::pair<std::string, int>> w;
+  for (const auto& n : wrt) {
+    const int in = g.find_value(n);
+    const bool is_input = in >= 0 && std::find(g.inputs.begin(), g.inputs.end(), in) != g.inputs.end();
+    w.emplace_back(n, is_input ? in : g.find_value(model_->resolve(n)));
+  }
+  std::vector<int> f;
+  for (const auto& n : from) f.push_back(g.find_value(model_->resolve(n)));
+  if (f.empty()) f.push_back(g.outputs.at(0));
+  grad_wrt_ = std::move(w);
+  grad_from_ = std::move(f);
+  backend_->synchronize();
+  plans_.clear();
+  backward_plans_.clear();
+  last_forward_.clear();
+  memory_.constants.clear();
+  memory_.constant_bytes = 0;
+}
+
+std::map<std::string, Tensor> Session::backward(const std::vector<Tensor>& seeds) {
+  GB_CHECK(!grad_wrt_.empty(), "backward needs track_gradients() before the run");
+  GB_CHECK(!last_forward_.empty(), "backward needs a run first (with the gradients tracked)");
+  const Graph& g = model_->graph();
+  GB_CHECK(seeds.size() == grad_from_.size(), "backward takes ", grad_from_.size(), " seeds (one per value they are ",
+           "given at), ", seeds.size(), " given");
+  const Plan& plan = plans_.at(last_shapes_);
+  std::map<int, Tensor> seed_map;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    const int v = grad_from_[i];
+    GB_CHECK(seeds[i].dtype() == DType::f32 && seeds[i].shape() == plan.shapes[v], "the seed for '", g.values[v].name,
+             "' must be float32 of shape ", shape_str(plan.shapes[v]), ", got ", dtype_name(seeds[i].dtype()), " ",
+             shape_str(seeds[i].shape()));
+    seed_map[v] = seeds[i].device() == options_.device ? seeds[i] : seeds[i].to(options_.device);
+  }
+  std::vector<int> stops;
+  for (const auto& w : grad_wrt_) stops.push_back(w.second);
+  auto grads = execute_backward(g, plan, backward_plans_.at(last_shapes_), *backend_, memory_, last_forward_,
+                                std::move(seed_map), stops);
+  std::map<std::string, Tensor> out;
+  for (const auto& w : grad_wrt_) out[w.first] = grads.at(w.second);
+  return out;
 }
 
 Result Session::run(const Tensor& input) { return run(std::vector<Tensor>{input}); }
@@ -249,6 +311,11 @@ Result Session::run(const std::vector<Tensor>& inputs) {
   const Plan& plan = plan_for(shapes);
   std::vector<double> step_ms;
   std::map<int, Tensor> kept = execute(g, plan, *backend_, placed, memory_, options_.profile ? &step_ms : nullptr);
+  if (!grad_wrt_.empty()) {  // what backward() reads: the kept values and the inputs
+    last_forward_ = kept;
+    for (size_t i = 0; i < placed.size(); ++i) last_forward_[g.inputs[i]] = placed[i];
+    last_shapes_ = shapes;
+  }
   if (options_.profile) {
     profile_.clear();
     for (size_t i = 0; i < plan.steps.size(); ++i) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backward.h"
 #include "engine/error.h"
 #include "engine/executor.h"
 #include "engine/graph.h"
@@ -101,6 +102,15 @@ class Session {
   Result run(const Tensor& input);  // single-input models
   Result run(const std::vector<Tensor>& inputs);
 
+  // Gradients with respect to activations and inputs (never weights). After track_gradients(wrt, from), every
+  // run also keeps what the backward pass needs, and backward(seeds) returns, for L = sum over the `from` values
+  // of <value, seed>, the gradient dL/dv of each value v in `wrt`, computed by the steps between them only.
+  //   wrt:  layer names (as capture() takes them) or input names;  from: value names (default: the first output).
+  void track_gradients(const std::vector<std::string>& wrt, const std::vector<std::string>& from = {});
+  // One seed per `from` value, of its shape (host or device tensors); uses the last run. Gradients by the names
+  // given to track_gradients, on the session's device.
+  std::map<std::string, Tensor> backward(const std::vector<Tensor>& seeds);
+
   const Model& model() const { return *model_; }
   kernels::Backend& backend() { return *backend_; }
   const Plan& plan_for(const std::vector<Shape>& input_shapes);  // the plan used for these shapes
@@ -116,7 +126,12 @@ class Session {
   SessionOptions options_;
   std::unique_ptr<kernels::Backend> backend_;
   std::vector<std::pair<std::string, int>> captures_;  // requested name -> value id
+  std::vector<std::pair<std::string, int>> grad_wrt_;  // track_gradients: name -> value id
+  std::vector<int> grad_from_;                         // value ids seeds are given at
   std::map<std::vector<Shape>, Plan> plans_;
+  std::map<std::vector<Shape>, BackwardPlan> backward_plans_;
+  std::vector<Shape> last_shapes_;                     // the last run's input shapes and forward values
+  std::map<int, Tensor> last_forward_;
   RunMemory memory_;
   std::vector<StepTime> profile_;
 };

@@ -150,6 +150,7 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
         s.run = [](kernels::Backend& b, const std::vector<kernels::ConstView>& i, const std::vector<kernels::View>& o) {
           if (o[0].numel()) b.copy(i[0], o[0]);  // an empty tensor may have no memory at all
         };
+        s.identity = true;
         p.storage[out] = Storage::kept;
       } else {
         p.storage[out] = Storage::alias;
@@ -187,8 +188,10 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
       const Node& a = g.nodes[next];
       if (is_pointwise_activation(a.op) && a.inputs[0] == out && a.outputs.size() == 1) {
         const OpPlan ap = plan_op(NodeCtx{g, a, p.shapes, p.known});
-        if (ap.pointwise) {
+        if (ap.pointwise && (!options.fuse_for_backward || derivative_from_output(*ap.pointwise))) {
           *op.epilogue = *ap.pointwise;
+          s.epilogue = op.epilogue;
+          s.backward_output = true;
           p.shapes[a.outputs[0]] = ap.shapes[0];
           s.outputs = {a.outputs[0]};
           s.label += "+" + a.op;
@@ -198,6 +201,9 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
     }
     for (int o : s.outputs) p.storage[o] = kept.count(o) ? Storage::kept : Storage::arena;
     s.run = std::move(op.run);
+    s.backward = std::move(op.backward);
+    s.backward_inputs = op.backward_inputs;
+    s.backward_output = s.backward_output || op.backward_output;
     p.steps.push_back(std::move(s));
   }
 

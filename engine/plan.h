@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,12 @@ namespace glassbox {
 
 using StepFn = std::function<void(kernels::Backend&, const std::vector<kernels::ConstView>& in,
                                   const std::vector<kernels::View>& out)>;
+// The backward of a step: gradients of its inputs (dx, one view per input; an empty view: not wanted) from the
+// gradient dy of its output, after any fused activation has been undone. `in` holds the forward inputs (those
+// listed in Step::backward_inputs have data; the others carry their shape only) and y the forward output.
+using BackwardFn = std::function<void(kernels::Backend&, const std::vector<kernels::ConstView>& in,
+                                      kernels::ConstView y, kernels::ConstView dy,
+                                      const std::vector<kernels::View>& dx)>;
 
 struct Step {
   int node = -1;             // graph node index (for errors and profiles)
@@ -22,6 +29,12 @@ struct Step {
   std::vector<int> outputs;  // value ids written
   StepFn run;                // empty for an alias step (output = input's memory, another shape)
   bool alias() const { return !run; }
+  // Backward (engine/backward.h). Alias and copy steps pass the gradient through; others need `backward`.
+  BackwardFn backward;
+  std::vector<int> backward_inputs;  // input positions whose forward values the backward reads
+  bool backward_output = false;      // the backward reads the forward output (derivatives taken from y)
+  bool identity = false;             // a copy step: output = input
+  std::shared_ptr<const kernels::ActivationAttrs> epilogue;  // a fused activation to undo first (from y)
 };
 
 enum class Storage { none, constant, input, arena, kept, alias };
@@ -39,6 +52,9 @@ struct Plan {
 
 struct PlanOptions {
   bool fuse_activations = true;  // Conv followed by its only consumer Relu/Clip/... runs as one kernel
+  // For plans that will run backward: fuse only activations whose derivative the output determines (not
+  // HardSwish, not LeakyRelu with a negative slope), so that a fused step's backward needs only its output.
+  bool fuse_for_backward = false;
 };
 
 // input_shapes: one per graph input (in graph order). keep: value ids to keep readable after the pass.

@@ -57,6 +57,10 @@ int normalize_axis(const NodeCtx& c, int64_t axis, int rank) {
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
+bool derivative_from_output(const ActivationAttrs& a) {
+  return a.kind != Activation::hard_swish && !(a.kind == Activation::leaky_relu && a.alpha < 0.f);
+}
+
 namespace {
 
 // Bounds for values read from attributes and constant inputs, so that shape arithmetic cannot overflow: element
@@ -170,6 +174,10 @@ OpPlan plan_conv(const NodeCtx& c) {
     attrs.act = *epi;
     b.conv2d(attrs, in[0], in[1], has_bias ? in[2] : ConstView{}, out[0]);
   };
+  p.backward = [a](Backend& b, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.conv2d_backward_data(a, dy, in[1], dx[0]);
+  };
+  p.backward_inputs = {1};
   return p;
 }
 
@@ -178,6 +186,12 @@ OpPlan plan_activation(const NodeCtx& c, ActivationAttrs act) {
   p.shapes = {c.shape(0)};
   p.pointwise = act;
   p.run = [act](Backend& b, const Ins& in, const Outs& out) { b.activation(act, in[0], out[0]); };
+  const bool from_input = !derivative_from_output(act);
+  p.backward = [act, from_input](Backend& b, const Ins& in, ConstView y, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.activation_backward(act, from_input ? in[0] : ConstView{}, from_input ? ConstView{} : y, dy, dx[0]);
+  };
+  if (from_input) p.backward_inputs = {0};
+  else p.backward_output = true;
   return p;
 }
 
@@ -226,6 +240,10 @@ OpPlan plan_binary(const NodeCtx& c, kernels::BinaryOp op) {
   p.epilogue = std::make_shared<ActivationAttrs>();
   auto epi = p.epilogue;
   p.run = [op, epi](Backend& b, const Ins& in, const Outs& out) { b.binary(op, *epi, in[0], in[1], out[0]); };
+  p.backward = [op](Backend& b, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data || dx[1].data) b.binary_backward(op, in[0], in[1], dy, dx[0], dx[1]);
+  };
+  if (op == kernels::BinaryOp::mul || op == kernels::BinaryOp::div) p.backward_inputs = {0, 1};
   return p;
 }
 
@@ -242,6 +260,10 @@ OpPlan plan_batchnorm(const NodeCtx& c) {
   p.run = [eps](Backend& b, const Ins& in, const Outs& out) {
     b.batchnorm(eps, in[0], in[1], in[2], in[3], in[4], out[0]);
   };
+  p.backward = [eps](Backend& b, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.batchnorm_backward(eps, in[1], in[4], dy, dx[0]);
+  };
+  p.backward_inputs = {1, 4};
   return p;
 }
 
@@ -262,6 +284,10 @@ OpPlan plan_pool(const NodeCtx& c, bool max) {
   OpPlan p;
   p.shapes = {{x[0], x[1], s.oh, s.ow}};
   p.run = [a](Backend& b, const Ins& in, const Outs& out) { b.pool2d(a, in[0], out[0]); };
+  p.backward = [a](Backend& b, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.pool2d_backward(a, in[0], dy, dx[0]);
+  };
+  if (max) p.backward_inputs = {0};  // the window maxima
   return p;
 }
 
@@ -274,6 +300,9 @@ OpPlan plan_global_avg_pool(const NodeCtx& c) {
   OpPlan p;
   p.shapes = {y};
   p.run = [](Backend& b, const Ins& in, const Outs& out) { b.global_avg_pool(in[0], out[0]); };
+  p.backward = [](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.global_avg_pool_backward(dy, dx[0]);
+  };
   return p;
 }
 
@@ -302,6 +331,10 @@ OpPlan plan_gemm(const NodeCtx& c) {
     if (has_c && C.shape.size() < 2) C.shape.insert(C.shape.begin(), 2 - C.shape.size(), 1);
     b.gemm(a, in[0], in[1], C, out[0]);
   };
+  p.backward = [a](Backend& b, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data || dx[1].data) b.gemm_backward(a, in[0], in[1], dy, dx[0], dx[1]);
+  };
+  p.backward_inputs = {0, 1};
   return p;
 }
 
@@ -325,6 +358,12 @@ OpPlan plan_matmul(const NodeCtx& c) {
   p.run = [a, b, full](Backend& be, const Ins& in, const Outs& out) {
     be.matmul({in[0].data, a, in[0].device}, {in[1].data, b, in[1].device}, {out[0].data, full, out[0].device});
   };
+  p.backward = [a, b, full](Backend& be, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data || dx[1].data)
+      be.matmul_backward({in[0].data, a, in[0].device}, {in[1].data, b, in[1].device}, {dy.data, full, dy.device},
+                         {dx[0].data, a, dx[0].device}, {dx[1].data, b, dx[1].device});
+  };
+  p.backward_inputs = {0, 1};
   return p;
 }
 
@@ -456,6 +495,7 @@ OpPlan plan_concat(const NodeCtx& c) {
     return p;
   }
   p.run = [axis](Backend& b, const Ins& in, const Outs& out) { b.concat(axis, in, out[0]); };
+  p.backward = [axis](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) { b.concat_backward(axis, dy, dx); };
   return p;
 }
 
@@ -499,6 +539,9 @@ OpPlan plan_pad(const NodeCtx& c) {
   OpPlan p;
   p.shapes = {y};
   p.run = [a](Backend& b, const Ins& in, const Outs& out) { b.pad(a, in[0], out[0]); };
+  p.backward = [a](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.pad_backward(a, dy, dx[0]);
+  };
   return p;
 }
 
@@ -517,10 +560,18 @@ OpPlan plan_softmax(const NodeCtx& c) {
     p.run = [flat](Backend& b, const Ins& in, const Outs& out) {
       b.softmax(1, {in[0].data, flat, in[0].device}, {out[0].data, flat, out[0].device});
     };
+    p.backward = [flat](Backend& b, const Ins&, ConstView y, ConstView dy, const Outs& dx) {
+      if (dx[0].data)
+        b.softmax_backward(1, {y.data, flat, y.device}, {dy.data, flat, dy.device}, {dx[0].data, flat, dx[0].device});
+    };
   } else {
     const int axis = normalize_axis(c, c.n.attrs.i("axis", -1), r);
     p.run = [axis](Backend& b, const Ins& in, const Outs& out) { b.softmax(axis, in[0], out[0]); };
+    p.backward = [axis](Backend& b, const Ins&, ConstView y, ConstView dy, const Outs& dx) {
+      if (dx[0].data) b.softmax_backward(axis, y, dy, dx[0]);
+    };
   }
+  p.backward_output = true;
   return p;
 }
 
@@ -547,6 +598,9 @@ OpPlan plan_reduce_mean(const NodeCtx& c) {
   p.shapes = {y};
   p.run = [axes, kept](Backend& b, const Ins& in, const Outs& out) {
     b.reduce_mean(axes, in[0], {out[0].data, kept, out[0].device});
+  };
+  p.backward = [axes, kept](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.reduce_mean_backward(axes, {dy.data, kept, dy.device}, dx[0]);
   };
   return p;
 }

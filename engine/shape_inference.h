@@ -36,9 +36,17 @@ struct OpPlan {
   std::shared_ptr<kernels::ActivationAttrs> epilogue;
   // Pointwise activation ops describe themselves, so the planner can fuse them into the producer's epilogue.
   std::optional<kernels::ActivationAttrs> pointwise;
+  // The backward (see Step in plan.h); empty for operators no gradient flows through.
+  BackwardFn backward;
+  std::vector<int> backward_inputs;
+  bool backward_output = false;
 };
 
 OpPlan plan_op(const NodeCtx& c);
+
+// Whether an activation's derivative is a function of its output (all but HardSwish and LeakyRelu with a
+// negative slope): such an activation can be fused into a step that will run backward.
+bool derivative_from_output(const kernels::ActivationAttrs& a);
 
 // Negative axes count from the back; checks the range and names the node.
 int normalize_axis(const NodeCtx& c, int64_t axis, int rank);

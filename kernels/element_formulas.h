@@ -100,8 +100,9 @@ GB_HOST_DEVICE inline void pool2d_backward_at(const Pool2dAttrs& a, const float*
       const int64_t iw = w0 + kw * a.dilation_w;
       if (iw < 0 || iw >= W) continue;
       ++inside;
+      if (!is_max) continue;  // average pooling reads only the shape (plane may be null)
       const float v = plane[ih * W + iw];
-      if (is_max && v > best) best = v, best_at = ih * W + iw;  // the comparison pool2d_at makes
+      if (v > best) best = v, best_at = ih * W + iw;  // the comparison pool2d_at makes
     }
   }
   if (is_max) {

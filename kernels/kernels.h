@@ -146,7 +146,7 @@ class Backend {
   // of dy[n, m, oh, ow] * w[m, c, kh, kw]: the transpose of conv2d in x (bias and activation excluded).
   virtual void conv2d_backward_data(const Conv2dAttrs& a, ConstView dy, ConstView w, View dx);
   // max: each window's dy goes to its first maximum (window scan order, as the forward picks it); average: dy /
-  // count to every tap the forward counted. Overlapping windows accumulate.
+  // count to every tap the forward counted (x's data is not read and may be null). Overlapping windows accumulate.
   virtual void pool2d_backward(const Pool2dAttrs& a, ConstView x, ConstView dy, View dx);
   virtual void global_avg_pool_backward(ConstView dy, View dx);  // dx[n,c,h,w] = dy[n,c] / (H*W)
   // dx = dy * scale[c] / sqrt(var[c] + epsilon)
@@ -155,7 +155,8 @@ class Backend {
   // and hard_sigmoid (y determines it), from the input x for hard_swish (it does not); the other may be empty.
   // At a kink the derivative is 0 (relu at 0, clip at its bounds), as PyTorch's autograd takes it.
   virtual void activation_backward(const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx);
-  // y = a op b with broadcasting: da = sum over a's broadcast dimensions of dy * dy/da, likewise db.
+  // y = a op b with broadcasting: da = sum over a's broadcast dimensions of dy * dy/da, likewise db. Add and Sub
+  // read only the shapes of a and b (their data may be null).
   virtual void binary_backward(BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db);
   // y = alpha op(A) op(B) + beta C (activation undone): dA = alpha dy op(B)^T (transposed back when trans_a),
   // dB = alpha op(A)^T dy (likewise).

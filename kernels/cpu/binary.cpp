@@ -76,11 +76,12 @@ void binary_backward(Context& ctx, BinaryOp op, ConstView a, ConstView b, ConstV
     }
   };
   const int64_t n = dy.numel();
+  const bool values = op == BinaryOp::mul || op == BinaryOp::div;  // add and sub need only the shapes
   if (a.shape == dy.shape && b.shape == dy.shape) {
     ctx.pool.parallel_for(n, 1 << 14, [&](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i) {
         float ga = 0.f, gb = 0.f;
-        grads(a.data[i], b.data[i], dy.data[i], ga, gb);
+        grads(values ? a.data[i] : 0.f, values ? b.data[i] : 0.f, dy.data[i], ga, gb);
         if (da.data) da.data[i] = ga;
         if (db.data) db.data[i] = gb;
       }
@@ -100,7 +101,7 @@ void binary_backward(Context& ctx, BinaryOp op, ConstView a, ConstView b, ConstV
       ob += idx * sb[d];
     }
     float ga = 0.f, gb = 0.f;
-    grads(a.data[oa], b.data[ob], dy.data[i], ga, gb);
+    grads(values ? a.data[oa] : 0.f, values ? b.data[ob] : 0.f, dy.data[i], ga, gb);
     if (da.data) da.data[oa] += ga;
     if (db.data) db.data[ob] += gb;
   }

@@ -31,6 +31,7 @@ void global_avg_pool(Context& ctx, ConstView x, View y) {
 }
 
 // Backward: per plane (planes are independent), each output's dy back to its window (pool2d_backward_at).
+// Average pooling reads only x's shape (x.data may be null).
 void pool2d_backward(Context& ctx, const Pool2dAttrs& a, ConstView x, ConstView dy, View dx) {
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), OH = dy.dim(2), OW = dy.dim(3);
   ctx.pool.parallel_for(N * C, 1, [&](int64_t b, int64_t e) {
@@ -40,7 +41,7 @@ void pool2d_backward(Context& ctx, const Pool2dAttrs& a, ConstView x, ConstView 
       const float* g = dy.data + nc * OH * OW;
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow)
-          pool2d_backward_at(a, x.data + nc * H * W, H, W, oh, ow, g[oh * OW + ow], dp);
+          pool2d_backward_at(a, x.data ? x.data + nc * H * W : nullptr, H, W, oh, ow, g[oh * OW + ow], dp);
     }
   });
 }
