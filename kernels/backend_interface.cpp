@@ -1,5 +1,5 @@
-// The defaults of the Backend interface (kernels.h): each backward method is a clear error on a backend that
-// does not have that kernel yet.
+// The defaults of the Backend interface (kernels.h): each backward or explanation method is a clear error on a
+// backend that does not have that kernel yet.
 #include "engine/error.h"
 #include "kernels/kernels.h"
 
@@ -7,7 +7,7 @@ namespace glassbox::kernels {
 
 namespace {
 [[noreturn]] void no_backward(const Backend& b, const char* op) {
-  fail("the ", b.device().str(), " backend has no backward kernel for ", op, " yet");
+  fail("the ", b.device().str(), " backend has no kernel for ", op, " yet");
 }
 }  // namespace
 
@@ -30,6 +30,9 @@ void Backend::matmul_backward(ConstView, ConstView, ConstView, View, View) { no_
 void Backend::concat_backward(int, ConstView, const std::vector<View>&) { no_backward(*this, "Concat"); }
 void Backend::pad_backward(const PadAttrs&, ConstView, View) { no_backward(*this, "Pad"); }
 void Backend::softmax_backward(int, ConstView, ConstView, View) { no_backward(*this, "Softmax"); }
+void Backend::cam(CamMethod, int, ConstView, ConstView, View) { no_backward(*this, "class activation maps"); }
+void Backend::resize_bilinear(ConstView, View) { no_backward(*this, "bilinear resizing"); }
+void Backend::normalize_minmax(View) { no_backward(*this, "min-max normalization"); }
 void Backend::reduce_mean_backward(const std::vector<int>&, ConstView, View) { no_backward(*this, "ReduceMean"); }
 
 }  // namespace glassbox::kernels

@@ -102,6 +102,24 @@ struct PadAttrs {
   std::vector<int64_t> pads;  // begin_0..begin_{r-1}, end_0..end_{r-1}; negative values crop
 };
 
+// Class activation maps from a layer's activations A and the gradients G = dY/dA of a target score Y, per image
+// n (sums over positions (i, j) of one channel c; ReLU as each paper defines it):
+//   cam                  L = sum_c (sum_ij G_cij) A_c     (Zhou et al. 2016: with a GAP + linear head, sum_ij G_cij
+//                                                           is the class weight w_c; no ReLU)
+//   gradcam              L = ReLU(sum_c a_c A_c), a_c = mean_ij G_cij                       (Selvaraju et al. 2017)
+//   gradcampp            L = ReLU(sum_c w_c A_c), w_c = sum_ij alpha_cij ReLU(G_cij),
+//                        alpha_cij = G^2 / (2 G^2 + (sum_ab A_cab) G^3) where G_cij != 0, else 0
+//                        (Chattopadhay et al. 2018, Eq. 19 with an exponential output: no epsilon)
+//   xgradcam             L = ReLU(sum_c w_c A_c), w_c = sum_ij (A_cij / sum_ab A_cab) G_cij (0 when sum A_c = 0)
+//                        (Fu et al. 2020)
+//   layercam             L = ReLU(sum_c ReLU(G_cij) A_cij)                                 (Jiang et al. 2021)
+//   hirescam             L = sum_c G_cij A_cij (no ReLU in its definition)                  (Draelos & Carin 2020)
+//   gradcam_elementwise  L = ReLU(sum_c ReLU(G_cij A_cij))
+//   smoothgradcampp      Grad-CAM++ on statistics averaged over `samples` noisy copies of each image (rows
+//                        n*samples .. n*samples+samples-1 of A and G): A -> mean A, G -> mean G, G^2 -> mean G^2,
+//                        G^3 -> mean G^3 (Omeiza et al. 2019)
+enum class CamMethod { cam, gradcam, gradcampp, xgradcam, layercam, hirescam, gradcam_elementwise, smoothgradcampp };
+
 // The operators of one backend. A backend is owned by one session (it may hold a thread pool and scratch memory);
 // it is not shared between threads.
 class Backend {
@@ -170,6 +188,14 @@ class Backend {
   virtual void softmax_backward(int axis, ConstView y, ConstView dy, View dx);
   // dx[i] = dy[i with the reduced coordinates set to 0] / (number of reduced elements)
   virtual void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx);
+
+  // ---- Explanations. map [N, H, W] from A, G [N * samples, C, H, W] (samples > 1 for smoothgradcampp only).
+  virtual void cam(CamMethod method, int samples, ConstView A, ConstView G, View map);
+  // Bilinear resize of [N, h, w] maps to [N, H, W], half-pixel centres (PyTorch's interpolate with
+  // align_corners=False; no antialiasing).
+  virtual void resize_bilinear(ConstView x, View y);
+  // Each map [N, ...] scaled to [0, 1]: (x - min) / (max - min); a constant map becomes 0.
+  virtual void normalize_minmax(View maps);
 
   // Kernel research: the named variants of an operator, and which one runs.
   virtual std::vector<std::string> variants(const std::string& op) const = 0;

@@ -89,6 +89,12 @@ class CpuBackend final : public Backend {
     cpu::reduce_mean_backward(ctx_, axes, dy, dx);
   }
 
+  void cam(CamMethod m, int samples, ConstView A, ConstView G, View map) override {
+    cpu::cam(ctx_, m, samples, A, G, map);
+  }
+  void resize_bilinear(ConstView x, View y) override { cpu::resize_bilinear(ctx_, x, y); }
+  void normalize_minmax(View maps) override { cpu::normalize_minmax(ctx_, maps); }
+
   // "conv2d": the convolution algorithm; "sgemm": the GEMM micro-kernel under convolution, Gemm and MatMul.
   std::vector<std::string> variants(const std::string& op) const override {
     if (op == "conv2d") return conv2d_variants().names();

@@ -37,6 +37,11 @@ void pad_backward(Context& ctx, const PadAttrs& a, ConstView dy, View dx);
 void softmax_backward(Context& ctx, int axis, ConstView y, ConstView dy, View dx);
 void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx);
 
+// Explanations (kernels.h): class activation maps, min-max normalization, bilinear resizing.
+void cam(Context& ctx, CamMethod method, int samples, ConstView A, ConstView G, View map);
+void normalize_minmax(Context& ctx, View maps);
+void resize_bilinear(Context& ctx, ConstView x, View y);
+
 // y[i] = act(x[i] + bias) for i < n, one tight loop per activation kind (vectorizable); x may equal y.
 void apply_activation(const ActivationAttrs& a, const float* x, float* y, int64_t n, float bias = 0.f);
 

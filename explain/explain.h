@@ -1,0 +1,65 @@
+// Gradient class activation maps on device buffers: CAM, Grad-CAM, Grad-CAM++, XGrad-CAM, LayerCAM, HiResCAM,
+// Grad-CAM element-wise and Smooth Grad-CAM++ (formulas and papers: kernels::CamMethod in kernels/kernels.h).
+//
+//   glassbox::explain::Explainer ex(model);                        // layer: the last 4-D activation before pooling
+//   auto e = ex.explain(batch, {}, {CamMethod::gradcam, CamMethod::gradcampp});   // one forward, one backward
+//   e.maps[CamMethod::gradcam]                                     // [N, H, W] at the input's size, in [0, 1]
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/model.h"
+
+namespace glassbox::explain {
+
+using kernels::CamMethod;
+
+CamMethod parse_method(const std::string& name);  // "gradcam", "gradcampp", ... (errors list the names)
+const char* method_name(CamMethod m);
+std::vector<CamMethod> all_methods();
+
+// What each map explains: the top-k classes of each image, or given classes; the score is the logit, or the
+// softmax probability (its gradient through the softmax, taken from the logits).
+struct Target {
+  int top = 1;                   // with classes empty: the `top` highest-scoring classes, K maps per image
+  std::vector<int64_t> classes;  // one class per image, or one for every image
+  bool probability = false;
+};
+
+struct ExplainOptions {
+  std::string layer;          // any name Model::resolve takes; "" = default_layer(model)
+  bool upsample = true;       // maps at the input's resolution (bilinear); else at the layer's
+  bool normalize = true;      // each map min-max scaled to [0, 1]
+  int noise_samples = 8;      // Smooth Grad-CAM++: noisy copies per image ...
+  float noise_std = 0.15f;    // ... with noise N(0, (noise_std * (max - min of the image))^2)
+  uint32_t noise_seed = 0;
+};
+
+struct Explanation {
+  Tensor logits;                     // [N, classes] on the host
+  std::vector<int64_t> classes;      // [N * K]: the class map i explains (image i / K)
+  std::map<CamMethod, Tensor> maps;  // [N * K, H, W] on the session's device
+};
+
+// The output of the last global pooling's input: the last 4-D activation, where Grad-CAM looks.
+std::string default_layer(const Model& model);
+
+class Explainer {
+ public:
+  explicit Explainer(std::shared_ptr<const Model> model, SessionOptions session = {}, ExplainOptions options = {});
+  const std::string& layer() const { return layer_; }
+  Session& session() { return session_; }
+  // Every method asked for from one forward pass and one backward pass per target rank (Smooth Grad-CAM++ adds
+  // one batched forward and backward over the noisy copies).
+  Explanation explain(const Tensor& batch, const Target& target, const std::vector<CamMethod>& methods);
+
+ private:
+  std::shared_ptr<const Model> model_;
+  ExplainOptions options_;
+  std::string layer_;
+  Session session_;
+};
+
+}  // namespace glassbox::explain
