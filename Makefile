@@ -13,6 +13,8 @@ CMAKE_FLAGS ?=
 
 demo: deps assets build
 	$(BUILD)/bin/glassbox run $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg $(BUILD)/photos/foolbox/*.jpg --top 5
+	$(BUILD)/bin/glassbox explain $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg --method all \
+	    --out $(BUILD)/demo --html $(BUILD)/demo/index.html > $(BUILD)/demo.log
 
 # GPU and slow tests first (they skip without a device or the exported full-size models), the CPU tests under
 # ASan+UBSan last, so that the closing summary is the suite that always runs.

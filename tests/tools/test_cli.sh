@@ -38,5 +38,13 @@ rc=$?; check "bench rejects a bad batch list" '[ $rc -eq 1 ] && grep -q "batch" 
 "$GB" run "$MODEL" "$PHOTOS/coffee.png" --device cuda:7 >/dev/null 2>"$TMP/err5.txt"
 rc=$?; check "an absent CUDA device is a one-line error" '[ $rc -eq 1 ] && [ $(wc -l <"$TMP/err5.txt") -eq 1 ] && grep -q "CUDA device 7\|cuda:7" "$TMP/err5.txt"'
 
+"$GB" explain "$MODEL" "$PHOTOS/coffee.png" "$TMP/missing.png" --method gradcam,gradcampp --top 2 --out "$TMP/ex" --save-raw \
+  --html "$TMP/ex/index.html" >"$TMP/explain.txt" 2>"$TMP/err6.txt"
+rc=$?; check "explain writes an overlay and a map per method and class" '[ $rc -eq 1 ] && [ $(ls "$TMP/ex"/coffee_*_96[78].png | wc -l) -eq 4 ] && [ $(ls "$TMP/ex"/coffee_*.npy | wc -l) -eq 4 ] && grep -q "missing.png" "$TMP/err6.txt"'
+check "explain's .npy maps are float32 224x224" 'head -c 128 "$TMP/ex/coffee_gradcam_967.npy" | grep -q "<f4.*(224, 224)"'
+check "explain's page lists the top-5 and every map" '[ $(grep -o "<img" "$TMP/ex/index.html" | wc -l) -eq 5 ] && grep -q "espresso" "$TMP/ex/index.html"'
+"$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method gradcam --layer blockz --out "$TMP/ex" >/dev/null 2>"$TMP/err7.txt"
+rc=$?; check "a wrong layer name lists the nearest names" '[ $rc -eq 1 ] && grep -q "nearest names" "$TMP/err7.txt"'
+
 echo "$((total - fails)) passed, $fails failed"
 [ $fails -eq 0 ]

@@ -167,7 +167,7 @@ Image resize(const Image& in, int width, int height, const std::string& interp) 
   return out;
 }
 
-void preprocess_into(const Image& image, const Preprocess& p, float* out) {
+Image resize_and_crop(const Image& image, const Preprocess& p) {
   Image img = image;
   if (p.resize > 0) {
     // Shorter side to p.resize, aspect ratio kept.
@@ -180,11 +180,21 @@ void preprocess_into(const Image& image, const Preprocess& p, float* out) {
   GB_CHECK(cw <= img.width && ch <= img.height, "crop ", cw, "x", ch, " is larger than the resized image ",
            img.width, "x", img.height);
   const int x0 = int(std::lround((img.width - cw) / 2.0)), y0 = int(std::lround((img.height - ch) / 2.0));
+  Image out;
+  out.width = cw, out.height = ch;
+  out.rgb.resize(size_t(cw) * ch * 3);
+  for (int y = 0; y < ch; ++y)
+    std::copy_n(&img.rgb[(size_t(y + y0) * img.width + x0) * 3], size_t(cw) * 3, &out.rgb[size_t(y) * cw * 3]);
+  return out;
+}
+
+void preprocess_into(const Image& image, const Preprocess& p, float* out) {
+  const Image img = resize_and_crop(image, p);
+  const int cw = img.width, ch = img.height;
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < ch; ++y)
       for (int x = 0; x < cw; ++x)
-        out[(size_t(c) * ch + y) * cw + x] =
-            (img.rgb[(size_t(y + y0) * img.width + x + x0) * 3 + c] - p.mean[c]) / p.std[c];
+        out[(size_t(c) * ch + y) * cw + x] = (img.rgb[(size_t(y) * cw + x) * 3 + c] - p.mean[c]) / p.std[c];
 }
 
 Tensor make_batch(const std::vector<Image>& images, const Preprocess& p) {

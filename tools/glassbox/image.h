@@ -38,6 +38,8 @@ struct Preprocess {
 // or nearest neighbour.
 Image resize(const Image& in, int width, int height, const std::string& interp = "bilinear");
 
+// The resize and center crop of Preprocess, as 8-bit RGB (what the network sees, before normalization).
+Image resize_and_crop(const Image& image, const Preprocess& p);
 // One image -> [3, crop, crop] written at `out` (float32, CHW).
 void preprocess_into(const Image& image, const Preprocess& p, float* out);
 // Images -> [N, 3, crop, crop].

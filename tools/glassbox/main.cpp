@@ -1,10 +1,11 @@
-// The glassbox command line: inspect, run, bench (bench.cpp).
+// The glassbox command line: inspect, run, explain, bench (bench.cpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <numeric>
@@ -13,7 +14,9 @@
 
 #include "engine/model.h"
 #include "tools/glassbox/args.h"
+#include "explain/explain.h"
 #include "tools/glassbox/image.h"
+#include "tools/glassbox/overlay.h"
 #include "tools/glassbox/labels.h"
 
 namespace fs = std::filesystem;
@@ -31,6 +34,14 @@ usage:
                [--preprocess SPEC] [--resize N] [--crop N] [--mean R,G,B] [--std R,G,B] [--threads N]
                [--max-pixels N] [--conv-variant NAME]
       classify images; --json prints one record per image (top-k index, name, probability; --logits adds all)
+  glassbox explain MODEL.onnx IMAGE... [--method NAME[,NAME...]|all] [--layer NAME] [--class K | --top K]
+                   [--probability] [--out DIR] [--save-raw] [--colormap jet|turbo|viridis] [--html FILE] [--batch N]
+                   [--device cpu|cuda] [preprocessing options as for run]
+      class activation maps (cam, gradcam, gradcampp, xgradcam, layercam, hirescam, gradcam_elementwise,
+      smoothgradcampp; default gradcam) of the top class (or --class K, or the --top K classes), for the logit
+      (or --probability); one overlay PNG per image, method and class in DIR (default explanations), and with
+      --save-raw each map as .npy (float32, H x W at the input's resolution, in [0, 1]). --layer: an ONNX value
+      name or a friendly scope such as "layer4"; default: the last 4-D activation before global pooling
   glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
                  [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
                  [--serve]
@@ -175,6 +186,116 @@ int cmd_run(const Args& a) {
   return failures ? 1 : 0;
 }
 
+// One overlay PNG per image, method and target (DIR/<image>_<method>_<class>.png), and with --save-raw the map as
+// .npy (float32, H x W at the input's resolution, normalized to [0, 1]).
+int cmd_explain(const Args& a) {
+  GB_CHECK(a.positional.size() >= 2, "explain takes MODEL.onnx and at least one IMAGE");
+  const std::string model_path = a.positional[0];
+  auto model = Model::load(model_path);
+  const Preprocess pre = preprocess_for(*model, a);
+  const auto labels = labels_for(*model, model_path, a);
+  const long batch = std::max(1L, a.integer("batch", 8));
+  const int64_t max_pixels = a.integer("max-pixels", 64L << 20);
+  const std::string out_dir = a.get("out", "explanations"), cmap = a.get("colormap", "jet");
+  tools::check_colormap(cmap);
+  std::vector<explain::CamMethod> methods;
+  const std::string method_list = a.get("method", "gradcam");
+  if (method_list == "all") methods = explain::all_methods();
+  else
+    for (const auto& m : split_list(method_list)) methods.push_back(explain::parse_method(m));
+  explain::Target target;
+  GB_CHECK(a.get("class").empty() || a.get("top").empty(), "give --class or --top, not both");
+  if (!a.get("class").empty()) target.classes = {a.integer("class", 0)};
+  target.top = static_cast<int>(std::max(1L, a.integer("top", 1)));
+  target.probability = a.flag("probability");
+  explain::ExplainOptions eo;
+  eo.layer = a.get("layer");
+  explain::Explainer explainer(model, session_options(a), eo);
+  fs::create_directories(out_dir);
+  std::printf("layer %s\n", explainer.layer().c_str());
+  int failures = 0;
+  // --html FILE: a page with each image, its top-5 classes and every map (PNG paths relative to the page).
+  std::string html;
+  const std::string html_path = a.get("html");
+  auto label_of = [&](int64_t c) { return c < int64_t(labels.size()) ? labels[c] : "class " + std::to_string(c); };
+  std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
+  for (size_t start = 0; start < paths.size(); start += batch) {
+    std::vector<tools::Image> images;
+    std::vector<std::string> names;
+    for (size_t i = start; i < std::min(paths.size(), start + batch); ++i) {
+      try {
+        images.push_back(tools::load_image(paths[i], max_pixels));
+        names.push_back(paths[i]);
+      } catch (const Error& e) {
+        ++failures;
+        std::fprintf(stderr, "glassbox: %s\n", e.what());
+      }
+    }
+    if (images.empty()) continue;
+    const explain::Explanation e = explainer.explain(tools::make_batch(images, pre), target, methods);
+    const int64_t K = int64_t(e.classes.size() / images.size());
+    std::vector<std::string> rows(images.size());  // the HTML row of each image
+    if (!html_path.empty())
+      for (size_t i = 0; i < images.size(); ++i) {
+        const std::string stem = fs::path(names[i]).stem().string();
+        const std::string seen = (fs::path(out_dir) / (stem + "_input.png")).string();
+        tools::save_png(seen, tools::resize_and_crop(images[i], pre));
+        const int64_t C = e.logits.dim(1);
+        const float* z = e.logits.data<float>() + i * C;
+        const float m = *std::max_element(z, z + C);
+        std::vector<double> prob(C);
+        double sum = 0;
+        for (int64_t c = 0; c < C; ++c) sum += prob[c] = std::exp(double(z[c]) - m);
+        std::vector<int64_t> order(C);
+        std::iota(order.begin(), order.end(), 0);
+        const int64_t k5 = std::min<int64_t>(5, C);
+        std::partial_sort(order.begin(), order.begin() + k5, order.end(), [&](int64_t x, int64_t y) { return prob[x] > prob[y]; });
+        rows[i] = "<tr><td><img src=\"" + fs::path(seen).filename().string() + "\"><br>" + json_escape(names[i]) + "<ol>";
+        for (int64_t j = 0; j < k5; ++j) {
+          char line[256];
+          std::snprintf(line, sizeof line, "<li>%.1f%% %s</li>", 100 * prob[order[j]] / sum, label_of(order[j]).c_str());
+          rows[i] += line;
+        }
+        rows[i] += "</ol></td>";
+      }
+    for (const auto& [method, maps_on_device] : e.maps) {
+      const Tensor maps = maps_on_device.to(Device::cpu());
+      const int64_t H = maps.dim(1), W = maps.dim(2);
+      for (size_t i = 0; i < images.size(); ++i) {
+        const tools::Image seen = tools::resize_and_crop(images[i], pre);
+        GB_CHECK(seen.width == W && seen.height == H, "maps are ", W, "x", H, " but the input image is ", seen.width,
+                 "x", seen.height);
+        for (int64_t k = 0; k < K; ++k) {
+          const int64_t row = int64_t(i) * K + k, cls = e.classes[row];
+          const float* map = maps.data<float>() + row * H * W;
+          const std::string stem = fs::path(names[i]).stem().string() + "_" + explain::method_name(method) + "_" +
+                                   std::to_string(cls);
+          const std::string png = (fs::path(out_dir) / (stem + ".png")).string();
+          tools::save_png(png, tools::overlay(seen, map, cmap));
+          if (a.flag("save-raw")) tools::save_npy((fs::path(out_dir) / (stem + ".npy")).string(), map, {H, W});
+          std::printf("%s  %-20s %4lld %-24s -> %s\n", names[i].c_str(), explain::method_name(method),
+                      static_cast<long long>(cls), label_of(cls).c_str(), png.c_str());
+          if (!html_path.empty())
+            rows[i] += "<td><img src=\"" + stem + ".png\"><br>" + explain::method_name(method) + ": " + label_of(cls) + "</td>";
+        }
+      }
+    }
+    for (const auto& r : rows) html += r + "</tr>\n";
+  }
+  if (!html_path.empty()) {
+    std::ofstream f(html_path);
+    GB_CHECK(f, "cannot write ", html_path);
+    f << "<!doctype html><meta charset=\"utf-8\"><title>glassbox explanations</title>\n"
+      << "<style>body{font-family:sans-serif}td{vertical-align:top;text-align:center;font-size:12px}"
+      << "img{width:224px}</style>\n<h1>" << json_escape(fs::path(model_path).filename().string())
+      << "</h1><p>layer " << json_escape(explainer.layer()) << ", colormap " << cmap << "</p>\n<table>\n" << html
+      << "</table>\n";
+    std::printf("wrote %s\n", html_path.c_str());
+  }
+  std::fflush(stdout);
+  return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,8 +307,9 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
+    if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
-    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, bench; glassbox --help)\n", cmd.c_str());
+    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, bench; glassbox --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "glassbox: %s\n", e.what());
