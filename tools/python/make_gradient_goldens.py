@@ -3,8 +3,7 @@
 
     python make_gradient_goldens.py [--models tests/data/models] [--out tests/data/gradients]
 
-For each small test model (tests/data/models/<name>, made by make_model_goldens.py; those whose graphs the
-interpreter runs, i.e. without Shape/Gather chains) the graph runs in
+For each small test model (tests/data/models/<name>, made by make_model_goldens.py) the graph runs in
 onnx_torch.OnnxNet (one torch.nn.functional call per ONNX node, checked here against onnxruntime) with its
 weights and input (test_data_set_0, batch 2) in float64. L = sum_n logits[n, c_n] with the fixed classes
 c_n = (3 n + 1) mod classes; the files hold dL/d(input) and dL/d(layer), the layer being the input of the last
@@ -51,7 +50,7 @@ def main():
         x = numpy_helper.to_array(x).copy()
         try:
             net = OnnxNet(path).double()
-        except NotImplementedError as e:  # the resnets' Shape/Gather chains (glassbox folds them; this does not)
+        except NotImplementedError as e:  # an operator the interpreter lacks
             print("%s: skipped (%s)" % (name, e))
             continue
         # The interpreter against onnxruntime, float32, before trusting its gradients.

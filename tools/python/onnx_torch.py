@@ -103,9 +103,28 @@ class OnnxNet(torch.nn.Module):
             hi = a.get("max", self._const(node, 2))
             lo, hi = (None if v is None else float(v) for v in (lo, hi))
             return (lambda t: torch.clamp(t, lo, hi)), x[:1]
-        if op == "Reshape":  # constant shape; 0 copies the input dimension
-            shape = [int(s) for s in self._const(node, 1)]
-            return (lambda t: t.reshape([t.shape[i] if s == 0 else s for i, s in enumerate(shape)])), x[:1]
+        if op == "Reshape":  # 0 copies the input dimension; the shape may be computed (Shape/Gather chains)
+            if x[1] in self.consts:
+                shape = [int(s) for s in self._const(node, 1)]
+                return (lambda t: t.reshape([t.shape[i] if s == 0 else s for i, s in enumerate(shape)])), x[:1]
+            return (lambda t, s: t.reshape([t.shape[i] if int(v) == 0 else int(v) for i, v in enumerate(s)])), x[:2]
+        # Shape computations, evaluated at run time on int64 tensors (exporters build Reshape targets this way).
+        if op == "Shape":
+            return (lambda t: torch.tensor(t.shape, dtype=torch.int64)), x[:1]
+        if op == "Gather":
+            axis = a.get("axis", 0)
+            return (lambda t, i: torch.index_select(t, axis, i.reshape(-1).long()).reshape(
+                t.shape[:axis] + i.shape + t.shape[axis + 1:])), x[:2]
+        if op == "Unsqueeze":  # axes: an attribute before opset 13, a constant input after
+            axes = a.get("axes", None)
+            if axes is None:
+                axes = [int(v) for v in self._const(node, 1)]
+
+            def unsqueeze(t):
+                for ax in sorted(v % (t.dim() + len(axes)) for v in axes):
+                    t = t.unsqueeze(ax)
+                return t
+            return unsqueeze, x[:1]
         if op == "Flatten":
             axis = a.get("axis", 1)
             return (lambda t: t.reshape(int(np.prod(t.shape[:axis])), -1)), x[:1]
