@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 
+#include "explain/explain.h"
 #include "tools/glassbox/args.h"
 
 namespace glassbox::tools {
@@ -166,6 +167,56 @@ void per_layer_table(const std::shared_ptr<const Model>& model, long batch, Devi
   if (peak > 0) std::printf("fp32 peak of this device: %.1f TFLOP/s\n", peak);
 }
 
+std::vector<explain::CamMethod> methods_of(const std::string& list) {
+  if (list == "all") return explain::all_methods();
+  std::vector<explain::CamMethod> m;
+  for (const auto& name : split_list(list)) m.push_back(explain::parse_method(name));
+  return m;
+}
+
+// Explanation time against forward time, per batch: the forward session and the explainer alternate round by
+// round; the ratio is the median of per-round ratios (explain ms / forward ms).
+void explain_table(const std::string& label, const std::shared_ptr<const Model>& model, const SessionOptions& base,
+                   const std::string& layer,
+                   const std::vector<long>& batches, const std::string& method_list, long rounds, long warmup) {
+  const auto methods = methods_of(method_list);
+  std::printf("\n| model | batch | device | methods | forward ms | explain ms | explain / forward | explain images/s | "
+              "forward MiB | explain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  for (long batch : batches) {
+    const Tensor x = random_input(*model, batch, base.device);
+    SessionOptions o = base;
+    o.profile = false;
+    Session forward(model, o);
+    explain::ExplainOptions eo;
+    eo.layer = layer;
+    explain::Explainer ex(model, o, eo);
+    auto time_forward = [&] {
+      const double t0 = now_ms();
+      forward.run(x);
+      forward.synchronize();
+      return now_ms() - t0;
+    };
+    auto time_explain = [&] {
+      const double t0 = now_ms();
+      ex.explain(x, {}, methods);
+      ex.session().synchronize();
+      return now_ms() - t0;
+    };
+    for (long i = 0; i < warmup + 1; ++i) time_forward(), time_explain();
+    std::vector<double> f, e, ratio;
+    for (long r = 0; r < rounds; ++r) {
+      f.push_back(time_forward());
+      e.push_back(time_explain());
+      ratio.push_back(e.back() / f.back());
+    }
+    std::printf("| %s | %ld | %s | %s | %.2f | %.2f | %.3f | %.1f | %.1f | %.1f |\n", label.c_str(),
+                batch, base.device.str().c_str(), method_list.c_str(), median(f), median(e), median(ratio),
+                1000.0 * batch / median(e), forward.memory().total() / 1048576.0,
+                ex.session().memory().total() / 1048576.0);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int cmd_bench(const Args& a) {
@@ -186,7 +237,23 @@ int cmd_bench(const Args& a) {
     SessionOptions o = base;
     o.kernel_variants["conv2d"] = variants[0];
     Runner r(variants[0], std::make_unique<Session>(model, o), random_input(*model, batches[0], base.device));
-    r.time(3);  // plan, memory, autotune, warm caches
+    // With --explain, a "run" is an explanation (top-1 class, the methods listed) instead of a forward pass.
+    std::unique_ptr<explain::Explainer> ex;
+    std::vector<explain::CamMethod> methods;
+    if (!a.get("explain").empty()) {
+      explain::ExplainOptions eo;
+      eo.layer = a.get("layer");
+      ex = std::make_unique<explain::Explainer>(model, o, eo);
+      methods = methods_of(a.get("explain"));
+    }
+    auto time = [&](long k) {
+      if (!ex) return r.time(k);
+      const double t0 = now_ms();
+      for (long i = 0; i < k; ++i) ex->explain(r.input, {}, methods);
+      ex->session().synchronize();
+      return (now_ms() - t0) / double(k);
+    };
+    time(3);  // plan, memory, autotune, warm caches
     std::printf("ready\n");
     std::fflush(stdout);
     std::string line;
@@ -194,9 +261,15 @@ int cmd_bench(const Args& a) {
       if (line == "quit") break;
       long k = 1;
       if (line.rfind("run ", 0) == 0) k = std::max(1L, std::atol(line.c_str() + 4));
-      std::printf("%.4f\n", r.time(k));
+      std::printf("%.4f\n", time(k));
       std::fflush(stdout);
     }
+    return 0;
+  }
+
+  if (!a.get("explain").empty()) {
+    explain_table(model_label(a.positional[0]), model, base, a.get("layer"), batches, a.get("explain"), std::max(1L, a.integer("iters", 5)),
+                  a.integer("warmup", 1));
     return 0;
   }
 

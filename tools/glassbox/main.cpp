@@ -44,10 +44,11 @@ usage:
       name or a friendly scope such as "layer4"; default: the last 4-D activation before global pooling
   glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
                  [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
-                 [--serve]
+                 [--explain METHOD[,METHOD...] [--layer NAME]] [--serve]
       latency and throughput on random input already on the device, per batch size and conv variant,
       interleaved (a markdown table; --json FILE writes the rows with memory); --profile adds per-operator
       times; --per-layer times each convolution under each variant (TFLOP/s, share of the fp32 peak);
+      --explain times explanations (top-1 class) against the forward pass, interleaved;
       --serve answers "run K" lines on stdin with the mean milliseconds of K forward passes (for the
       interleaved peer comparisons of tools/python/bench_cpu.py and bench_gpu.py)
 
