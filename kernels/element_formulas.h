@@ -86,9 +86,11 @@ GB_HOST_DEVICE inline float activation_derivative_at_output(const ActivationAttr
 }
 
 // Max/average pooling backward for output (oh, ow) of one plane: adds g to the window's first maximum (the tap
-// pool2d_at returns), or g / count to each tap pool2d_at averaged.
+// pool2d_at returns), or g / count to each tap pool2d_at averaged, through add(index in the plane, value) (a plain
+// += on the CPU, an atomic add on the GPU, where windows overlap across threads).
+template <class Add>
 GB_HOST_DEVICE inline void pool2d_backward_at(const Pool2dAttrs& a, const float* plane, int64_t H, int64_t W,
-                                              int64_t oh, int64_t ow, float g, float* dplane) {
+                                              int64_t oh, int64_t ow, float g, Add add) {
   const int64_t h0 = oh * a.stride_h - a.pad_top, w0 = ow * a.stride_w - a.pad_left;
   const bool is_max = a.kind == Pool2dAttrs::Kind::max;
   float best = -INFINITY;
@@ -106,7 +108,7 @@ GB_HOST_DEVICE inline void pool2d_backward_at(const Pool2dAttrs& a, const float*
     }
   }
   if (is_max) {
-    if (best_at >= 0) dplane[best_at] += g;
+    if (best_at >= 0) add(best_at, g);
     return;
   }
   const int64_t count = a.count_include_pad ? a.kernel_h * a.kernel_w : inside;
@@ -117,7 +119,7 @@ GB_HOST_DEVICE inline void pool2d_backward_at(const Pool2dAttrs& a, const float*
     if (ih < 0 || ih >= H) continue;
     for (int64_t kw = 0; kw < a.kernel_w; ++kw) {
       const int64_t iw = w0 + kw * a.dilation_w;
-      if (iw >= 0 && iw < W) dplane[ih * W + iw] += share;
+      if (iw >= 0 && iw < W) add(ih * W + iw, share);
     }
   }
 }

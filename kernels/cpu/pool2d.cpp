@@ -41,7 +41,8 @@ void pool2d_backward(Context& ctx, const Pool2dAttrs& a, ConstView x, ConstView 
       const float* g = dy.data + nc * OH * OW;
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow)
-          pool2d_backward_at(a, x.data ? x.data + nc * H * W : nullptr, H, W, oh, ow, g[oh * OW + ow], dp);
+          pool2d_backward_at(a, x.data ? x.data + nc * H * W : nullptr, H, W, oh, ow, g[oh * OW + ow],
+                             [dp](int64_t i, float v) { dp[i] += v; });
     }
   });
 }

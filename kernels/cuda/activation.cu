@@ -1,6 +1,7 @@
 // Pointwise activations (formulas in kernels.h), and the bias + activation epilogue used after cuDNN.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cuda {
 
@@ -36,6 +37,38 @@ void bias_activation(Context& ctx, const ActivationAttrs& a, ConstView bias, Vie
   const int64_t inner = channels ? n / (y.dim(0) * channels) : 1;
   GB_LAUNCH(bias_activation_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a, bias.data, y.data, n, channels, inner);
   check_launch("bias_activation");
+}
+
+namespace {
+
+__global__ void fill_zero_kernel(float* y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) y[i] = 0.f;
+}
+
+// dx = dy * act'(x) (from x when given, else from y; element_formulas.h).
+__global__ void activation_backward_kernel(ActivationAttrs a, const float* __restrict__ x, const float* __restrict__ y,
+                                           const float* __restrict__ dy, float* __restrict__ dx, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dx[i] = dy[i] * (x ? activation_derivative_at_input(a, x[i]) : activation_derivative_at_output(a, y[i]));
+}
+
+}  // namespace
+
+void fill_zero(Context& ctx, View y) {
+  const int64_t n = y.numel();
+  if (n == 0 || !y.data) return;
+  GB_LAUNCH(fill_zero_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(y.data, n);
+  check_launch("fill_zero");
+}
+
+void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx) {
+  const int64_t n = dx.numel();
+  if (n == 0) return;
+  GB_CHECK(!x.empty() || (!y.empty() && a.kind != Activation::hard_swish),
+           "activation backward needs the input x for hard_swish, else x or y");
+  GB_LAUNCH(activation_backward_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a, x.data, y.data, dy.data,
+                                                                                    dx.data, n);
+  check_launch("activation_backward");
 }
 
 }  // namespace glassbox::kernels::cuda

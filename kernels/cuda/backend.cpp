@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "kernels/cuda/ops.h"
+#include "kernels/cuda/backend_ops.h"
 #include "kernels/registry.h"
 #if GLASSBOX_HAS_CUDNN
 #include "kernels/cudnn/conv2d.h"
@@ -20,9 +20,9 @@ namespace {
 
 using ConvFn = std::function<void(const Conv2dAttrs&, ConstView, ConstView, ConstView, View)>;
 
-class CudaBackend final : public Backend {
+class CudaBackend final : public CudaOps {
  public:
-  explicit CudaBackend(int index) : ctx_(index), conv_variants_("conv2d", make_conv_variants()) {
+  explicit CudaBackend(int index) : CudaOps(index), conv_variants_("conv2d", make_conv_variants()) {
     cuda::check(cudaEventCreateWithFlags(&upload_done_, cudaEventDisableTiming), "cudaEventCreate");
     conv_ = conv_variants_.find("implicit_gemm");
   }
@@ -37,30 +37,6 @@ class CudaBackend final : public Backend {
   void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) override {
     activate();
     conv_->fn(a, x, w, b, y);
-  }
-  void pool2d(const Pool2dAttrs& a, ConstView x, View y) override { activate(), cuda::pool2d(ctx_, a, x, y); }
-  void global_avg_pool(ConstView x, View y) override { activate(), cuda::global_avg_pool(ctx_, x, y); }
-  void batchnorm(float eps, ConstView x, ConstView s, ConstView b, ConstView m, ConstView v, View y) override {
-    activate();
-    cuda::batchnorm(ctx_, eps, x, s, b, m, v, y);
-  }
-  void activation(const ActivationAttrs& a, ConstView x, View y) override {
-    activate(), cuda::activation(ctx_, a, x, y);
-  }
-  void binary(BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) override {
-    activate(), cuda::binary(ctx_, op, act, a, b, y);
-  }
-  void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
-    activate(), cuda::gemm(ctx_, a, A, B, C, y);
-  }
-  void matmul(ConstView a, ConstView b, View y) override { activate(), cuda::matmul(ctx_, a, b, y); }
-  void concat(int axis, const std::vector<ConstView>& xs, View y) override {
-    activate(), cuda::concat(ctx_, axis, xs, y);
-  }
-  void pad(const PadAttrs& a, ConstView x, View y) override { activate(), cuda::pad(ctx_, a, x, y); }
-  void softmax(int axis, ConstView x, View y) override { activate(), cuda::softmax(ctx_, axis, x, y); }
-  void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
-    activate(), cuda::reduce_mean(ctx_, axes, x, y);
   }
   void copy(ConstView x, View y) override {
     if (x.data == y.data || y.numel() == 0) return;
@@ -108,7 +84,7 @@ class CudaBackend final : public Backend {
   std::string selected_variant(const std::string& op) const override { return op == "conv2d" ? conv_->name : ""; }
 
  private:
-  void activate() const { cuda::check(cudaSetDevice(ctx_.device()), "cudaSetDevice"); }
+  void activate() const override { cuda::check(cudaSetDevice(ctx_.device()), "cudaSetDevice"); }
 
   // Depthwise layers go to the dedicated depthwise kernel in every hand-written variant but "direct".
   ConvFn depthwise_or(std::function<void(const Conv2dAttrs&, ConstView, ConstView, ConstView, View)> general) {
@@ -203,7 +179,6 @@ class CudaBackend final : public Backend {
   }
 #endif
 
-  cuda::Context ctx_;  // first in, last out: everything below uses its stream
   VariantTable<ConvFn> conv_variants_;
   const VariantTable<ConvFn>::Entry* conv_ = nullptr;
   std::map<std::string, const VariantTable<ConvFn>::Entry*> tuned_;

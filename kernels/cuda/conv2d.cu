@@ -150,4 +150,42 @@ void conv2d_depthwise(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView
   check_launch("conv2d depthwise");
 }
 
+namespace {
+// dx[n, c, ih, iw] = sum over (m in c's group, kh, kw) with oh = (ih + pt - kh*dh) / sh exact and in range (likewise
+// ow) of dy[n, m, oh, ow] * w[m, c - g*Cg, kh, kw]: one thread per element of dx, gathering (no atomics).
+__global__ void conv2d_backward_data_kernel(const ConvShape s, const float* __restrict__ dy, const float* __restrict__ w,
+                                            float* __restrict__ dx, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int iw = int(i % s.W), ih = int((i / s.W) % s.H), c = int((i / (int64_t(s.W) * s.H)) % s.C);
+    const int img = int(i / (int64_t(s.W) * s.H * s.C));
+    const int g = c / s.Cg, cg = c - g * s.Cg;
+    float acc = 0.f;
+    for (int kh = 0; kh < s.KH; ++kh) {
+      const int th = ih + s.pt - kh * s.dh;
+      if (th < 0 || th % s.sh) continue;
+      const int oh = th / s.sh;
+      if (oh >= s.OH) continue;
+      for (int kw = 0; kw < s.KW; ++kw) {
+        const int tw = iw + s.pl - kw * s.dw;
+        if (tw < 0 || tw % s.sw) continue;
+        const int ow = tw / s.sw;
+        if (ow >= s.OW) continue;
+        for (int m = g * s.Mg; m < (g + 1) * s.Mg; ++m)
+          acc = fmaf(dy[((int64_t(img) * s.M + m) * s.OH + oh) * s.OW + ow],
+                     w[((int64_t(m) * s.Cg + cg) * s.KH + kh) * s.KW + kw], acc);
+      }
+    }
+    dx[i] = acc;
+  }
+}
+}  // namespace
+
+void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView w, View dx) {
+  const int64_t n = dx.numel();
+  if (n == 0) return;
+  const ConvShape s = conv_shape(a, dx, w, View{const_cast<float*>(dy.data), dy.shape, dy.device}, 1, 1);
+  GB_LAUNCH(conv2d_backward_data_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(s, dy.data, w.data, dx.data, n);
+  check_launch("conv2d_backward_data");
+}
+
 }  // namespace glassbox::kernels::cuda

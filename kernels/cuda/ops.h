@@ -37,4 +37,25 @@ void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
 void softmax(Context& ctx, int axis, ConstView x, View y);
 void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
 
+// Backward (formulas in kernels.h), beside each forward in its operator's file. Kernels that scatter into a
+// gradient (overlapping pooling windows, padding read twice, broadcast operands) zero it and add atomically.
+void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView w, View dx);
+void pool2d_backward(Context& ctx, const Pool2dAttrs& a, ConstView x, ConstView dy, View dx);
+void global_avg_pool_backward(Context& ctx, ConstView dy, View dx);
+void batchnorm_backward(Context& ctx, float epsilon, ConstView scale, ConstView var, ConstView dy, View dx);
+void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx);
+void binary_backward(Context& ctx, BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db);
+void gemm_backward(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView dy, View dA, View dB);
+void matmul_backward(Context& ctx, ConstView a, ConstView b, ConstView dy, View da, View db);
+void concat_backward(Context& ctx, int axis, ConstView dy, const std::vector<View>& dxs);
+void pad_backward(Context& ctx, const PadAttrs& a, ConstView dy, View dx);
+void softmax_backward(Context& ctx, int axis, ConstView y, ConstView dy, View dx);
+void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx);
+void fill_zero(Context& ctx, View y);  // activation.cu; no-op on an empty view
+
+// cam.cu: class activation maps, bilinear resizing, min-max normalization.
+void cam(Context& ctx, CamMethod method, int samples, ConstView A, ConstView G, View map);
+void resize_bilinear(Context& ctx, ConstView x, View y);
+void normalize_minmax(Context& ctx, View maps);
+
 }  // namespace glassbox::kernels::cuda

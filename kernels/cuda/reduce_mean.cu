@@ -70,4 +70,36 @@ void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y
   check_launch("reduce_mean");
 }
 
+namespace {
+// dx[i] = dy[i with the reduced coordinates at 0] / count.
+__global__ void reduce_mean_backward_kernel(const float* __restrict__ dy, float* __restrict__ dx, int64_t n,
+                                            float inv, ReduceDims d) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rem = i, off = 0;
+    for (int k = d.rank - 1; k >= 0; --k) {
+      const int64_t c = rem % d.x_size[k];
+      rem /= d.x_size[k];
+      if (!d.reduced[k]) off += c * d.x_stride[k];  // x_stride holds dy's strides here
+    }
+    dx[i] = dy[off] * inv;
+  }
+}
+}  // namespace
+
+void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx) {
+  const int64_t n = dx.numel();
+  if (n == 0) return;
+  const int r = static_cast<int>(dx.shape.size());
+  GB_CHECK(r <= kMaxRank, "ReduceMean on a rank-", r, " tensor: the CUDA backend supports rank <= ", kMaxRank);
+  ReduceDims d;
+  d.rank = r;
+  const auto sy = cpu::strides_of(dy.shape);
+  int64_t count = 1;
+  for (int k = 0; k < r; ++k) d.x_size[k] = dx.shape[k], d.x_stride[k] = sy[k];
+  for (int a : axes) d.reduced[a] = true, count *= dx.shape[a];
+  GB_LAUNCH(reduce_mean_backward_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(
+      dy.data, dx.data, n, count ? 1.f / float(count) : 0.f, d);
+  check_launch("reduce_mean_backward");
+}
+
 }  // namespace glassbox::kernels::cuda

@@ -54,4 +54,46 @@ void softmax(Context& ctx, int axis, ConstView x, View y) {
   check_launch("softmax");
 }
 
+namespace {
+// dx = y * (dy - sum(dy * y)) along the axis; one warp per row (inner == 1) or one thread per column.
+__global__ void softmax_backward_rows_kernel(const float* __restrict__ y, const float* __restrict__ dy,
+                                             float* __restrict__ dx, int64_t rows, int64_t len) {
+  const int64_t row = blockIdx.x * int64_t(blockDim.y) + threadIdx.y;
+  if (row >= rows) return;
+  const float *yr = y + row * len, *gr = dy + row * len;
+  float dot = 0.f;
+  for (int64_t k = threadIdx.x; k < len; k += 32) dot += yr[k] * gr[k];
+  dot = warp_sum(dot);
+  for (int64_t k = threadIdx.x; k < len; k += 32) dx[row * len + k] = yr[k] * (gr[k] - dot);
+}
+
+__global__ void softmax_backward_columns_kernel(const float* __restrict__ y, const float* __restrict__ dy,
+                                                float* __restrict__ dx, int64_t outer, int64_t len, int64_t inner) {
+  const int64_t n = outer * inner;
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < n; t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t base = (t / inner) * len * inner + t % inner;
+    float dot = 0.f;
+    for (int64_t k = 0; k < len; ++k) dot += y[base + k * inner] * dy[base + k * inner];
+    for (int64_t k = 0; k < len; ++k) dx[base + k * inner] = y[base + k * inner] * (dy[base + k * inner] - dot);
+  }
+}
+}  // namespace
+
+void softmax_backward(Context& ctx, int axis, ConstView y, ConstView dy, View dx) {
+  if (dx.numel() == 0) return;
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= y.shape[d];
+  for (size_t d = axis + 1; d < y.shape.size(); ++d) inner *= y.shape[d];
+  const int64_t len = y.shape[axis];
+  if (inner == 1) {
+    const int64_t blocks = (outer + 7) / 8;
+    GB_LAUNCH(softmax_backward_rows_kernel, static_cast<unsigned>(blocks), dim3(32, 8), 0, ctx.stream())(
+        y.data, dy.data, dx.data, outer, len);
+  } else {
+    GB_LAUNCH(softmax_backward_columns_kernel, ctx.grid_for(outer * inner, 256), 256, 0, ctx.stream())(
+        y.data, dy.data, dx.data, outer, len, inner);
+  }
+  check_launch("softmax_backward");
+}
+
 }  // namespace glassbox::kernels::cuda

@@ -1,6 +1,7 @@
-// Gemm and MatMul as problems of the SIMT tiled GEMM (simt_gemm.cuh): A and B are strided matrices (a transpose
-// is a swap of strides), one problem per broadcast batch index (blockIdx.z), and the epilogue
-//   y[z, m, n] = act(alpha * sum_k A(m, k) B(k, n) + beta * C[m * scm + n * scn])   (C optional, broadcast).
+// Gemm and MatMul (and their backward) as problems of the SIMT tiled GEMM (simt_gemm.cuh): A and B are strided
+// matrices (a transpose is a swap of strides), one problem per broadcast batch index (blockIdx.z), and the epilogue
+//   y[z, m, n] = act(alpha * sum_k A(m, k) B(k, n) + beta * C[m * scm + n * scn])   (C optional, broadcast),
+// stored, or with `accumulate` added atomically (backward: a broadcast operand gathers several batch indices).
 #pragma once
 #include "kernels/cuda/simt_gemm.cuh"
 
@@ -20,16 +21,25 @@ struct StridedGemm {
   // Batch z -> element offsets into A and B (broadcast batch dimensions have stride 0).
   int batch_rank = 0;
   int64_t batch_size[kMaxBatchRank] = {}, batch_sa[kMaxBatchRank] = {}, batch_sb[kMaxBatchRank] = {};
+  bool custom_y = false;  // y's batch offsets from batch_sy (else z * M * N)
+  int64_t batch_sy[kMaxBatchRank] = {};
+  bool accumulate = false;
 
   __device__ void batch_offsets(int z, int64_t& oa, int64_t& ob) const {
-    oa = 0, ob = 0;
+    int64_t oy;
+    batch_offsets(z, oa, ob, oy);
+  }
+  __device__ void batch_offsets(int z, int64_t& oa, int64_t& ob, int64_t& oy) const {
+    oa = 0, ob = 0, oy = 0;
     int64_t rem = z;
     for (int d = batch_rank - 1; d >= 0; --d) {
       const int64_t i = rem % batch_size[d];
       rem /= batch_size[d];
       oa += i * batch_sa[d];
       ob += i * batch_sb[d];
+      oy += i * batch_sy[d];
     }
+    if (!custom_y) oy = static_cast<int64_t>(z) * M * N;
   }
 
   // Reads one operand: element (i, k) at base + batch offset + i * stride_i + k * stride_k, where i is a row of A
@@ -62,7 +72,11 @@ struct StridedGemm {
 
   __device__ void store(int z, int m, int n, float acc) const {
     const float c = C ? beta * C[m * scm + n * scn] : 0.f;
-    y[(static_cast<int64_t>(z) * M + m) * N + n] = act.apply(alpha * acc + c);
+    int64_t oa, ob, oy;
+    batch_offsets(z, oa, ob, oy);
+    float* at = y + oy + static_cast<int64_t>(m) * N + n;
+    if (accumulate) atomicAdd(at, alpha * acc);
+    else *at = act.apply(alpha * acc + c);
   }
 };
 

@@ -121,6 +121,12 @@ template <class T>
 inline T __ldg(const T* p) {
   return *p;
 }
+// One block at a time, its threads one at a time between barriers: a plain add is atomic here.
+inline float atomicAdd(float* p, float v) {
+  const float old = *p;
+  *p = old + v;
+  return old;
+}
 
 namespace gb_emu {
 

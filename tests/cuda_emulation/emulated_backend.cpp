@@ -6,7 +6,7 @@
 #include <functional>
 
 #include "engine/error.h"
-#include "kernels/cuda/ops.h"
+#include "kernels/cuda/backend_ops.h"
 #include "kernels/registry.h"
 
 namespace glassbox::kernels {
@@ -61,31 +61,12 @@ const VariantTable<ConvFn>& conv_variants() {
   return table;
 }
 
-class EmulatedCudaBackend final : public Backend {
+class EmulatedCudaBackend final : public CudaOps {
  public:
-  EmulatedCudaBackend() : ctx_(0), conv_(conv_variants().find("implicit_gemm")) {}
+  EmulatedCudaBackend() : CudaOps(0), conv_(conv_variants().find("implicit_gemm")) {}
   Device device() const override { return Device::cpu(); }
   void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) override {
     conv_->fn(ctx_, a, x, w, b, y);
-  }
-  void pool2d(const Pool2dAttrs& a, ConstView x, View y) override { cuda::pool2d(ctx_, a, x, y); }
-  void global_avg_pool(ConstView x, View y) override { cuda::global_avg_pool(ctx_, x, y); }
-  void batchnorm(float eps, ConstView x, ConstView s, ConstView b, ConstView m, ConstView v, View y) override {
-    cuda::batchnorm(ctx_, eps, x, s, b, m, v, y);
-  }
-  void activation(const ActivationAttrs& a, ConstView x, View y) override { cuda::activation(ctx_, a, x, y); }
-  void binary(BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) override {
-    cuda::binary(ctx_, op, act, a, b, y);
-  }
-  void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
-    cuda::gemm(ctx_, a, A, B, C, y);
-  }
-  void matmul(ConstView a, ConstView b, View y) override { cuda::matmul(ctx_, a, b, y); }
-  void concat(int axis, const std::vector<ConstView>& xs, View y) override { cuda::concat(ctx_, axis, xs, y); }
-  void pad(const PadAttrs& a, ConstView x, View y) override { cuda::pad(ctx_, a, x, y); }
-  void softmax(int axis, ConstView x, View y) override { cuda::softmax(ctx_, axis, x, y); }
-  void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
-    cuda::reduce_mean(ctx_, axes, x, y);
   }
   void copy(ConstView x, View y) override { std::copy(x.data, x.data + x.numel(), y.data); }
   void upload(const float* host, View y) override { std::copy(host, host + y.numel(), y.data); }
@@ -99,7 +80,6 @@ class EmulatedCudaBackend final : public Backend {
   std::string selected_variant(const std::string& op) const override { return op == "conv2d" ? conv_->name : ""; }
 
  private:
-  cuda::Context ctx_;
   const VariantTable<ConvFn>::Entry* conv_;
 };
 

@@ -393,6 +393,147 @@ TEST(Backends, Layout) {
   expect_all(cs, participants_for("layout"));
 }
 
+// ---- backward kernels: the same harness, each case one gradient --------------------------------------------------
+
+Case conv_backward_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t M, int64_t KH, int64_t KW, Conv2dAttrs a) {
+  const int64_t OH = out_size(H, KH, a.stride_h, a.pad_top, a.pad_bottom, a.dilation_h);
+  const int64_t OW = out_size(W, KW, a.stride_w, a.pad_left, a.pad_right, a.dilation_w);
+  return {"conv2d_backward_data x[" + std::to_string(N) + "," + std::to_string(C) + "," + std::to_string(H) + "," +
+              std::to_string(W) + "] M" + std::to_string(M) + " k" + std::to_string(KH) + "x" + std::to_string(KW) +
+              " s" + std::to_string(a.stride_h) + " g" + std::to_string(a.groups),
+          {{N, M, OH, OW}, {M, C / a.groups, KH, KW}},
+          {N, C, H, W},
+          [a](Backend& b, const std::vector<ConstView>& in, View dx) { b.conv2d_backward_data(a, in[0], in[1], dx); }};
+}
+
+TEST(Backends, Backward) {
+  std::vector<Case> cs;
+  cs.push_back(conv_backward_case(2, 3, 9, 8, 5, 3, 3, conv_attrs(1, 1)));
+  cs.push_back(conv_backward_case(1, 8, 15, 15, 12, 3, 3, conv_attrs(2, 1)));
+  cs.push_back(conv_backward_case(1, 6, 10, 10, 4, 5, 5, conv_attrs(1, 4, 2)));
+  cs.push_back(conv_backward_case(2, 8, 7, 7, 12, 3, 3, conv_attrs(1, 1, 1, 4)));
+  cs.push_back(conv_backward_case(2, 16, 9, 9, 16, 3, 3, conv_attrs(2, 1, 1, 16)));  // depthwise
+  cs.push_back(conv_backward_case(1, 64, 7, 7, 32, 1, 1, conv_attrs(1, 0)));
+  for (auto kind : {Pool2dAttrs::Kind::max, Pool2dAttrs::Kind::average}) {
+    Pool2dAttrs a;
+    a.kind = kind;
+    a.kernel_h = a.kernel_w = 3, a.stride_h = a.stride_w = 2, a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 1;
+    const int64_t O = out_size(11, 3, 2, 1, 1, 1);
+    cs.push_back({std::string("pool2d_backward ") + (kind == Pool2dAttrs::Kind::max ? "max" : "average"),
+                  {{2, 3, 11, 11}, {2, 3, O, O}}, {2, 3, 11, 11},
+                  [a](Backend& b, const std::vector<ConstView>& in, View dx) { b.pool2d_backward(a, in[0], in[1], dx); }});
+  }
+  cs.push_back({"global_avg_pool_backward", {{2, 5, 1, 1}}, {2, 5, 6, 7},
+                [](Backend& b, const std::vector<ConstView>& in, View dx) { b.global_avg_pool_backward(in[0], dx); }});
+  cs.push_back({"batchnorm_backward", {{4}, {4}, {2, 4, 3, 3}}, {2, 4, 3, 3},
+                [](Backend& b, const std::vector<ConstView>& in, View dx) {
+                  b.batchnorm_backward(1e-5f, in[0], in[1], in[2], dx);
+                },
+                {1}});
+  for (Activation kind : {Activation::relu, Activation::clip, Activation::leaky_relu, Activation::sigmoid,
+                          Activation::hard_sigmoid, Activation::hard_swish})
+    for (bool from_x : {true, false}) {
+      if (kind == Activation::hard_swish && !from_x) continue;
+      ActivationAttrs a;
+      a.kind = kind, a.alpha = kind == Activation::clip ? -0.5f : 0.2f, a.beta = kind == Activation::clip ? 0.7f : 0.5f;
+      cs.push_back({"activation_backward " + std::to_string(int(kind)) + (from_x ? " x" : " y"), {{3, 50}, {3, 50}},
+                    {3, 50}, [a, from_x](Backend& b, const std::vector<ConstView>& in, View dx) {
+                      b.activation_backward(a, from_x ? in[0] : ConstView{}, from_x ? ConstView{} : in[0], in[1], dx);
+                    }});
+    }
+  const std::pair<Shape, Shape> shapes[] = {{{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {3, 1}}, {{1, 3, 1}, {2, 1, 4}}};
+  for (BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div})
+    for (const auto& [sa, sb] : shapes)
+      for (int which : {0, 1}) {
+        Shape y(3);
+        for (size_t i = 0; i < 3; ++i) {
+          const int64_t da = i + sa.size() >= 3 ? sa[i + sa.size() - 3] : 1, db = i + sb.size() >= 3 ? sb[i + sb.size() - 3] : 1;
+          y[i] = std::max(da, db);
+        }
+        cs.push_back({"binary_backward " + std::to_string(int(op)) + " " + shape_str(sa) + " " + shape_str(sb) +
+                          (which ? " db" : " da"),
+                      {sa, sb, y}, which ? sb : sa,
+                      [op, which](Backend& b, const std::vector<ConstView>& in, View d) {
+                        View none{nullptr, which ? in[0].shape : in[1].shape, d.device};
+                        b.binary_backward(op, in[0], in[1], in[2], which ? none : d, which ? d : none);
+                      },
+                      op == BinaryOp::div ? std::vector<int>{1} : std::vector<int>{}});
+      }
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb)
+      for (int which : {0, 1}) {
+        GemmAttrs a;
+        a.trans_a = ta, a.trans_b = tb, a.alpha = 0.7f;
+        const int64_t M = 9, N = 70, K = 33;
+        const Shape As = ta ? Shape{K, M} : Shape{M, K}, Bs = tb ? Shape{N, K} : Shape{K, N};
+        cs.push_back({"gemm_backward ta" + std::to_string(ta) + " tb" + std::to_string(tb) + (which ? " dB" : " dA"),
+                      {As, Bs, {M, N}}, which ? Bs : As,
+                      [a, which](Backend& b, const std::vector<ConstView>& in, View d) {
+                        View none{nullptr, which ? in[0].shape : in[1].shape, d.device};
+                        b.gemm_backward(a, in[0], in[1], in[2], which ? none : d, which ? d : none);
+                      }});
+      }
+  const Shape mm[][3] = {{{5, 7}, {7, 9}, {5, 9}}, {{2, 3, 5, 7}, {7, 4}, {2, 3, 5, 4}}, {{3, 1, 6, 8}, {4, 8, 2}, {3, 4, 6, 2}}};
+  for (const auto& m : mm)
+    for (int which : {0, 1})
+      cs.push_back({"matmul_backward " + shape_str(m[0]) + " x " + shape_str(m[1]) + (which ? " db" : " da"),
+                    {m[0], m[1], m[2]}, which ? m[1] : m[0],
+                    [which](Backend& b, const std::vector<ConstView>& in, View d) {
+                      View none{nullptr, which ? in[0].shape : in[1].shape, d.device};
+                      b.matmul_backward(in[0], in[1], in[2], which ? none : d, which ? d : none);
+                    }});
+  for (int axis : {0, 1, 3})
+    for (int which : {0, 1}) {
+      Shape y = {2, 3, 4, 5}, x0 = {2, 3, 4, 5}, x1 = {2, 3, 4, 5};
+      x1[axis] = 2, y[axis] += 2;
+      cs.push_back({"concat_backward axis " + std::to_string(axis) + " input " + std::to_string(which), {y},
+                    which ? x1 : x0, [axis, which, x0, x1](Backend& b, const std::vector<ConstView>& in, View d) {
+                      std::vector<View> dxs = {View{nullptr, x0, d.device}, View{nullptr, x1, d.device}};
+                      dxs[which] = d;
+                      b.concat_backward(axis, in[0], dxs);
+                    }});
+    }
+  for (PadMode mode : {PadMode::constant, PadMode::reflect, PadMode::edge, PadMode::wrap}) {
+    PadAttrs a;
+    a.mode = mode;
+    a.pads = {0, 1, 2, 3, 1, 0, 3, -1};
+    cs.push_back({"pad_backward mode " + std::to_string(int(mode)), {{3, 4, 10, 8}}, {2, 3, 5, 6},
+                  [a](Backend& b, const std::vector<ConstView>& in, View dx) { b.pad_backward(a, in[0], dx); }});
+  }
+  cs.push_back({"softmax_backward last axis", {{4, 100}, {4, 100}}, {4, 100},
+                [](Backend& b, const std::vector<ConstView>& in, View dx) { b.softmax_backward(1, in[0], in[1], dx); }});
+  cs.push_back({"softmax_backward inner axis", {{2, 10, 3, 4}, {2, 10, 3, 4}}, {2, 10, 3, 4},
+                [](Backend& b, const std::vector<ConstView>& in, View dx) { b.softmax_backward(1, in[0], in[1], dx); }});
+  const std::pair<std::vector<int>, Shape> reductions[] = {{{2, 3}, {2, 6, 1, 1}}, {{1}, {2, 1, 5, 7}}, {{0, 2}, {1, 6, 1, 7}}};
+  for (const auto& [axes, shape] : reductions)
+    cs.push_back({"reduce_mean_backward " + shape_str(Shape(axes.begin(), axes.end())), {shape}, {2, 6, 5, 7},
+                  [axes = axes](Backend& b, const std::vector<ConstView>& in, View dx) {
+                    b.reduce_mean_backward(axes, in[0], dx);
+                  }});
+  expect_all(cs, participants_for("backward"));
+}
+
+TEST(Backends, Explain) {
+  std::vector<Case> cs;
+  for (CamMethod m : {CamMethod::cam, CamMethod::gradcam, CamMethod::gradcampp, CamMethod::xgradcam,
+                      CamMethod::layercam, CamMethod::hirescam, CamMethod::gradcam_elementwise,
+                      CamMethod::smoothgradcampp}) {
+    const int S = m == CamMethod::smoothgradcampp ? 3 : 1;
+    cs.push_back({"cam " + std::to_string(int(m)), {{2 * S, 6, 7, 7}, {2 * S, 6, 7, 7}}, {2, 7, 7},
+                  [m, S](Backend& b, const std::vector<ConstView>& in, View map) { b.cam(m, S, in[0], in[1], map); },
+                  {0}});  // activations after a ReLU are positive
+  }
+  cs.push_back({"resize_bilinear up", {{2, 7, 5}}, {2, 32, 29},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.resize_bilinear(in[0], y); }});
+  cs.push_back({"resize_bilinear down", {{1, 40, 40}}, {1, 13, 9},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.resize_bilinear(in[0], y); }});
+  cs.push_back({"normalize_minmax", {{3, 500}}, {3, 500}, [](Backend& b, const std::vector<ConstView>& in, View y) {
+                  b.copy(in[0], y);
+                  b.normalize_minmax(y);
+                }});
+  expect_all(cs, participants_for("explain"));
+}
+
 // Host memory into a guarded device view through Backend::upload.
 TEST(Backends, Upload) {
   Case c{"upload", {{3, 1000}}, {3, 1000}, [](Backend& b, const std::vector<ConstView>& in, View y) {

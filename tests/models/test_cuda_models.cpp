@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include "explain/explain.h"
 #include "tests/support/testdata.h"
 
 namespace glassbox::test {
@@ -104,6 +105,34 @@ TEST_P(CudaModel, MatchesCpuBackend) {
 }
 INSTANTIATE_TEST_SUITE_P(Models, CudaModel, ::testing::ValuesIn(model_paths()),
                          [](const ::testing::TestParamInfo<std::string>& i) { return model_name(i.param); });
+
+// Gradients at the input and at the last 4-D activation, and every CAM method, on CUDA equal the CPU's.
+TEST_P(CudaModel, GradientsAndMapsMatchCpu) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
+  const std::string path = GetParam();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
+  auto model = Model::load(path);
+  const Tensor input = random_input(*model, 2, 11);
+  const std::string layer = explain::default_layer(*model), in = model->input_names()[0];
+  Session cpu(model), gpu(model, on_cuda());
+  for (Session* s : {&cpu, &gpu}) s->track_gradients({layer, in});
+  const Tensor logits = cpu.run(input).output();
+  gpu.run(input);
+  Tensor seed = Tensor::zeros(logits.shape());
+  for (int64_t n = 0; n < logits.dim(0); ++n) seed.data<float>()[n * logits.dim(1) + (7 * n + 3) % logits.dim(1)] = 1.f;
+  const auto want = cpu.backward({seed}), got = gpu.backward({seed});
+  for (const std::string& v : {layer, in}) {
+    const double err = normalized_error(got.at(v), want.at(v));
+    std::printf("%s: gradient at %s on CUDA vs CPU %.3g\n", model_name(path).c_str(), v.c_str(), err);
+    EXPECT_LE(err, 1e-4) << v;
+  }
+  explain::Explainer ce(model), ge(model, on_cuda());
+  const auto a = ce.explain(input, {}, explain::all_methods()), b = ge.explain(input, {}, explain::all_methods());
+  for (const auto& [m, map] : a.maps) {
+    const double err = normalized_error(b.maps.at(m), map);
+    EXPECT_LE(err, 1e-3) << explain::method_name(m);
+  }
+}
 
 const std::string kEffNet = assets_dir() + "/models/efficientnet_lite0.onnx";
 

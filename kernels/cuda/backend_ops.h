@@ -1,0 +1,85 @@
+// The Backend methods that are one call to a CUDA kernel launcher (kernels/cuda/ops.h), shared by the CUDA backend
+// (backend.cpp) and its CPU emulation (tests/cuda_emulation): each makes its device current (activate) and queues
+// the kernel on the context's stream. Convolution, copies, uploads and variants are the derived backend's.
+#pragma once
+#include "kernels/cuda/ops.h"
+
+namespace glassbox::kernels {
+
+class CudaOps : public Backend {
+ public:
+  void pool2d(const Pool2dAttrs& a, ConstView x, View y) override { activate(), cuda::pool2d(ctx_, a, x, y); }
+  void global_avg_pool(ConstView x, View y) override { activate(), cuda::global_avg_pool(ctx_, x, y); }
+  void batchnorm(float eps, ConstView x, ConstView s, ConstView b, ConstView m, ConstView v, View y) override {
+    activate(), cuda::batchnorm(ctx_, eps, x, s, b, m, v, y);
+  }
+  void activation(const ActivationAttrs& a, ConstView x, View y) override {
+    activate(), cuda::activation(ctx_, a, x, y);
+  }
+  void binary(BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) override {
+    activate(), cuda::binary(ctx_, op, act, a, b, y);
+  }
+  void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
+    activate(), cuda::gemm(ctx_, a, A, B, C, y);
+  }
+  void matmul(ConstView a, ConstView b, View y) override { activate(), cuda::matmul(ctx_, a, b, y); }
+  void concat(int axis, const std::vector<ConstView>& xs, View y) override {
+    activate(), cuda::concat(ctx_, axis, xs, y);
+  }
+  void pad(const PadAttrs& a, ConstView x, View y) override { activate(), cuda::pad(ctx_, a, x, y); }
+  void softmax(int axis, ConstView x, View y) override { activate(), cuda::softmax(ctx_, axis, x, y); }
+  void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
+    activate(), cuda::reduce_mean(ctx_, axes, x, y);
+  }
+
+  void conv2d_backward_data(const Conv2dAttrs& a, ConstView dy, ConstView w, View dx) override {
+    activate(), cuda::conv2d_backward_data(ctx_, a, dy, w, dx);
+  }
+  void pool2d_backward(const Pool2dAttrs& a, ConstView x, ConstView dy, View dx) override {
+    activate(), cuda::pool2d_backward(ctx_, a, x, dy, dx);
+  }
+  void global_avg_pool_backward(ConstView dy, View dx) override {
+    activate(), cuda::global_avg_pool_backward(ctx_, dy, dx);
+  }
+  void batchnorm_backward(float eps, ConstView scale, ConstView var, ConstView dy, View dx) override {
+    activate(), cuda::batchnorm_backward(ctx_, eps, scale, var, dy, dx);
+  }
+  void activation_backward(const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx) override {
+    activate(), cuda::activation_backward(ctx_, a, x, y, dy, dx);
+  }
+  void binary_backward(BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db) override {
+    activate(), cuda::binary_backward(ctx_, op, a, b, dy, da, db);
+  }
+  void gemm_backward(const GemmAttrs& a, ConstView A, ConstView B, ConstView dy, View dA, View dB) override {
+    activate(), cuda::gemm_backward(ctx_, a, A, B, dy, dA, dB);
+  }
+  void matmul_backward(ConstView a, ConstView b, ConstView dy, View da, View db) override {
+    activate(), cuda::matmul_backward(ctx_, a, b, dy, da, db);
+  }
+  void concat_backward(int axis, ConstView dy, const std::vector<View>& dxs) override {
+    activate(), cuda::concat_backward(ctx_, axis, dy, dxs);
+  }
+  void pad_backward(const PadAttrs& a, ConstView dy, View dx) override {
+    activate(), cuda::pad_backward(ctx_, a, dy, dx);
+  }
+  void softmax_backward(int axis, ConstView y, ConstView dy, View dx) override {
+    activate(), cuda::softmax_backward(ctx_, axis, y, dy, dx);
+  }
+  void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx) override {
+    activate(), cuda::reduce_mean_backward(ctx_, axes, dy, dx);
+  }
+
+  void cam(CamMethod m, int samples, ConstView A, ConstView G, View map) override {
+    activate(), cuda::cam(ctx_, m, samples, A, G, map);
+  }
+  void resize_bilinear(ConstView x, View y) override { activate(), cuda::resize_bilinear(ctx_, x, y); }
+  void normalize_minmax(View maps) override { activate(), cuda::normalize_minmax(ctx_, maps); }
+
+ protected:
+  explicit CudaOps(int device) : ctx_(device) {}
+  // Makes this backend's device current before a launch (a no-op in the emulation).
+  virtual void activate() const {}
+  cuda::Context ctx_;  // first in, last out: the derived backend's state uses its stream
+};
+
+}  // namespace glassbox::kernels
