@@ -23,6 +23,20 @@ GB_HOST_DEVICE inline int64_t pad_source_index(int64_t o, int64_t begin, int64_t
   return i < size ? i : period - i;
 }
 
+// The taps of pooling window (oh, ow) that lie inside an H x W plane, in scan order: f(index in the plane).
+template <class F>
+GB_HOST_DEVICE inline void for_each_pool_tap(const Pool2dAttrs& a, int64_t H, int64_t W, int64_t oh, int64_t ow, F f) {
+  const int64_t h0 = oh * a.stride_h - a.pad_top, w0 = ow * a.stride_w - a.pad_left;
+  for (int64_t kh = 0; kh < a.kernel_h; ++kh) {
+    const int64_t ih = h0 + kh * a.dilation_h;
+    if (ih < 0 || ih >= H) continue;
+    for (int64_t kw = 0; kw < a.kernel_w; ++kw) {
+      const int64_t iw = w0 + kw * a.dilation_w;
+      if (iw >= 0 && iw < W) f(ih * W + iw);
+    }
+  }
+}
+
 // MaxPool / AveragePool: output (oh, ow) of one H x W plane.
 // max:     the largest tap inside the input (padding never wins);
 // average: the sum of the taps inside the input / their count, or / (kH*kW) with count_include_pad — as ONNX
@@ -30,21 +44,14 @@ GB_HOST_DEVICE inline int64_t pad_source_index(int64_t o, int64_t begin, int64_t
 //          ceil_mode windows that overhang the padding.)
 GB_HOST_DEVICE inline float pool2d_at(const Pool2dAttrs& a, const float* plane, int64_t H, int64_t W, int64_t oh,
                                       int64_t ow) {
-  const int64_t h0 = oh * a.stride_h - a.pad_top, w0 = ow * a.stride_w - a.pad_left;
   const bool is_max = a.kind == Pool2dAttrs::Kind::max;
   float acc = is_max ? -INFINITY : 0.f;
   int64_t inside = 0;
-  for (int64_t kh = 0; kh < a.kernel_h; ++kh) {
-    const int64_t ih = h0 + kh * a.dilation_h;
-    if (ih < 0 || ih >= H) continue;
-    for (int64_t kw = 0; kw < a.kernel_w; ++kw) {
-      const int64_t iw = w0 + kw * a.dilation_w;
-      if (iw < 0 || iw >= W) continue;
-      const float v = plane[ih * W + iw];
-      acc = is_max ? (v > acc ? v : acc) : acc + v;
-      ++inside;
-    }
-  }
+  for_each_pool_tap(a, H, W, oh, ow, [&](int64_t i) {
+    const float v = plane[i];
+    acc = is_max ? (v > acc ? v : acc) : acc + v;
+    ++inside;
+  });
   if (is_max) return acc;
   const int64_t count = a.count_include_pad ? a.kernel_h * a.kernel_w : inside;
   return count > 0 ? acc / static_cast<float>(count) : 0.f;
@@ -91,37 +98,21 @@ GB_HOST_DEVICE inline float activation_derivative_at_output(const ActivationAttr
 template <class Add>
 GB_HOST_DEVICE inline void pool2d_backward_at(const Pool2dAttrs& a, const float* plane, int64_t H, int64_t W,
                                               int64_t oh, int64_t ow, float g, Add add) {
-  const int64_t h0 = oh * a.stride_h - a.pad_top, w0 = ow * a.stride_w - a.pad_left;
-  const bool is_max = a.kind == Pool2dAttrs::Kind::max;
-  float best = -INFINITY;
-  int64_t best_at = -1, inside = 0;
-  for (int64_t kh = 0; kh < a.kernel_h; ++kh) {
-    const int64_t ih = h0 + kh * a.dilation_h;
-    if (ih < 0 || ih >= H) continue;
-    for (int64_t kw = 0; kw < a.kernel_w; ++kw) {
-      const int64_t iw = w0 + kw * a.dilation_w;
-      if (iw < 0 || iw >= W) continue;
-      ++inside;
-      if (!is_max) continue;  // average pooling reads only the shape (plane may be null)
-      const float v = plane[ih * W + iw];
-      if (v > best) best = v, best_at = ih * W + iw;  // the comparison pool2d_at makes
-    }
-  }
-  if (is_max) {
+  if (a.kind == Pool2dAttrs::Kind::max) {
+    float best = -INFINITY;
+    int64_t best_at = -1;
+    for_each_pool_tap(a, H, W, oh, ow, [&](int64_t i) {
+      if (plane[i] > best) best = plane[i], best_at = i;  // the comparison pool2d_at makes
+    });
     if (best_at >= 0) add(best_at, g);
     return;
   }
+  int64_t inside = 0;  // average pooling reads only the shape (plane may be null)
+  for_each_pool_tap(a, H, W, oh, ow, [&](int64_t) { ++inside; });
   const int64_t count = a.count_include_pad ? a.kernel_h * a.kernel_w : inside;
   if (count == 0) return;
   const float share = g / static_cast<float>(count);
-  for (int64_t kh = 0; kh < a.kernel_h; ++kh) {
-    const int64_t ih = h0 + kh * a.dilation_h;
-    if (ih < 0 || ih >= H) continue;
-    for (int64_t kw = 0; kw < a.kernel_w; ++kw) {
-      const int64_t iw = w0 + kw * a.dilation_w;
-      if (iw >= 0 && iw < W) add(ih * W + iw, share);
-    }
-  }
+  for_each_pool_tap(a, H, W, oh, ow, [&](int64_t i) { add(i, share); });
 }
 
 }  // namespace glassbox::kernels

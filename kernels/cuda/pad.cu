@@ -14,6 +14,16 @@ struct PadDims {
   int64_t y_size[kMaxRank] = {}, x_size[kMaxRank] = {}, x_stride[kMaxRank] = {}, begin[kMaxRank] = {};
 };
 
+PadDims pad_dims(const PadAttrs& a, const Shape& x, const Shape& y) {
+  const int r = static_cast<int>(y.size());
+  GB_CHECK(r <= kMaxRank, "Pad on a rank-", r, " tensor: the CUDA backend supports rank <= ", kMaxRank);
+  PadDims d;
+  d.rank = r;
+  const auto sx = cpu::strides_of(x);
+  for (int k = 0; k < r; ++k) d.y_size[k] = y[k], d.x_size[k] = x[k], d.x_stride[k] = sx[k], d.begin[k] = a.pads[k];
+  return d;
+}
+
 __global__ void pad_kernel(PadMode mode, float value, const float* __restrict__ x, float* __restrict__ y, int64_t n,
                            PadDims d) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
@@ -34,17 +44,7 @@ __global__ void pad_kernel(PadMode mode, float value, const float* __restrict__ 
 void pad(Context& ctx, const PadAttrs& a, ConstView x, View y) {
   const int64_t n = y.numel();
   if (n == 0) return;
-  const int r = static_cast<int>(y.shape.size());
-  GB_CHECK(r <= kMaxRank, "Pad on a rank-", r, " tensor: the CUDA backend supports rank <= ", kMaxRank);
-  PadDims d;
-  d.rank = r;
-  const auto sx = cpu::strides_of(x.shape);
-  for (int k = 0; k < r; ++k) {
-    d.y_size[k] = y.shape[k];
-    d.x_size[k] = x.shape[k];
-    d.x_stride[k] = sx[k];
-    d.begin[k] = a.pads[k];
-  }
+  const PadDims d = pad_dims(a, x.shape, y.shape);
   GB_LAUNCH(pad_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a.mode, a.value, x.data, y.data, n, d);
   check_launch("pad");
 }
@@ -70,17 +70,7 @@ void pad_backward(Context& ctx, const PadAttrs& a, ConstView dy, View dx) {
   fill_zero(ctx, dx);
   const int64_t n = dy.numel();
   if (n == 0) return;
-  const int r = static_cast<int>(dy.shape.size());
-  GB_CHECK(r <= kMaxRank, "Pad on a rank-", r, " tensor: the CUDA backend supports rank <= ", kMaxRank);
-  PadDims d;
-  d.rank = r;
-  const auto sx = cpu::strides_of(dx.shape);
-  for (int k = 0; k < r; ++k) {
-    d.y_size[k] = dy.shape[k];
-    d.x_size[k] = dx.shape[k];
-    d.x_stride[k] = sx[k];
-    d.begin[k] = a.pads[k];
-  }
+  const PadDims d = pad_dims(a, dx.shape, dy.shape);
   GB_LAUNCH(pad_backward_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a.mode, dy.data, dx.data, n, d);
   check_launch("pad_backward");
 }

@@ -16,6 +16,7 @@
 
 #include "engine/error.h"
 #include "kernels/kernels.h"
+#include "tests/support/null_backend.h"
 
 namespace glassbox::kernels {
 namespace {
@@ -545,31 +546,14 @@ TEST(Backends, Upload) {
 }
 
 // The harness must be able to fail: a backend that writes past its output, and one that returns a NaN.
-class FaultyBackend final : public Backend {
+class FaultyBackend final : public test::NullBackend {
  public:
   explicit FaultyBackend(bool overrun) : inner_(make_cpu_backend(1)), overrun_(overrun) {}
-  Device device() const override { return Device::cpu(); }
   void activation(const ActivationAttrs& a, ConstView x, View y) override {
     inner_->activation(a, x, y);
     if (overrun_) y.data[y.numel()] = 0.f;  // one element past the end: lands in the guard
     else y.data[0] = NAN;
   }
-  void conv2d(const Conv2dAttrs&, ConstView, ConstView, ConstView, View) override {}
-  void pool2d(const Pool2dAttrs&, ConstView, View) override {}
-  void global_avg_pool(ConstView, View) override {}
-  void batchnorm(float, ConstView, ConstView, ConstView, ConstView, ConstView, View) override {}
-  void binary(BinaryOp, const ActivationAttrs&, ConstView, ConstView, View) override {}
-  void gemm(const GemmAttrs&, ConstView, ConstView, ConstView, View) override {}
-  void matmul(ConstView, ConstView, View) override {}
-  void concat(int, const std::vector<ConstView>&, View) override {}
-  void pad(const PadAttrs&, ConstView, View) override {}
-  void softmax(int, ConstView, View) override {}
-  void reduce_mean(const std::vector<int>&, ConstView, View) override {}
-  void copy(ConstView, View) override {}
-  void upload(const float*, View) override {}
-  std::vector<std::string> variants(const std::string&) const override { return {}; }
-  void select_variant(const std::string&, const std::string&) override {}
-  std::string selected_variant(const std::string&) const override { return ""; }
 
  private:
   std::unique_ptr<Backend> inner_;

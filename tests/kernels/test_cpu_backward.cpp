@@ -13,6 +13,7 @@
 
 #include "engine/error.h"
 #include "kernels/kernels.h"
+#include "tests/support/null_backend.h"
 
 namespace glassbox::kernels {
 namespace {
@@ -405,26 +406,7 @@ TEST(CpuBackward, Layout) {
 
 // A backend without a backward kernel says so (the CUDA backend has none yet).
 TEST(CpuBackward, MissingKernelIsAnError) {
-  struct NoBackward : Backend {
-    Device device() const override { return Device::cpu(); }
-    void conv2d(const Conv2dAttrs&, ConstView, ConstView, ConstView, View) override {}
-    void pool2d(const Pool2dAttrs&, ConstView, View) override {}
-    void global_avg_pool(ConstView, View) override {}
-    void batchnorm(float, ConstView, ConstView, ConstView, ConstView, ConstView, View) override {}
-    void activation(const ActivationAttrs&, ConstView, View) override {}
-    void binary(BinaryOp, const ActivationAttrs&, ConstView, ConstView, View) override {}
-    void gemm(const GemmAttrs&, ConstView, ConstView, ConstView, View) override {}
-    void matmul(ConstView, ConstView, View) override {}
-    void concat(int, const std::vector<ConstView>&, View) override {}
-    void pad(const PadAttrs&, ConstView, View) override {}
-    void softmax(int, ConstView, View) override {}
-    void reduce_mean(const std::vector<int>&, ConstView, View) override {}
-    void copy(ConstView, View) override {}
-    void upload(const float*, View) override {}
-    std::vector<std::string> variants(const std::string&) const override { return {}; }
-    void select_variant(const std::string&, const std::string&) override {}
-    std::string selected_variant(const std::string&) const override { return ""; }
-  } b;
+  test::NullBackend b;  // the interface's default backward methods
   try {
     b.softmax_backward(0, {}, {}, {});
     FAIL() << "no error";

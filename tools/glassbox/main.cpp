@@ -113,6 +113,28 @@ std::vector<std::string> labels_for(const Model& model, const std::string& model
   return tools::load_labels(path);
 }
 
+// Loads paths[start, start + count): the images that decode, their paths, and one stderr line (and with json one
+// record) per image that does not.
+struct LoadedImages {
+  std::vector<tools::Image> images;
+  std::vector<std::string> names;
+};
+LoadedImages load_images(const std::vector<std::string>& paths, size_t start, size_t count, int64_t max_pixels,
+                         int& failures, bool json) {
+  LoadedImages l;
+  for (size_t i = start; i < std::min(paths.size(), start + count); ++i) {
+    try {
+      l.images.push_back(tools::load_image(paths[i], max_pixels));
+      l.names.push_back(paths[i]);
+    } catch (const Error& e) {
+      ++failures;
+      std::fprintf(stderr, "glassbox: %s\n", e.what());
+      if (json) std::printf("{\"image\": \"%s\", \"error\": \"%s\"}\n", json_escape(paths[i]).c_str(), json_escape(e.what()).c_str());
+    }
+  }
+  return l;
+}
+
 int cmd_run(const Args& a) {
   GB_CHECK(a.positional.size() >= 2, "run takes MODEL.onnx and at least one IMAGE");
   const std::string model_path = a.positional[0];
@@ -128,18 +150,7 @@ int cmd_run(const Args& a) {
 
   std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
   for (size_t start = 0; start < paths.size(); start += batch) {
-    std::vector<tools::Image> images;
-    std::vector<std::string> names;
-    for (size_t i = start; i < std::min(paths.size(), start + batch); ++i) {
-      try {
-        images.push_back(tools::load_image(paths[i], max_pixels));
-        names.push_back(paths[i]);
-      } catch (const Error& e) {
-        ++failures;
-        std::fprintf(stderr, "glassbox: %s\n", e.what());
-        if (json) std::printf("{\"image\": \"%s\", \"error\": \"%s\"}\n", json_escape(paths[i]).c_str(), json_escape(e.what()).c_str());
-      }
-    }
+    const auto [images, names] = load_images(paths, start, batch, max_pixels, failures, json);
     if (images.empty()) continue;
     const Result r = session.run(tools::make_batch(images, pre));
     const Tensor logits = r.output().to(Device::cpu());  // waits for the device's queued work
@@ -221,17 +232,7 @@ int cmd_explain(const Args& a) {
   auto label_of = [&](int64_t c) { return c < int64_t(labels.size()) ? labels[c] : "class " + std::to_string(c); };
   std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
   for (size_t start = 0; start < paths.size(); start += batch) {
-    std::vector<tools::Image> images;
-    std::vector<std::string> names;
-    for (size_t i = start; i < std::min(paths.size(), start + batch); ++i) {
-      try {
-        images.push_back(tools::load_image(paths[i], max_pixels));
-        names.push_back(paths[i]);
-      } catch (const Error& e) {
-        ++failures;
-        std::fprintf(stderr, "glassbox: %s\n", e.what());
-      }
-    }
+    const auto [images, names] = load_images(paths, start, batch, max_pixels, failures, false);
     if (images.empty()) continue;
     const explain::Explanation e = explainer.explain(tools::make_batch(images, pre), target, methods);
     const int64_t K = int64_t(e.classes.size() / images.size());
