@@ -84,6 +84,7 @@ GPU_KIT_BINARIES := glassbox test_cuda_device test_backends test_cuda_models
 gpu-kit: build
 	rm -rf $(BUILD)/gpu-kit && mkdir -p $(BUILD)/gpu-kit/bin
 	for b in $(GPU_KIT_BINARIES); do strip -o $(BUILD)/gpu-kit/bin/$$b $(BUILD)/bin/$$b; done
+	$(PYTHON) -m pip download -q --no-deps -d $(BUILD)/gpu-kit/wheels torchcam==0.4.0 grad-cam==1.5.4 ttach==0.0.3
 	du -sh $(BUILD)/gpu-kit $(MODEL) $(BUILD)/models/efficientnet_lite0_test
 
 clean:

@@ -15,13 +15,15 @@
 #   bench   glassbox bench: batch 1/32/256, fp32 and TF32 variants and cuDNN, JSON + markdown
 #   layers  resnet50 batch 256 per-layer table: each variant vs cuDNN, TFLOP/s, share of fp32 peak
 #   peers   tools/python/bench_gpu.py: PyTorch eager (TF32 off/on) and ONNX Runtime, interleaved with glassbox
+#   explain resnet50 explanation time against the forward pass (glassbox bench --explain), and Grad-CAM next to
+#           torchcam and pytorch-grad-cam (tools/python/bench_explain.py; their wheels come in build/gpu-kit/wheels)
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-check}
 mkdir -p "$OUT"
 BIN=build/gpu-kit/bin
 export GLASSBOX_SOURCE_DIR=$PWD
-STAGES=${*:-env tests models bench layers peers}
+STAGES=${*:-env tests models bench layers peers explain}
 RESNET=build/models/full/resnet50/model.onnx
 MOBILENET=build/models/full/mobilenet_v2/model.onnx
 EFFNET=build/models/efficientnet_lite0.onnx
@@ -69,6 +71,13 @@ for stage in $STAGES; do
       run peers 550 python3 tools/python/bench_gpu.py --glassbox "$BIN/glassbox" --batch 1 32 256 --pairs 5 \
         --conv-variants implicit_gemm implicit_gemm_tf32 --json "$OUT/peers.json" \
         --models resnet50="$RESNET" mobilenet_v2="$MOBILENET" efficientnet_lite0="$EFFNET" ;;
-    *) echo "unknown stage $stage (env tests models bench layers peers)"; exit 2 ;;
+    explain)
+      run explain_resnet50 400 "$BIN/glassbox" bench "$RESNET" --device cuda --batch 1,32,256 --iters 5 \
+        --explain gradcam,gradcampp,layercam
+      python3 -m pip install -q --no-deps --target build/pylib build/gpu-kit/wheels/*.whl > "$OUT/wheels.log" 2>&1
+      export PYTHONPATH="$PWD/build/pylib:${PYTHONPATH:-}"
+      run explain_peers 500 python3 tools/python/bench_explain.py --glassbox "$BIN/glassbox" \
+        --model "$RESNET" --device cuda --batch 1 32 256 --pairs 5 --json "$OUT/explain_peers.json" ;;
+    *) echo "unknown stage $stage (env tests models bench layers peers explain)"; exit 2 ;;
   esac
 done
