@@ -73,6 +73,8 @@ goldens: $(DEV_VENV)/.stamp
 	$(DEV_VENV)/bin/python tools/python/make_model_goldens.py --out tests/data/models
 full-models: $(DEV_VENV)/.stamp
 	$(DEV_VENV)/bin/python tools/python/export_full_models.py --out $(BUILD)/models/full
+	cd tools/python && .venv/bin/python make_gradient_goldens.py --models ../../$(BUILD)/models/full \
+	    --out ../../$(BUILD)/models/full-gradients
 
 # CPU forward time against ONNX Runtime (and PyTorch where installed), interleaved; see docs/benchmarks.md.
 bench: build full-models

@@ -21,22 +21,6 @@ std::string layer_of(const std::string& dir) {
   return s;
 }
 
-Tensor class_seed(const Shape& logits) {
-  Tensor seed = Tensor::zeros(logits);
-  for (int64_t n = 0; n < logits[0]; ++n) seed.data<float>()[n * logits[1] + (3 * n + 1) % logits[1]] = 1.f;
-  return seed;
-}
-
-// max |got - want| / max |want|
-double normalized_error(const Tensor& got, const Tensor& want) {
-  double diff = 0, scale = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    diff = std::max(diff, std::fabs(double(got.data<float>()[i]) - want.data<float>()[i]));
-    scale = std::max(scale, std::fabs(double(want.data<float>()[i])));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
 std::vector<std::string> gradient_cases() {
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(source_dir() + "/tests/data/gradients"))
@@ -48,26 +32,8 @@ std::vector<std::string> gradient_cases() {
 class Gradients : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Gradients, MatchPyTorchAutograd) {
-  const std::string name = GetParam(), golden = source_dir() + "/tests/data/gradients/" + name;
-  const std::string model_dir = source_dir() + "/tests/data/models/" + name;
-  auto model = Model::load(model_dir + "/model.onnx");
-  const Tensor input = read_test_data(model_dir).at(0).inputs.at(0).tensor;
-  const std::string layer = layer_of(golden), input_name = model->input_names().at(0);
-  for (bool fuse : {true, false}) {
-    SessionOptions o;
-    o.threads = 2;
-    o.fuse_activations = fuse;
-    Session s(model, o);
-    s.track_gradients({layer, input_name});
-    const Result r = s.run(input);
-    const auto grads = s.backward({class_seed(r.output().shape())});
-    const double e_layer = normalized_error(grads.at(layer), read_tensor_pb(golden + "/grad_layer.pb").tensor);
-    const double e_input = normalized_error(grads.at(input_name), read_tensor_pb(golden + "/grad_input.pb").tensor);
-    std::printf("%s (fusion %s): gradient error at %s %.2g, at the input %.2g\n", name.c_str(), fuse ? "on" : "off",
-                layer.c_str(), e_layer, e_input);
-    EXPECT_LE(e_layer, 1e-4) << layer;
-    EXPECT_LE(e_input, 1e-4) << "input";
-  }
+  expect_gradients_match_golden(source_dir() + "/tests/data/models/" + GetParam(),
+                                source_dir() + "/tests/data/gradients/" + GetParam(), 2);
 }
 INSTANTIATE_TEST_SUITE_P(SmallModels, Gradients, ::testing::ValuesIn(gradient_cases()));
 

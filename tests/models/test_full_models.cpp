@@ -21,5 +21,19 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, FullModel,
                          ::testing::Values("resnet18", "resnet50", "vgg16", "densenet121", "mobilenet_v2",
                                            "mobilenet_v3_small"));
 
+// Gradients at the input and at the last 4-D activation against float64 PyTorch autograd
+// (tools/python/make_gradient_goldens.py --models build/models/full --out build/models/full-gradients, run by
+// `make full-models`; vgg16 has no global pooling and no golden).
+class FullModelGradients : public ::testing::TestWithParam<std::string> {};
+TEST_P(FullModelGradients, MatchPyTorchAutograd) {
+  const std::string dir = assets_dir() + "/models/full/" + GetParam();
+  const std::string golden = assets_dir() + "/models/full-gradients/" + GetParam();
+  if (!std::filesystem::exists(golden + "/layer.txt"))
+    GTEST_SKIP() << golden << " not made (run `make full-models`; needs PyTorch)";
+  expect_gradients_match_golden(dir, golden, 0, /*allow_float32_error=*/true);
+}
+INSTANTIATE_TEST_SUITE_P(Torchvision, FullModelGradients,
+                         ::testing::Values("resnet18", "resnet50", "densenet121", "mobilenet_v2", "mobilenet_v3_small"));
+
 }  // namespace
 }  // namespace glassbox::test

@@ -118,6 +118,49 @@ void expect_model_matches_golden(const std::string& dir, int threads) {
   }
 }
 
+void expect_gradients_match_golden(const std::string& model_dir, const std::string& golden_dir, int threads,
+                                   bool allow_float32_error) {
+  auto model = Model::load(model_dir + "/model.onnx");
+  const Tensor input = read_test_data(model_dir).at(0).inputs.at(0).tensor;
+  std::ifstream lf(golden_dir + "/layer.txt");
+  std::string layer;
+  std::getline(lf, layer);
+  ASSERT_FALSE(layer.empty()) << golden_dir << "/layer.txt";
+  const std::string input_name = model->input_names().at(0);
+  // 1e-4, or (allow_float32_error) twice what PyTorch's own float32 autograd misses by where that is more.
+  double f32_layer = 0, f32_input = 0;
+  std::ifstream ef(golden_dir + "/float32_error.txt");
+  ef >> f32_layer >> f32_input;
+  const double tol_layer = allow_float32_error ? std::max(1e-4, 2 * f32_layer) : 1e-4;
+  const double tol_input = allow_float32_error ? std::max(1e-4, 2 * f32_input) : 1e-4;
+  auto error = [](const Tensor& got, const Tensor& want) {  // max |got - want| / max |want|
+    double diff = 0, scale = 0;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      diff = std::max(diff, std::fabs(double(got.data<float>()[i]) - want.data<float>()[i]));
+      scale = std::max(scale, std::fabs(double(want.data<float>()[i])));
+    }
+    return scale > 0 ? diff / scale : diff;
+  };
+  for (bool fuse : {true, false}) {
+    SessionOptions o;
+    o.threads = threads;
+    o.fuse_activations = fuse;
+    Session s(model, o);
+    s.track_gradients({layer, input_name});
+    const Result r = s.run(input);
+    const Shape& z = r.output().shape();
+    Tensor seed = Tensor::zeros(z);
+    for (int64_t n = 0; n < z[0]; ++n) seed.data<float>()[n * z[1] + (3 * n + 1) % z[1]] = 1.f;
+    const auto grads = s.backward({seed});
+    const double e_layer = error(grads.at(layer), read_tensor_pb(golden_dir + "/grad_layer.pb").tensor);
+    const double e_input = error(grads.at(input_name), read_tensor_pb(golden_dir + "/grad_input.pb").tensor);
+    std::printf("%s (fusion %s): gradient error at %s %.2g, at the input %.2g (PyTorch float32: %.2g, %.2g)\n",
+                model_dir.c_str(), fuse ? "on" : "off", layer.c_str(), e_layer, e_input, f32_layer, f32_input);
+    EXPECT_LE(e_layer, tol_layer) << layer;
+    EXPECT_LE(e_input, tol_input) << "input";
+  }
+}
+
 // The checkout the tests were built from, or $GLASSBOX_SOURCE_DIR (test binaries carried to another machine, as
 // tools/gpu_check.sh does).
 std::string source_dir() {

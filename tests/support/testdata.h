@@ -32,6 +32,15 @@ double tolerance_ratio(const Tensor& got, const Tensor& want, double atol, doubl
 // the output's scale where that exceeds 1 (gtest EXPECTs).
 void expect_model_matches_golden(const std::string& case_dir, int threads);
 
+// The backward pass of the model in model_dir against make_gradient_goldens.py's files in golden_dir: gradients
+// at the input and at golden_dir/layer.txt's layer for L = sum_n logits[n, (3n + 1) mod classes], on
+// test_data_set_0's input, with and without activation fusion, within 1e-4 of float64 autograd (relative to the
+// largest gradient); with allow_float32_error, within twice PyTorch's own float32 error where that is larger
+// (golden_dir/float32_error.txt: deep networks' input gradients are ill-conditioned in float32, ~1e-2 for
+// resnet50, as ReLU/clip masks flip where pre-activations round across 0). gtest EXPECTs.
+void expect_gradients_match_golden(const std::string& model_dir, const std::string& golden_dir, int threads,
+                                   bool allow_float32_error = false);
+
 // Where make test puts generated assets (build/ at the repository root); both follow $GLASSBOX_SOURCE_DIR.
 std::string assets_dir();
 std::string source_dir();
