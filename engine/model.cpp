@@ -192,6 +192,18 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
   if (!options_.device.is_cpu()) memory_.results = std::make_shared<CachingAllocator>(options_.device);
 }
 
+Tensor Session::allocate(const Shape& shape) {
+  return Tensor::empty(shape, DType::f32, options_.device, memory_.results);
+}
+
+Tensor Session::place(const Tensor& t) {
+  if (t.device() == options_.device) return t;
+  if (!t.device().is_cpu()) return t.to(options_.device);
+  Tensor d = allocate(t.shape());  // host -> device through the backend's staging, from the session's pool
+  backend_->upload(t.data<float>(), kernels::view_of(d));
+  return d;
+}
+
 MemoryStats Session::memory() const {
   MemoryStats m;
   m.arena = memory_.arena.bytes();
@@ -274,7 +286,7 @@ std::map<std::string, Tensor> Session::backward(const std::vector<Tensor>& seeds
     GB_CHECK(seeds[i].dtype() == DType::f32 && seeds[i].shape() == plan.shapes[v], "the seed for '", g.values[v].name,
              "' must be float32 of shape ", shape_str(plan.shapes[v]), ", got ", dtype_name(seeds[i].dtype()), " ",
              shape_str(seeds[i].shape()));
-    seed_map[v] = seeds[i].device() == options_.device ? seeds[i] : seeds[i].to(options_.device);
+    seed_map[v] = place(seeds[i]);
   }
   std::vector<int> stops;
   for (const auto& w : grad_wrt_) stops.push_back(w.second);
@@ -298,15 +310,7 @@ Result Session::run(const std::vector<Tensor>& inputs) {
     GB_CHECK(t.dtype() == DType::f32, "input '", g.values[g.inputs[i]].name, "' must be float32, got ",
              dtype_name(t.dtype()));
     shapes.push_back(t.shape());
-    if (t.device() == options_.device) {
-      placed.push_back(t);
-    } else if (t.device().is_cpu()) {  // host -> device through the backend's staging, from the session's pool
-      Tensor d = Tensor::empty(t.shape(), DType::f32, options_.device, memory_.results);
-      backend_->upload(t.data<float>(), kernels::view_of(d));
-      placed.push_back(d);
-    } else {
-      placed.push_back(t.to(options_.device));
-    }
+    placed.push_back(place(t));
   }
   const Plan& plan = plan_for(shapes);
   std::vector<double> step_ms;

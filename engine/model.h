@@ -116,12 +116,18 @@ class Session {
   const Plan& plan_for(const std::vector<Shape>& input_shapes);  // the plan used for these shapes
   size_t arena_bytes() const { return memory_.arena.bytes(); }
   MemoryStats memory() const;
+  // A float32 tensor on the session's device from its pool (on a GPU: no device allocation once a tensor of this
+  // size has been freed back), for the scratch of methods built on the session.
+  Tensor allocate(const Shape& shape);
   // Waits for all queued device work (a no-op on the CPU).
   void synchronize() { backend_->synchronize(); }
   // Per-step times of the last run (SessionOptions::profile), in execution order.
   const std::vector<StepTime>& profile() const { return profile_; }
 
  private:
+  // A float32 tensor on the session's device: itself, or a copy (host tensors through the upload staging).
+  Tensor place(const Tensor& t);
+
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   std::unique_ptr<kernels::Backend> backend_;

@@ -51,6 +51,19 @@ CamMethod parse_method(const std::string& name) {
   fail("unknown explanation method '", name, "' (available: ", known, ")");
 }
 
+std::vector<CamMethod> parse_methods(const std::string& list) {
+  if (list == "all") return all_methods();
+  std::vector<CamMethod> methods;
+  size_t start = 0;
+  for (size_t i = 0; i <= list.size(); ++i)
+    if (i == list.size() || list[i] == ',') {
+      if (i > start) methods.push_back(parse_method(list.substr(start, i - start)));
+      start = i + 1;
+    }
+  GB_CHECK(!methods.empty(), "no explanation method in '", list, "'");
+  return methods;
+}
+
 const char* method_name(CamMethod m) {
   for (const auto& [k, n] : kMethods)
     if (k == m) return n;
@@ -85,7 +98,6 @@ Explainer::Explainer(std::shared_ptr<const Model> model, SessionOptions session,
 Explanation Explainer::explain(const Tensor& batch, const Target& target, const std::vector<CamMethod>& methods) {
   GB_CHECK(!methods.empty(), "no explanation method asked for");
   kernels::Backend& backend = session_.backend();
-  const Device dev = backend.device();
   if (std::count(methods.begin(), methods.end(), CamMethod::cam)) {
     const Graph& g = model_->graph();
     const int v = g.find_value(layer_);
@@ -124,11 +136,11 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
   const Shape& as = A.shape();
   GB_CHECK(as.size() == 4, "layer '", layer_, "' has shape ", shape_str(as), "; class activation maps need [N, C, H, W]");
   const int64_t H = options_.upsample ? batch.dim(2) : as[2], W = options_.upsample ? batch.dim(3) : as[3];
-  for (CamMethod m : methods) e.maps[m] = Tensor::empty({N * K, H, W}, DType::f32, dev);
+  for (CamMethod m : methods) e.maps[m] = session_.allocate({N * K, H, W});
 
   // Post-processing on the device: upsample, normalize, then into rows n*K + k of the method's maps.
-  Tensor small = Tensor::empty({N, as[2], as[3]}, DType::f32, dev);
-  Tensor large = options_.upsample ? Tensor::empty({N, H, W}, DType::f32, dev) : small;
+  Tensor small = session_.allocate({N, as[2], as[3]});
+  Tensor large = options_.upsample ? session_.allocate({N, H, W}) : small;
   auto finish = [&](CamMethod m, int64_t k) {
     if (options_.upsample) backend.resize_bilinear(kernels::view_of(small), kernels::view_of(large));
     if (options_.normalize) backend.normalize_minmax(kernels::view_of(large));

@@ -17,6 +17,8 @@ namespace glassbox::explain {
 using kernels::CamMethod;
 
 CamMethod parse_method(const std::string& name);  // "gradcam", "gradcampp", ... (errors list the names)
+// "all", or names separated by commas: "gradcam,gradcampp".
+std::vector<CamMethod> parse_methods(const std::string& list);
 const char* method_name(CamMethod m);
 std::vector<CamMethod> all_methods();
 

@@ -27,9 +27,5 @@ __device__ __forceinline__ float warp_max(float v) {
 
 // Up to this rank, shapes and strides travel to kernels by value.
 constexpr int kMaxRank = 8;
-struct Dims {
-  int rank = 0;
-  int64_t size[kMaxRank] = {};
-};
 
 }  // namespace glassbox::kernels::cuda

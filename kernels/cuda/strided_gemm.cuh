@@ -25,10 +25,7 @@ struct StridedGemm {
   int64_t batch_sy[kMaxBatchRank] = {};
   bool accumulate = false;
 
-  __device__ void batch_offsets(int z, int64_t& oa, int64_t& ob) const {
-    int64_t oy;
-    batch_offsets(z, oa, ob, oy);
-  }
+  // Batch z -> element offsets into A, B and y (y: z * M * N unless custom_y).
   __device__ void batch_offsets(int z, int64_t& oa, int64_t& ob, int64_t& oy) const {
     oa = 0, ob = 0, oy = 0;
     int64_t rem = z;
@@ -52,8 +49,8 @@ struct StridedGemm {
     bool valid;
     template <class Slot>
     __device__ Loader(const StridedGemm& p, int z, int i0, const Slot& s) : K(p.K), k(s.k) {
-      int64_t oa, ob;
-      p.batch_offsets(z, oa, ob);
+      int64_t oa, ob, oy;
+      p.batch_offsets(z, oa, ob, oy);
       int i;
       if constexpr (kIsA) i = i0 + s.row;
       else i = i0 + s.col;
@@ -72,8 +69,11 @@ struct StridedGemm {
 
   __device__ void store(int z, int m, int n, float acc) const {
     const float c = C ? beta * C[m * scm + n * scn] : 0.f;
-    int64_t oa, ob, oy;
-    batch_offsets(z, oa, ob, oy);
+    int64_t oy = static_cast<int64_t>(z) * M * N;  // the batch walk only where y's layout is not plain
+    if (custom_y) {
+      int64_t oa, ob;
+      batch_offsets(z, oa, ob, oy);
+    }
     float* at = y + oy + static_cast<int64_t>(m) * N + n;
     if (accumulate) atomicAdd(at, alpha * acc);
     else *at = act.apply(alpha * acc + c);

@@ -167,19 +167,12 @@ void per_layer_table(const std::shared_ptr<const Model>& model, long batch, Devi
   if (peak > 0) std::printf("fp32 peak of this device: %.1f TFLOP/s\n", peak);
 }
 
-std::vector<explain::CamMethod> methods_of(const std::string& list) {
-  if (list == "all") return explain::all_methods();
-  std::vector<explain::CamMethod> m;
-  for (const auto& name : split_list(list)) m.push_back(explain::parse_method(name));
-  return m;
-}
-
 // Explanation time against forward time, per batch: the forward session and the explainer alternate round by
 // round; the ratio is the median of per-round ratios (explain ms / forward ms).
 void explain_table(const std::string& label, const std::shared_ptr<const Model>& model, const SessionOptions& base,
                    const std::string& layer,
                    const std::vector<long>& batches, const std::string& method_list, long rounds, long warmup) {
-  const auto methods = methods_of(method_list);
+  const auto methods = explain::parse_methods(method_list);
   std::printf("\n| model | batch | device | methods | forward ms | explain ms | explain / forward | explain images/s | "
               "forward MiB | explain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (long batch : batches) {
@@ -244,7 +237,7 @@ int cmd_bench(const Args& a) {
       explain::ExplainOptions eo;
       eo.layer = a.get("layer");
       ex = std::make_unique<explain::Explainer>(model, o, eo);
-      methods = methods_of(a.get("explain"));
+      methods = explain::parse_methods(a.get("explain"));
     }
     auto time = [&](long k) {
       if (!ex) return r.time(k);

@@ -113,6 +113,25 @@ std::vector<std::string> labels_for(const Model& model, const std::string& model
   return tools::load_labels(path);
 }
 
+std::string label_of(const std::vector<std::string>& labels, int64_t c) {
+  return c < int64_t(labels.size()) ? labels[c] : "class " + std::to_string(c);
+}
+
+// The k most probable classes of logits z[0..C): softmax (max subtracted) in float64, then a partial sort.
+std::vector<std::pair<int64_t, double>> top_classes(const float* z, int64_t C, int64_t k) {
+  const float m = *std::max_element(z, z + C);
+  std::vector<double> prob(C);
+  double s = 0;
+  for (int64_t c = 0; c < C; ++c) s += prob[c] = std::exp(double(z[c]) - m);
+  std::vector<int64_t> order(C);
+  std::iota(order.begin(), order.end(), 0);
+  k = std::min(k, C);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t x, int64_t y) { return prob[x] > prob[y]; });
+  std::vector<std::pair<int64_t, double>> top;
+  for (int64_t j = 0; j < k; ++j) top.emplace_back(order[j], prob[order[j]] / s);
+  return top;
+}
+
 // Loads paths[start, start + count): the images that decode, their paths, and one stderr line (and with json one
 // record) per image that does not.
 struct LoadedImages {
@@ -158,22 +177,13 @@ int cmd_run(const Args& a) {
     const int64_t C = logits.dim(1);
     for (size_t i = 0; i < images.size(); ++i) {
       const float* z = logits.data<float>() + i * C;
-      // softmax probabilities, then the top K
-      const float m = *std::max_element(z, z + C);
-      std::vector<double> prob(C);
-      double s = 0;
-      for (int64_t c = 0; c < C; ++c) s += prob[c] = std::exp(double(z[c]) - m);
-      for (auto& p : prob) p /= s;
-      std::vector<int64_t> order(C);
-      std::iota(order.begin(), order.end(), 0);
-      const int64_t k = std::min<int64_t>(top, C);
-      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t x, int64_t y) { return prob[x] > prob[y]; });
-      auto name_of = [&](int64_t c) { return c < int64_t(labels.size()) ? labels[c] : "class " + std::to_string(c); };
+      const auto best = top_classes(z, C, top);
       if (json) {
         std::printf("{\"image\": \"%s\", \"top\": [", json_escape(names[i]).c_str());
-        for (int64_t j = 0; j < k; ++j)
+        for (size_t j = 0; j < best.size(); ++j)
           std::printf("%s{\"index\": %lld, \"name\": \"%s\", \"probability\": %.6g}", j ? ", " : "",
-                      static_cast<long long>(order[j]), json_escape(name_of(order[j])).c_str(), prob[order[j]]);
+                      static_cast<long long>(best[j].first), json_escape(label_of(labels, best[j].first)).c_str(),
+                      best[j].second);
         std::printf("]");
         if (with_logits) {
           std::printf(", \"logits\": [");
@@ -183,9 +193,9 @@ int cmd_run(const Args& a) {
         std::printf("}\n");
       } else {
         std::printf("%s\n", names[i].c_str());
-        for (int64_t j = 0; j < k; ++j)
-          std::printf("  %2lld. %6.2f%%  %4lld  %s\n", static_cast<long long>(j + 1), 100 * prob[order[j]],
-                      static_cast<long long>(order[j]), name_of(order[j]).c_str());
+        for (size_t j = 0; j < best.size(); ++j)
+          std::printf("  %2lld. %6.2f%%  %4lld  %s\n", static_cast<long long>(j + 1), 100 * best[j].second,
+                      static_cast<long long>(best[j].first), label_of(labels, best[j].first).c_str());
         if (with_logits) {
           std::printf("  logits:");
           for (int64_t c = 0; c < C; ++c) std::printf(" %.6g", z[c]);
@@ -210,11 +220,7 @@ int cmd_explain(const Args& a) {
   const int64_t max_pixels = a.integer("max-pixels", 64L << 20);
   const std::string out_dir = a.get("out", "explanations"), cmap = a.get("colormap", "jet");
   tools::check_colormap(cmap);
-  std::vector<explain::CamMethod> methods;
-  const std::string method_list = a.get("method", "gradcam");
-  if (method_list == "all") methods = explain::all_methods();
-  else
-    for (const auto& m : split_list(method_list)) methods.push_back(explain::parse_method(m));
+  const auto methods = explain::parse_methods(a.get("method", "gradcam"));
   explain::Target target;
   GB_CHECK(a.get("class").empty() || a.get("top").empty(), "give --class or --top, not both");
   if (!a.get("class").empty()) target.classes = {a.integer("class", 0)};
@@ -229,7 +235,6 @@ int cmd_explain(const Args& a) {
   // --html FILE: a page with each image, its top-5 classes and every map (PNG paths relative to the page).
   std::string html;
   const std::string html_path = a.get("html");
-  auto label_of = [&](int64_t c) { return c < int64_t(labels.size()) ? labels[c] : "class " + std::to_string(c); };
   std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
   for (size_t start = 0; start < paths.size(); start += batch) {
     const auto [images, names] = load_images(paths, start, batch, max_pixels, failures, false);
@@ -243,19 +248,10 @@ int cmd_explain(const Args& a) {
         const std::string seen = (fs::path(out_dir) / (stem + "_input.png")).string();
         tools::save_png(seen, tools::resize_and_crop(images[i], pre));
         const int64_t C = e.logits.dim(1);
-        const float* z = e.logits.data<float>() + i * C;
-        const float m = *std::max_element(z, z + C);
-        std::vector<double> prob(C);
-        double sum = 0;
-        for (int64_t c = 0; c < C; ++c) sum += prob[c] = std::exp(double(z[c]) - m);
-        std::vector<int64_t> order(C);
-        std::iota(order.begin(), order.end(), 0);
-        const int64_t k5 = std::min<int64_t>(5, C);
-        std::partial_sort(order.begin(), order.begin() + k5, order.end(), [&](int64_t x, int64_t y) { return prob[x] > prob[y]; });
         rows[i] = "<tr><td><img src=\"" + fs::path(seen).filename().string() + "\"><br>" + json_escape(names[i]) + "<ol>";
-        for (int64_t j = 0; j < k5; ++j) {
+        for (const auto& [c, p] : top_classes(e.logits.data<float>() + i * C, C, 5)) {
           char line[256];
-          std::snprintf(line, sizeof line, "<li>%.1f%% %s</li>", 100 * prob[order[j]] / sum, label_of(order[j]).c_str());
+          std::snprintf(line, sizeof line, "<li>%.1f%% %s</li>", 100 * p, label_of(labels, c).c_str());
           rows[i] += line;
         }
         rows[i] += "</ol></td>";
@@ -276,9 +272,9 @@ int cmd_explain(const Args& a) {
           tools::save_png(png, tools::overlay(seen, map, cmap));
           if (a.flag("save-raw")) tools::save_npy((fs::path(out_dir) / (stem + ".npy")).string(), map, {H, W});
           std::printf("%s  %-20s %4lld %-24s -> %s\n", names[i].c_str(), explain::method_name(method),
-                      static_cast<long long>(cls), label_of(cls).c_str(), png.c_str());
+                      static_cast<long long>(cls), label_of(labels, cls).c_str(), png.c_str());
           if (!html_path.empty())
-            rows[i] += "<td><img src=\"" + stem + ".png\"><br>" + explain::method_name(method) + ": " + label_of(cls) + "</td>";
+            rows[i] += "<td><img src=\"" + stem + ".png\"><br>" + explain::method_name(method) + ": " + label_of(labels, cls) + "</td>";
         }
       }
     }
