@@ -279,22 +279,59 @@ std::map<std::string, Tensor> Session::backward(const std::vector<Tensor>& seeds
   const Graph& g = model_->graph();
   GB_CHECK(seeds.size() == grad_from_.size(), "backward takes ", grad_from_.size(), " seeds (one per value they are ",
            "given at), ", seeds.size(), " given");
-  const Plan& plan = plans_.at(last_shapes_);
+  // K seeds per image: the first seed's batch over the run's.
+  const Shape& first = plans_.at(last_shapes_).shapes[grad_from_[0]];
+  const int64_t K = !first.empty() && first[0] > 0 && seeds[0].rank() == int(first.size()) &&
+                            seeds[0].dim(0) % first[0] == 0
+                        ? std::max<int64_t>(1, seeds[0].dim(0) / first[0])
+                        : 1;
+  std::vector<Shape> shapes = last_shapes_;
+  for (Shape& s : shapes) s[0] *= K;
+  const Plan& plan = K == 1 ? plans_.at(last_shapes_) : plan_for(shapes);  // the backward's plan, at batch N * K
+  const BackwardPlan& bp = backward_plans_.at(shapes);
   std::map<int, Tensor> seed_map;
   for (size_t i = 0; i < seeds.size(); ++i) {
     const int v = grad_from_[i];
     GB_CHECK(seeds[i].dtype() == DType::f32 && seeds[i].shape() == plan.shapes[v], "the seed for '", g.values[v].name,
-             "' must be float32 of shape ", shape_str(plan.shapes[v]), ", got ", dtype_name(seeds[i].dtype()), " ",
+             "' must be float32 of shape ", shape_str(plans_.at(last_shapes_).shapes[v]),
+             K > 1 ? " (or K times its batch)" : "", ", got ", dtype_name(seeds[i].dtype()), " ",
              shape_str(seeds[i].shape()));
     seed_map[v] = place(seeds[i]);
   }
   std::vector<int> stops;
   for (const auto& w : grad_wrt_) stops.push_back(w.second);
-  auto grads = execute_backward(g, plan, backward_plans_.at(last_shapes_), *backend_, memory_, last_forward_,
-                                std::move(seed_map), stops);
+  std::map<int, Tensor> forward = K == 1 ? last_forward_ : repeat_forward(plan, bp, K);
+  auto grads = execute_backward(g, plan, bp, *backend_, memory_, forward, std::move(seed_map), stops);
   std::map<std::string, Tensor> out;
   for (const auto& w : grad_wrt_) out[w.first] = grads.at(w.second);
   return out;
+}
+
+// The forward values a backward at batch N * K reads, each row repeated K times (row n*K + k = row n), from the
+// last run at batch N. Only the backward's steps read them, so only those values are repeated.
+std::map<int, Tensor> Session::repeat_forward(const Plan& plan, const BackwardPlan& bp, int64_t K) {
+  const Graph& g = model_->graph();
+  std::vector<int> read = bp.forward_values;
+  for (int si : bp.steps)  // graph inputs read by a backward step
+    for (int i : plan.steps[si].backward_inputs)
+      if (i < int(plan.steps[si].inputs.size()) && plan.steps[si].inputs[i] >= 0 &&
+          plan.storage[plan.steps[si].inputs[i]] == Storage::input)
+        read.push_back(plan.steps[si].inputs[i]);
+  std::map<int, Tensor> repeated;
+  for (int v : read) {
+    auto it = last_forward_.find(v);
+    GB_CHECK(it != last_forward_.end(), "internal: the backward reads '", g.values[v].name, "', not kept");
+    const Tensor& t = it->second;
+    Shape want = t.shape();
+    want[0] *= K;
+    GB_CHECK(!t.shape().empty() && plan.shapes[v] == want, "K targets per image need the batch as the first dimension ",
+             "of every value the backward reads; '", g.values[v].name, "' is ", shape_str(t.shape()), " at batch ",
+             last_shapes_[0][0], " and ", shape_str(plan.shapes[v]), " at batch ", last_shapes_[0][0] * K);
+    Tensor r = allocate(want);
+    backend_->repeat_rows(kernels::view_of(t), kernels::view_of(r));
+    repeated.emplace(v, std::move(r));
+  }
+  return repeated;
 }
 
 Result Session::run(const Tensor& input) { return run(std::vector<Tensor>{input}); }

@@ -108,7 +108,9 @@ class Session {
   //   wrt:  layer names (as capture() takes them) or input names;  from: value names (default: the first output).
   void track_gradients(const std::vector<std::string>& wrt, const std::vector<std::string>& from = {});
   // One seed per `from` value, of its shape (host or device tensors); uses the last run. Gradients by the names
-  // given to track_gradients, on the session's device.
+  // given to track_gradients, on the session's device. K seeds per image in one batched pass: seeds of K times the
+  // run's batch, row n*K + k for image n; the gradients come in the same row order (the forward values the
+  // backward reads are repeated K times on the device; the forward is not run again).
   std::map<std::string, Tensor> backward(const std::vector<Tensor>& seeds);
 
   const Model& model() const { return *model_; }
@@ -119,14 +121,16 @@ class Session {
   // A float32 tensor on the session's device from its pool (on a GPU: no device allocation once a tensor of this
   // size has been freed back), for the scratch of methods built on the session.
   Tensor allocate(const Shape& shape);
+  // A float32 tensor on the session's device: itself, or a copy from the session's pool (host tensors through the
+  // backend's upload staging).
+  Tensor place(const Tensor& t);
   // Waits for all queued device work (a no-op on the CPU).
   void synchronize() { backend_->synchronize(); }
   // Per-step times of the last run (SessionOptions::profile), in execution order.
   const std::vector<StepTime>& profile() const { return profile_; }
 
  private:
-  // A float32 tensor on the session's device: itself, or a copy (host tensors through the upload staging).
-  Tensor place(const Tensor& t);
+  std::map<int, Tensor> repeat_forward(const Plan& plan, const BackwardPlan& bp, int64_t K);
 
   std::shared_ptr<const Model> model_;
   SessionOptions options_;

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
-#include <random>
 
 namespace glassbox::explain {
 
@@ -19,27 +17,6 @@ const std::pair<CamMethod, const char*> kMethods[] = {
     {CamMethod::smoothgradcampp, "smoothgradcampp"},
 };
 
-// d score / d logits per image: one-hot for a logit, p_c (e_c - p) for a softmax probability.
-Tensor seed_for(const Tensor& logits, const std::vector<int64_t>& cls, bool probability) {
-  const int64_t N = logits.dim(0), C = logits.dim(1);
-  Tensor seed = Tensor::zeros({N, C});
-  for (int64_t n = 0; n < N; ++n) {
-    float* s = seed.data<float>() + n * C;
-    const int64_t c = cls[n];
-    if (!probability) {
-      s[c] = 1.f;
-      continue;
-    }
-    const float* z = logits.data<float>() + n * C;
-    const float m = *std::max_element(z, z + C);
-    double sum = 0;
-    for (int64_t j = 0; j < C; ++j) sum += std::exp(double(z[j]) - m);
-    const double pc = std::exp(double(z[c]) - m) / sum;
-    for (int64_t j = 0; j < C; ++j) s[j] = float(-pc * std::exp(double(z[j]) - m) / sum);
-    s[c] = float(pc * (1 - pc));
-  }
-  return seed;
-}
 }  // namespace
 
 CamMethod parse_method(const std::string& name) {
@@ -88,17 +65,43 @@ std::string default_layer(const Model& model) {
   return last;
 }
 
+std::vector<int64_t> Explanation::class_list() const {
+  const Tensor h = classes.to(Device::cpu());
+  std::vector<int64_t> out(h.numel());
+  for (int64_t i = 0; i < h.numel(); ++i) out[i] = static_cast<int64_t>(h.data<float>()[i]);
+  return out;
+}
+
 Explainer::Explainer(std::shared_ptr<const Model> model, SessionOptions session, ExplainOptions options)
     : model_(std::move(model)), options_(std::move(options)), session_(model_, std::move(session)) {
   layer_ = options_.layer.empty() ? default_layer(*model_) : model_->resolve(options_.layer);
-  session_.capture({layer_});
-  session_.track_gradients({layer_});
+  std::vector<std::string> layers = {layer_};
+  for (const auto& l : options_.fuse_layers) {
+    fuse_layers_.push_back(model_->resolve(l));
+    layers.push_back(fuse_layers_.back());
+  }
+  session_.capture(layers);
+  session_.track_gradients(layers);
+}
+
+void Explainer::layer_map(CamMethod method, int samples, const Tensor& A, const Tensor& G, Tensor& out) {
+  kernels::Backend& backend = session_.backend();
+  const Shape& as = A.shape();
+  GB_CHECK(as.size() == 4, "a layer of shape ", shape_str(as), " has no class activation map; it needs [N, C, H, W]");
+  if (out.dim(1) == as[2] && out.dim(2) == as[3]) {
+    backend.cam(method, samples, kernels::view_of(A), kernels::view_of(G), kernels::view_of(out));
+    return;
+  }
+  Tensor small = session_.allocate({out.dim(0), as[2], as[3]});
+  backend.cam(method, samples, kernels::view_of(A), kernels::view_of(G), kernels::view_of(small));
+  backend.resize_bilinear(kernels::view_of(small), kernels::view_of(out));
 }
 
 Explanation Explainer::explain(const Tensor& batch, const Target& target, const std::vector<CamMethod>& methods) {
   GB_CHECK(!methods.empty(), "no explanation method asked for");
   kernels::Backend& backend = session_.backend();
-  if (std::count(methods.begin(), methods.end(), CamMethod::cam)) {
+  auto has = [&](CamMethod m) { return std::count(methods.begin(), methods.end(), m) > 0; };
+  if (has(CamMethod::cam)) {
     const Graph& g = model_->graph();
     const int v = g.find_value(layer_);
     bool feeds_pool = false;
@@ -107,86 +110,80 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
     GB_CHECK(feeds_pool, "CAM needs the layer to feed a global average pool and a linear classifier; '", layer_,
              "' does not (use gradcam, which equals CAM up to a ReLU and a scale on such heads)");
   }
-  Result r = session_.run(batch);
+  const Tensor x = session_.place(batch);
+  const Result r = session_.run(x);
   Explanation e;
-  e.logits = r.output().to(Device::cpu());
+  e.logits = r.output();
+  GB_CHECK(e.logits.rank() == 2, "explanations need logits [N, classes]; the model's output is ",
+           shape_str(e.logits.shape()));
   const int64_t N = e.logits.dim(0), C = e.logits.dim(1);
-  GB_CHECK(target.classes.empty() || target.classes.size() == 1 || int64_t(target.classes.size()) == N,
-           "give one target class per image (", N, ") or one for all, not ", target.classes.size());
   const int64_t K = target.classes.empty() ? std::clamp<int64_t>(target.top, 1, C) : 1;
-  std::vector<std::vector<int64_t>> per_rank(K, std::vector<int64_t>(N));
-  for (int64_t n = 0; n < N; ++n) {
-    if (!target.classes.empty()) {
+
+  // Targets and seeds on the device: the given classes (checked here), or the top K of each image.
+  Tensor given;
+  if (!target.classes.empty()) {
+    GB_CHECK(target.classes.size() == 1 || int64_t(target.classes.size()) == N, "give one target class per image (",
+             N, ") or one for all, not ", target.classes.size());
+    Tensor host = Tensor::empty({N});
+    for (int64_t n = 0; n < N; ++n) {
       const int64_t c = target.classes[target.classes.size() == 1 ? 0 : n];
       GB_CHECK(c >= 0 && c < C, "target class ", c, " is out of range (", C, " classes)");
-      per_rank[0][n] = c;
-      continue;
+      host.data<float>()[n] = float(c);
     }
-    std::vector<int64_t> order(C);
-    std::iota(order.begin(), order.end(), 0);
-    const float* z = e.logits.data<float>() + n * C;
-    std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int64_t a, int64_t b) { return z[a] > z[b]; });
-    for (int64_t k = 0; k < K; ++k) per_rank[k][n] = order[k];
+    given = session_.place(host);
   }
-  e.classes.resize(N * K);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k) e.classes[n * K + k] = per_rank[k][n];
+  e.classes = session_.allocate({N * K});
+  Tensor seeds = session_.allocate({N * K, C});
+  backend.target_seeds(target.probability, kernels::view_of(e.logits),
+                       given.defined() ? kernels::view_of(given) : kernels::ConstView{}, kernels::view_of(seeds),
+                       kernels::view_of(e.classes));
 
   const Tensor A = r.capture(layer_);
-  const Shape& as = A.shape();
-  GB_CHECK(as.size() == 4, "layer '", layer_, "' has shape ", shape_str(as), "; class activation maps need [N, C, H, W]");
-  const int64_t H = options_.upsample ? batch.dim(2) : as[2], W = options_.upsample ? batch.dim(3) : as[3];
-  for (CamMethod m : methods) e.maps[m] = session_.allocate({N * K, H, W});
-
-  // Post-processing on the device: upsample, normalize, then into rows n*K + k of the method's maps.
-  Tensor small = session_.allocate({N, as[2], as[3]});
-  Tensor large = options_.upsample ? session_.allocate({N, H, W}) : small;
-  auto finish = [&](CamMethod m, int64_t k) {
-    if (options_.upsample) backend.resize_bilinear(kernels::view_of(small), kernels::view_of(large));
-    if (options_.normalize) backend.normalize_minmax(kernels::view_of(large));
-    for (int64_t n = 0; n < N; ++n) {
-      const Tensor src = large.slice(n, n + 1);
-      Tensor dst = e.maps[m].slice(n * K + k, n * K + k + 1);
-      backend.copy(kernels::view_of(src), kernels::view_of(dst));
-    }
+  GB_CHECK(A.rank() == 4, "layer '", layer_, "' has shape ", shape_str(A.shape()),
+           "; class activation maps need [N, C, H, W]");
+  const int64_t H = options_.upsample ? x.dim(2) : A.dim(2), W = options_.upsample ? x.dim(3) : A.dim(3);
+  auto finish = [&](Tensor& maps) {
+    if (options_.normalize) backend.normalize_minmax(kernels::view_of(maps));
   };
 
-  // One backward per target rank; every method reads the same A and G.
-  for (int64_t k = 0; k < K; ++k) {
-    const Tensor G = session_.backward({seed_for(e.logits, per_rank[k], target.probability)}).at(layer_);
-    for (CamMethod m : methods) {
-      if (m == CamMethod::smoothgradcampp) continue;
-      backend.cam(m, 1, kernels::view_of(A), kernels::view_of(G), kernels::view_of(small));
-      finish(m, k);
+  // One backward for the K targets of every image; every method reads the same A and G.
+  const std::map<std::string, Tensor> grads = session_.backward({seeds});
+  const Tensor& G = grads.at(layer_);
+  for (CamMethod m : methods) {
+    if (m == CamMethod::smoothgradcampp) continue;
+    Tensor& out = e.maps[m] = session_.allocate({N * K, H, W});
+    if (m == CamMethod::layercam && !fuse_layers_.empty()) {
+      // LayerCAM's fusion: each layer's map scaled by tanh, upsampled to the output, element-wise maximum.
+      Tensor layer = session_.allocate({N * K, H, W});
+      layer_map(m, 1, A, G, layer);
+      backend.fuse_layer_maps(options_.fuse_gamma, true, kernels::view_of(layer), kernels::view_of(out));
+      for (const auto& l : fuse_layers_) {
+        layer_map(m, 1, r.capture(l), grads.at(l), layer);
+        backend.fuse_layer_maps(options_.fuse_gamma, false, kernels::view_of(layer), kernels::view_of(out));
+      }
+    } else {
+      layer_map(m, 1, A, G, out);
     }
+    finish(out);
   }
 
-  if (std::count(methods.begin(), methods.end(), CamMethod::smoothgradcampp)) {
-    // The noisy copies as one batch: image n's copies are rows n*S .. n*S+S-1.
+  if (has(CamMethod::smoothgradcampp)) {
+    // The noisy copies as one batch (image n's copies are rows n*S .. n*S+S-1), made on the device; the K targets
+    // of each copy are its image's, in one backward.
     const int64_t S = std::max(1, options_.noise_samples);
-    const Tensor host = batch.to(Device::cpu());
-    const int64_t image = host.numel() / N;
-    Tensor noisy = Tensor::empty({N * S, host.dim(1), host.dim(2), host.dim(3)});
-    std::mt19937 rng(options_.noise_seed);
-    for (int64_t n = 0; n < N; ++n) {
-      const float* x = host.data<float>() + n * image;
-      const auto [lo, hi] = std::minmax_element(x, x + image);
-      std::normal_distribution<float> noise(0.f, options_.noise_std * (*hi - *lo));
-      for (int64_t s = 0; s < S; ++s) {
-        float* y = noisy.data<float>() + (n * S + s) * image;
-        for (int64_t i = 0; i < image; ++i) y[i] = x[i] + noise(rng);
-      }
-    }
-    Result rn = session_.run(noisy);
-    const Tensor logits = rn.output().to(Device::cpu());
-    for (int64_t k = 0; k < K; ++k) {
-      std::vector<int64_t> cls(N * S);
-      for (int64_t i = 0; i < N * S; ++i) cls[i] = per_rank[k][i / S];
-      const Tensor G = session_.backward({seed_for(logits, cls, target.probability)}).at(layer_);
-      backend.cam(CamMethod::smoothgradcampp, int(S), kernels::view_of(rn.capture(layer_)), kernels::view_of(G),
-                  kernels::view_of(small));
-      finish(CamMethod::smoothgradcampp, k);
-    }
+    Tensor noisy = session_.allocate({N * S, x.dim(1), x.dim(2), x.dim(3)});
+    backend.noisy_copies(options_.noise_std, options_.noise_seed, kernels::view_of(x), kernels::view_of(noisy));
+    const Result rn = session_.run(noisy);
+    Tensor noisy_given = session_.allocate({N * S * K}), noisy_classes = session_.allocate({N * S * K});
+    backend.repeat_rows({e.classes.data<float>(), {N, K}, e.classes.device()},
+                        {noisy_given.data<float>(), {N * S, K}, noisy_given.device()});
+    Tensor noisy_seeds = session_.allocate({N * S * K, C});
+    backend.target_seeds(target.probability, kernels::view_of(rn.output()), kernels::view_of(noisy_given),
+                         kernels::view_of(noisy_seeds), kernels::view_of(noisy_classes));
+    const Tensor Gn = session_.backward({noisy_seeds}).at(layer_);
+    Tensor& out = e.maps[CamMethod::smoothgradcampp] = session_.allocate({N * K, H, W});
+    layer_map(CamMethod::smoothgradcampp, int(S), rn.capture(layer_), Gn, out);
+    finish(out);
   }
   return e;
 }

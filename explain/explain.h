@@ -32,6 +32,11 @@ struct Target {
 
 struct ExplainOptions {
   std::string layer;          // any name Model::resolve takes; "" = default_layer(model)
+  // LayerCAM's multi-layer fusion (Jiang et al. 2021): more layers (usually shallower) whose LayerCAM maps are
+  // fused with `layer`'s: each map M upsampled to the output, scaled by tanh(fuse_gamma * M / max M), then the
+  // element-wise maximum. Other methods use `layer` alone. The backward then runs down to the shallowest layer.
+  std::vector<std::string> fuse_layers;
+  float fuse_gamma = 2.f;
   bool upsample = true;       // maps at the input's resolution (bilinear); else at the layer's
   bool normalize = true;      // each map min-max scaled to [0, 1]
   int noise_samples = 8;      // Smooth Grad-CAM++: noisy copies per image ...
@@ -40,9 +45,11 @@ struct ExplainOptions {
 };
 
 struct Explanation {
-  Tensor logits;                     // [N, classes] on the host
-  std::vector<int64_t> classes;      // [N * K]: the class map i explains (image i / K)
+  Tensor logits;                     // [N, classes] on the session's device
+  Tensor classes;                    // [N * K] on the session's device: the class map i explains (image i / K)
   std::map<CamMethod, Tensor> maps;  // [N * K, H, W] on the session's device
+  // The classes on the host (waits for the queued work).
+  std::vector<int64_t> class_list() const;
 };
 
 // The output of the last global pooling's input: the last 4-D activation, where Grad-CAM looks.
@@ -53,14 +60,20 @@ class Explainer {
   explicit Explainer(std::shared_ptr<const Model> model, SessionOptions session = {}, ExplainOptions options = {});
   const std::string& layer() const { return layer_; }
   Session& session() { return session_; }
-  // Every method asked for from one forward pass and one backward pass per target rank (Smooth Grad-CAM++ adds
-  // one batched forward and backward over the noisy copies).
+  // Every method asked for, for every target, from one forward pass and one backward pass over the K targets of
+  // each image as one batch (Smooth Grad-CAM++ adds one forward and one backward over the noisy copies). Targets,
+  // seeds, noise, maps and their post-processing stay on the session's device: nothing waits for the device
+  // until a result is copied to the host.
   Explanation explain(const Tensor& batch, const Target& target, const std::vector<CamMethod>& methods);
 
  private:
+  // Maps of `method` at `layer` from A, G into out [N * K, H, W] at the output's resolution (not normalized).
+  void layer_map(CamMethod method, int samples, const Tensor& A, const Tensor& G, Tensor& out);
+
   std::shared_ptr<const Model> model_;
   ExplainOptions options_;
   std::string layer_;
+  std::vector<std::string> fuse_layers_;
   Session session_;
 };
 

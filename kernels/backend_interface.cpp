@@ -33,6 +33,10 @@ void Backend::softmax_backward(int, ConstView, ConstView, View) { no_backward(*t
 void Backend::cam(CamMethod, int, ConstView, ConstView, View) { no_backward(*this, "class activation maps"); }
 void Backend::resize_bilinear(ConstView, View) { no_backward(*this, "bilinear resizing"); }
 void Backend::normalize_minmax(View) { no_backward(*this, "min-max normalization"); }
+void Backend::fuse_layer_maps(float, bool, ConstView, View) { no_backward(*this, "LayerCAM fusion"); }
+void Backend::target_seeds(bool, ConstView, ConstView, View, View) { no_backward(*this, "target seeds"); }
+void Backend::repeat_rows(ConstView, View) { no_backward(*this, "repeated rows"); }
+void Backend::noisy_copies(float, uint32_t, ConstView, View) { no_backward(*this, "noisy copies"); }
 void Backend::reduce_mean_backward(const std::vector<int>&, ConstView, View) { no_backward(*this, "ReduceMean"); }
 
 }  // namespace glassbox::kernels

@@ -1,6 +1,7 @@
 // Per-element definitions that the CPU and CUDA kernels share: one formula, compiled for both (GB_HOST_DEVICE),
 // so the CUDA kernels index exactly as the CPU reference that the op goldens test.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/kernels.h"
@@ -113,6 +114,37 @@ GB_HOST_DEVICE inline void pool2d_backward_at(const Pool2dAttrs& a, const float*
   if (count == 0) return;
   const float share = g / static_cast<float>(count);
   for_each_pool_tap(a, H, W, oh, ow, [&](int64_t i) { add(i, share); });
+}
+
+// Counter-based Gaussian noise: a standard normal deviate from (seed, index) alone, so that every backend and every
+// launch shape draws the same numbers. The SplitMix64 finalizer (Steele, Lea & Flood 2014) hashes the counter into
+// two 24-bit uniforms u1 in (0, 1], u2 in [0, 1); Box-Muller: sqrt(-2 ln u1) cos(2 pi u2).
+GB_HOST_DEVICE inline uint64_t splitmix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+GB_HOST_DEVICE inline float gaussian_noise(uint32_t seed, uint64_t index) {
+  const uint64_t r = splitmix64(index ^ splitmix64(seed));
+  const float u1 = float((r >> 40) + 1) * (1.f / 16777216.f);
+  const float u2 = float((r >> 16) & 0xffffffu) * (1.f / 16777216.f);
+  return sqrtf(-2.f * logf(u1)) * cosf(6.28318530718f * u2);
+}
+
+// Top-k order of a row of logits: (value a at index i) ranks before (b at j) when a > b, or a == b and i < j; NaN
+// ranks below every number.
+GB_HOST_DEVICE inline bool ranks_before(float a, int64_t i, float b, int64_t j) {
+  const bool a_nan = a != a, b_nan = b != b;
+  if (a_nan || b_nan) return !a_nan || (b_nan && i < j);
+  return a > b || (a == b && i < j);
+}
+
+// One element of a target's seed d score / d logit_j for class c: [j == c] for a logit; p_c ([j == c] - p_j) for
+// the softmax probability p_c.
+GB_HOST_DEVICE inline float seed_at(bool probability, int64_t j, int64_t c, float p_j, float p_c) {
+  if (!probability) return j == c ? 1.f : 0.f;
+  return j == c ? p_c * (1.f - p_c) : -p_c * p_j;
 }
 
 }  // namespace glassbox::kernels

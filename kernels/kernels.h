@@ -189,13 +189,33 @@ class Backend {
   // dx[i] = dy[i with the reduced coordinates set to 0] / (number of reduced elements)
   virtual void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx);
 
-  // ---- Explanations. map [N, H, W] from A, G [N * samples, C, H, W] (samples > 1 for smoothgradcampp only).
+  // ---- Explanations. maps [N * K, H, W] from A [N * S, C, H, W] and G [N * S * K, C, H, W]: K targets per image
+  // (from one batched backward), S noisy copies per image (S = samples > 1 for smoothgradcampp only). Map n*K + k
+  // reads A rows n*S + s and their G rows (n*S + s)*K + k (Session::backward's row order for K seeds per row).
   virtual void cam(CamMethod method, int samples, ConstView A, ConstView G, View map);
   // Bilinear resize of [N, h, w] maps to [N, H, W], half-pixel centres (PyTorch's interpolate with
   // align_corners=False; no antialiasing).
   virtual void resize_bilinear(ConstView x, View y);
   // Each map [N, ...] scaled to [0, 1]: (x - min) / (max - min); a constant map becomes 0.
   virtual void normalize_minmax(View maps);
+  // LayerCAM's multi-layer fusion, one layer's maps [N, H, W] (at the fused resolution) into fused [N, H, W]:
+  // fused = max(fused, tanh(gamma * map / max(map))) per map (first: fused = tanh(...)); a map whose maximum is not
+  // positive counts as 0 (Jiang et al. 2021: maps scaled by tanh, gamma = 2, then the element-wise maximum).
+  virtual void fuse_layer_maps(float gamma, bool first, ConstView map, View fused);
+
+  // ---- Targets and inputs of explanations, on the device (no host round-trip between the forward and the maps).
+  // The targets of a batch from its logits [N, C], K per image: classes [N * K] (as floats; row n*K + k) are the
+  // given classes (given [N * K], floats), or, with `given` empty, the K highest logits of each
+  // image (ties: the lower index first; NaN ranks below every number). seeds [N * K, C] = d score / d logits:
+  // one-hot for a logit, p_c (e_c - p) for a softmax probability p = softmax(logits). A given class outside
+  // [0, C) gets a zero seed (callers check the range first).
+  virtual void target_seeds(bool probability, ConstView logits, ConstView given, View seeds, View classes);
+  // y [N * K, ...] = x [N, ...] with each row repeated K = y.dim(0) / N times: row n*K + k of y is row n of x.
+  virtual void repeat_rows(ConstView x, View y);
+  // Noisy copies of images, S = y.dim(0) / N per image: y[n*S + s] = x[n] + std_fraction * (max x[n] - min x[n])
+  // * gaussian_noise(seed, s * image size + i) at element i (element_formulas.h: counter-based, the same numbers on
+  // every backend; an image's noise does not depend on its place in the batch).
+  virtual void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y);
 
   // Kernel research: the named variants of an operator, and which one runs.
   virtual std::vector<std::string> variants(const std::string& op) const = 0;

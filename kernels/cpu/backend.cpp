@@ -94,6 +94,16 @@ class CpuBackend final : public Backend {
   }
   void resize_bilinear(ConstView x, View y) override { cpu::resize_bilinear(ctx_, x, y); }
   void normalize_minmax(View maps) override { cpu::normalize_minmax(ctx_, maps); }
+  void fuse_layer_maps(float gamma, bool first, ConstView map, View fused) override {
+    cpu::fuse_layer_maps(ctx_, gamma, first, map, fused);
+  }
+  void target_seeds(bool probability, ConstView logits, ConstView given, View seeds, View classes) override {
+    cpu::target_seeds(ctx_, probability, logits, given, seeds, classes);
+  }
+  void repeat_rows(ConstView x, View y) override { cpu::repeat_rows(ctx_, x, y); }
+  void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y) override {
+    cpu::noisy_copies(ctx_, std_fraction, seed, x, y);
+  }
 
   // "conv2d": the convolution algorithm; "sgemm": the GEMM micro-kernel under convolution, Gemm and MatMul.
   std::vector<std::string> variants(const std::string& op) const override {

@@ -10,8 +10,14 @@ namespace glassbox::kernels::cpu {
 
 void cam(Context& ctx, CamMethod method, int samples, ConstView A, ConstView G, View map) {
   const int64_t S = method == CamMethod::smoothgradcampp ? samples : 1;
-  GB_CHECK(S >= 1 && A.dim(0) == map.dim(0) * S && A.shape == G.shape, "cam: A ", shape_str(A.shape), ", G ",
-           shape_str(G.shape), " and maps ", shape_str(map.shape), " do not fit ", S, " sample(s) per image");
+  GB_CHECK(A.shape.size() == 4 && G.shape.size() == 4 && map.shape.size() == 3, "cam: A ", shape_str(A.shape),
+           " and G ", shape_str(G.shape), " must be [N, C, H, W], maps ", shape_str(map.shape), " [N, H, W]");
+  const int64_t M = map.dim(0), K = A.dim(0) > 0 ? G.dim(0) / A.dim(0) : 0;
+  GB_CHECK(S >= 1 && K >= 1 && A.dim(0) % S == 0 && G.dim(0) == A.dim(0) * K && M == A.dim(0) / S * K &&
+               std::equal(A.shape.begin() + 1, A.shape.end(), G.shape.begin() + 1) && map.dim(1) == A.dim(2) &&
+               map.dim(2) == A.dim(3),
+           "cam: A ", shape_str(A.shape), ", G ", shape_str(G.shape), " and maps ", shape_str(map.shape),
+           " do not fit ", S, " sample(s) per image");
   const int64_t C = A.dim(1), P = A.dim(2) * A.dim(3);
   ctx.pool.parallel_for(map.dim(0), 1, [&](int64_t b, int64_t e) {
     std::vector<double> a(C * P), g1(C * P), g2(C * P), g3(C * P), w(C);
@@ -19,9 +25,10 @@ void cam(Context& ctx, CamMethod method, int samples, ConstView A, ConstView G, 
       // Per-image statistics: A and G (and for Smooth Grad-CAM++ the means over the noisy copies of G^2, G^3).
       std::fill(a.begin(), a.end(), 0.0), std::fill(g1.begin(), g1.end(), 0.0);
       std::fill(g2.begin(), g2.end(), 0.0), std::fill(g3.begin(), g3.end(), 0.0);
-      for (int64_t k = 0; k < S; ++k) {
-        const float* ap = A.data + (n * S + k) * C * P;
-        const float* gp = G.data + (n * S + k) * C * P;
+      for (int64_t k = 0; k < S; ++k) {  // map n = image n / K, target n % K: A row image*S + k, its G row
+        const int64_t a_row = (n / K) * S + k;
+        const float* ap = A.data + a_row * C * P;
+        const float* gp = G.data + (a_row * K + n % K) * C * P;
         for (int64_t i = 0; i < C * P; ++i) {
           const double g = gp[i];
           a[i] += ap[i] / double(S), g1[i] += g / double(S), g2[i] += g * g / double(S), g3[i] += g * g * g / double(S);
@@ -82,6 +89,23 @@ void normalize_minmax(Context& ctx, View maps) {
       const auto [lo, hi] = std::minmax_element(m, m + P);
       const float low = *lo, range = *hi - *lo;
       for (int64_t p = 0; p < P; ++p) m[p] = range > 0 ? (m[p] - low) / range : 0.f;
+    }
+  });
+}
+
+void fuse_layer_maps(Context& ctx, float gamma, bool first, ConstView map, View fused) {
+  const int64_t N = map.dim(0), P = N ? map.numel() / N : 0;
+  GB_CHECK(map.shape == fused.shape, "fuse_layer_maps: map ", shape_str(map.shape), " and fused ",
+           shape_str(fused.shape), " differ");
+  ctx.pool.parallel_for(N, 1, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) {
+      const float* m = map.data + n * P;
+      float* f = fused.data + n * P;
+      const float top = *std::max_element(m, m + P);
+      for (int64_t p = 0; p < P; ++p) {
+        const float scaled = top > 0.f ? std::tanh(gamma * m[p] / top) : 0.f;
+        f[p] = first ? scaled : std::max(f[p], scaled);
+      }
     }
   });
 }

@@ -41,6 +41,10 @@ void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView 
 void cam(Context& ctx, CamMethod method, int samples, ConstView A, ConstView G, View map);
 void normalize_minmax(Context& ctx, View maps);
 void resize_bilinear(Context& ctx, ConstView x, View y);
+void fuse_layer_maps(Context& ctx, float gamma, bool first, ConstView map, View fused);
+void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes);
+void repeat_rows(Context& ctx, ConstView x, View y);
+void noisy_copies(Context& ctx, float std_fraction, uint32_t seed, ConstView x, View y);
 
 // y[i] = act(x[i] + bias) for i < n, one tight loop per activation kind (vectorizable); x may equal y.
 void apply_activation(const ActivationAttrs& a, const float* x, float* y, int64_t n, float bias = 0.f);

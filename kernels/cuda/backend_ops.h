@@ -74,6 +74,16 @@ class CudaOps : public Backend {
   }
   void resize_bilinear(ConstView x, View y) override { activate(), cuda::resize_bilinear(ctx_, x, y); }
   void normalize_minmax(View maps) override { activate(), cuda::normalize_minmax(ctx_, maps); }
+  void fuse_layer_maps(float gamma, bool first, ConstView map, View fused) override {
+    activate(), cuda::fuse_layer_maps(ctx_, gamma, first, map, fused);
+  }
+  void target_seeds(bool probability, ConstView logits, ConstView given, View seeds, View classes) override {
+    activate(), cuda::target_seeds(ctx_, probability, logits, given, seeds, classes);
+  }
+  void repeat_rows(ConstView x, View y) override { activate(), cuda::repeat_rows(ctx_, x, y); }
+  void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y) override {
+    activate(), cuda::noisy_copies(ctx_, std_fraction, seed, x, y);
+  }
 
  protected:
   explicit CudaOps(int device) : ctx_(device) {}

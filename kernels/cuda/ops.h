@@ -57,5 +57,10 @@ void fill_zero(Context& ctx, View y);  // activation.cu; no-op on an empty view
 void cam(Context& ctx, CamMethod method, int samples, ConstView A, ConstView G, View map);
 void resize_bilinear(Context& ctx, ConstView x, View y);
 void normalize_minmax(Context& ctx, View maps);
+void fuse_layer_maps(Context& ctx, float gamma, bool first, ConstView map, View fused);
+// target.cu, repeat.cu, noise.cu: an explanation's targets and seeds, repeated rows, noisy copies.
+void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes);
+void repeat_rows(Context& ctx, ConstView x, View y);
+void noisy_copies(Context& ctx, float std_fraction, uint32_t seed, ConstView x, View y);
 
 }  // namespace glassbox::kernels::cuda

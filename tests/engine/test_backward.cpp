@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "engine/backward.h"
 #include "tests/support/testdata.h"
@@ -79,5 +80,46 @@ TEST(Backward, SeedsAreLinearAndMisuseIsAnError) {
   EXPECT_THROW(s.backward({Tensor::zeros({1, 10})}), Error);  // wrong seed shape
 }
 
+}  // namespace
+}  // namespace glassbox::test
+
+// K seeds per image in one backward: row n*K + k of every gradient equals a separate backward from seed k of
+// image n. resnet_basic's gradient at the input reads the forward values of every step (ReLU outputs, max-pool
+// inputs), all repeated K times; the layer gradient comes too.
+namespace glassbox::test {
+namespace {
+TEST(Backward, KSeedsPerImageInOneBatchedPass) {
+  const std::string dir = source_dir() + "/tests/data/models/resnet_basic";
+  auto model = Model::load(dir + "/model.onnx");
+  const Tensor input = read_test_data(dir).at(0).inputs.at(0).tensor;
+  const std::string layer = layer_of(source_dir() + "/tests/data/gradients/resnet_basic");
+  Session s(model);
+  s.track_gradients({model->input_names()[0], layer});
+  const Shape out = s.run(input).output().shape();
+  const int64_t N = out[0], C = out[1], K = 3;
+  Tensor batched = Tensor::empty({N * K, C});
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int64_t i = 0; i < batched.numel(); ++i) batched.data<float>()[i] = normal(rng);
+  const auto together = s.backward({batched});
+  for (const auto& [name, g] : together) {
+    ASSERT_EQ(g.dim(0), N * K) << name;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) {
+        Tensor one = Tensor::zeros(out);
+        std::copy_n(batched.data<float>() + (n * K + k) * C, C, one.data<float>() + n * C);
+        const Tensor alone = s.backward({one}).at(name).slice(n, n + 1);
+        const Tensor row = g.slice(n * K + k, n * K + k + 1);
+        double diff = 0, scale = 0;
+        for (int64_t i = 0; i < alone.numel(); ++i) {
+          diff = std::max(diff, std::fabs(double(row.data<float>()[i]) - alone.data<float>()[i]));
+          scale = std::max(scale, std::fabs(double(alone.data<float>()[i])));
+        }
+        EXPECT_GT(scale, 0) << name;
+        EXPECT_LE(diff, 1e-6 * scale) << name << " image " << n << " seed " << k;
+      }
+  }
+  EXPECT_THROW(s.backward({Tensor::zeros({N * K + 1, C})}), Error);  // not a multiple of the batch
+}
 }  // namespace
 }  // namespace glassbox::test

@@ -192,13 +192,14 @@ TEST(Cam, BatchesComparesAndTopK) {
   Target top2;
   top2.top = 2;
   const Explanation both = ex.explain(x, top2, {CamMethod::gradcam, CamMethod::layercam});
+  const std::vector<int64_t> classes = both.class_list();
   ASSERT_EQ(both.maps.at(CamMethod::gradcam).dim(0), 4);  // N * K maps at the input's size
   EXPECT_EQ(both.maps.at(CamMethod::gradcam).dim(2), x.dim(2));
   for (int64_t n = 0; n < 2; ++n)
     for (int64_t k = 0; k < 2; ++k) {
       // The same map from a single image, a single method and a single class.
       Target one;
-      one.classes = {both.classes[n * 2 + k]};
+      one.classes = {classes[n * 2 + k]};
       for (CamMethod m : {CamMethod::gradcam, CamMethod::layercam}) {
         const Explanation single = ex.explain(x.slice(n, n + 1), one, {m});
         const auto want = to_double(single.maps.at(m));
@@ -221,6 +222,176 @@ TEST(Cam, SmoothGradCamPlusPlusWithoutNoiseIsGradCamPlusPlus) {
   Explainer ex(model, {}, o);
   const Explanation e = ex.explain(x, {}, {CamMethod::gradcampp, CamMethod::smoothgradcampp});
   EXPECT_LE(normalized_error(e.maps.at(CamMethod::smoothgradcampp), to_double(e.maps.at(CamMethod::gradcampp))), 1e-5);
+}
+
+// Targets on the device: the top K by logit (ties to the lower index, NaN last), given classes, and the seed
+// d score / d logits against float64: one-hot, or p_c (delta_cj - p_j) for the softmax probability.
+TEST(Cam, TargetsRankAndSeedTheScore) {
+  auto cpu = kernels::make_cpu_backend(1);
+  const float nan = std::nanf("");
+  Tensor z = Tensor::empty({2, 6});
+  const float values[12] = {1, 3, 3, nan, -INFINITY, 2, 0, 0, 0, 0, 0, 0};
+  std::copy(values, values + 12, z.data<float>());
+  Tensor seeds = Tensor::empty({8, 6}), classes = Tensor::empty({8});
+  cpu->target_seeds(false, kernels::view_of(z), {}, kernels::view_of(seeds), kernels::view_of(classes));
+  const std::vector<float> want = {1, 2, 5, 0, 0, 1, 2, 3};
+  for (int64_t r = 0; r < 8; ++r) {
+    EXPECT_EQ(classes.data<float>()[r], want[r]) << "row " << r;
+    for (int64_t j = 0; j < 6; ++j) EXPECT_EQ(seeds.data<float>()[r * 6 + j], j == want[r] ? 1.f : 0.f);
+  }
+  // Probabilities, for given classes.
+  Tensor logits = Tensor::empty({2, 5}), given = Tensor::empty({2});
+  const float l[10] = {2.5f, -1, 0.5f, 7, 3, -20, -21, 30, 29.5f, 0};
+  std::copy(l, l + 10, logits.data<float>());
+  given.data<float>()[0] = 4, given.data<float>()[1] = 8 - 5;
+  Tensor ps = Tensor::empty({2, 5}), pc = Tensor::empty({2});
+  cpu->target_seeds(true, kernels::view_of(logits), kernels::view_of(given), kernels::view_of(ps),
+                    kernels::view_of(pc));
+  for (int64_t n = 0; n < 2; ++n) {
+    double sum = 0;
+    for (int64_t j = 0; j < 5; ++j) sum += std::exp(double(l[n * 5 + j]));
+    const int64_t c = int64_t(given.data<float>()[n]);
+    EXPECT_EQ(pc.data<float>()[n], float(c));
+    const double p_c = std::exp(double(l[n * 5 + c])) / sum;
+    for (int64_t j = 0; j < 5; ++j) {
+      const double wantj = p_c * ((j == c) - std::exp(double(l[n * 5 + j])) / sum);
+      EXPECT_NEAR(ps.data<float>()[n * 5 + j], wantj, 1e-7 + 1e-6 * std::fabs(wantj)) << n << " " << j;
+    }
+  }
+}
+
+// Noisy copies: x + sigma * z with sigma = std_fraction * (max - min of the image) and z standard normal;
+// deterministic under a seed, different under another, and the same for an image alone or in a batch.
+TEST(Cam, NoisyCopiesAreScaledGaussianNoise) {
+  auto cpu = kernels::make_cpu_backend(2);
+  const int64_t N = 2, S = 4, image = 3 * 16 * 16;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-2.f, 3.f);
+  Tensor x = Tensor::empty({N, 3, 16, 16});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = u(rng);
+  auto copies = [&](const Tensor& in, uint32_t seed) {
+    Tensor y = Tensor::empty({in.dim(0) * S, 3, 16, 16});
+    cpu->noisy_copies(0.2f, seed, kernels::view_of(in), kernels::view_of(y));
+    return y;
+  };
+  const Tensor y = copies(x, 5), again = copies(x, 5), other = copies(x, 6), alone = copies(x.slice(1, 2), 5);
+  for (int64_t n = 0; n < N; ++n) {
+    const float* xn = x.data<float>() + n * image;
+    const auto [lo, hi] = std::minmax_element(xn, xn + image);
+    const double sigma = 0.2 * (double(*hi) - *lo);
+    double sum = 0, sq = 0;
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t i = 0; i < image; ++i) {
+        const double z = (y.data<float>()[(n * S + s) * image + i] - xn[i]) / sigma;
+        sum += z, sq += z * z;
+      }
+    const double count = double(S * image), mean = sum / count, sd = std::sqrt(sq / count - mean * mean);
+    EXPECT_LT(std::fabs(mean), 0.08) << "image " << n;  // 4.4 standard errors
+    EXPECT_NEAR(sd, 1.0, 0.06) << "image " << n;
+  }
+  int64_t same = 0, differ = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    same += y.data<float>()[i] == again.data<float>()[i];
+    differ += y.data<float>()[i] != other.data<float>()[i];
+  }
+  EXPECT_EQ(same, y.numel());
+  EXPECT_GT(differ, y.numel() * 99 / 100);
+  for (int64_t i = 0; i < alone.numel(); ++i)
+    ASSERT_EQ(alone.data<float>()[i], y.data<float>()[S * image + i]) << "image 1 alone differs at " << i;
+}
+
+// Bilinear resize in float64, half-pixel centres, clamped at the edges (PyTorch's align_corners=False).
+Maps resize_reference(const Maps& m, int64_t N, int64_t h, int64_t w, int64_t H, int64_t W) {
+  Maps out(N * H * W);
+  auto src = [](int64_t o, int64_t in, int64_t size_out, int64_t& i0, int64_t& i1, double& t) {
+    const double s = std::max(0.0, (o + 0.5) * double(in) / double(size_out) - 0.5);
+    i0 = std::min<int64_t>(int64_t(s), in - 1), i1 = std::min<int64_t>(i0 + 1, in - 1), t = s - double(i0);
+  };
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t Y = 0; Y < H; ++Y)
+      for (int64_t X = 0; X < W; ++X) {
+        int64_t y0, y1, x0, x1;
+        double ty, tx;
+        src(Y, h, H, y0, y1, ty), src(X, w, W, x0, x1, tx);
+        auto at = [&](int64_t yy, int64_t xx) { return m[(n * h + yy) * w + xx]; };
+        const double top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * tx;
+        const double bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * tx;
+        out[(n * H + Y) * W + X] = top + (bottom - top) * ty;
+      }
+  return out;
+}
+
+// LayerCAM's fusion (Jiang et al. 2021): per layer, M = ReLU(sum_c ReLU(G) A) upsampled to the input, scaled by
+// tanh(2 M / max M); the element-wise maximum over layers, then min-max normalized.
+TEST(Cam, LayerCamFusesLayersByTheirScaledMaximum) {
+  auto model = Model::load(kModelDir + "/model.onnx");
+  const Tensor x = test::read_test_data(kModelDir).at(0).inputs.at(0).tensor;
+  const std::vector<std::string> layers = {default_layer(*model), model->resolve("layer1")};
+  ExplainOptions o;
+  o.fuse_layers = {"layer1"};
+  Explainer ex(model, {}, o);
+  Target t;
+  t.classes = {3, 7};
+  const Explanation e = ex.explain(x, t, {CamMethod::layercam, CamMethod::gradcam});
+  // A and G at both layers from a plain session.
+  Session s(model);
+  s.capture(layers);
+  s.track_gradients(layers);
+  const Result r = s.run(x);
+  Tensor seed = Tensor::zeros(r.output().shape());
+  seed.data<float>()[3] = 1.f, seed.data<float>()[r.output().dim(1) + 7] = 1.f;
+  const auto grads = s.backward({seed});
+  const int64_t N = x.dim(0), H = x.dim(2), W = x.dim(3);
+  Maps fused(N * H * W, 0.0);
+  for (const auto& l : layers) {
+    const Tensor& A = r.capture(l);
+    const int64_t h = A.dim(2), w = A.dim(3);
+    const Maps m = reference(CamMethod::layercam, to_double(A), to_double(grads.at(l)), N, A.dim(1), h * w);
+    Maps up = resize_reference(m, N, h, w, H, W);
+    for (int64_t n = 0; n < N; ++n) {
+      const double top = *std::max_element(up.begin() + n * H * W, up.begin() + (n + 1) * H * W);
+      for (int64_t p = 0; p < H * W; ++p) up[n * H * W + p] = top > 0 ? std::tanh(2 * up[n * H * W + p] / top) : 0;
+    }
+    for (size_t i = 0; i < fused.size(); ++i) fused[i] = std::max(fused[i], up[i]);
+  }
+  for (int64_t n = 0; n < N; ++n) {
+    const auto [lo, hi] = std::minmax_element(fused.begin() + n * H * W, fused.begin() + (n + 1) * H * W);
+    const double low = *lo, range = *hi - *lo;
+    for (int64_t p = 0; p < H * W; ++p) fused[n * H * W + p] = range > 0 ? (fused[n * H * W + p] - low) / range : 0;
+  }
+  const double err = normalized_error(e.maps.at(CamMethod::layercam), fused);
+  std::printf("LayerCAM fused over %s and %s: error to float64 %.2g\n", layers[0].c_str(), layers[1].c_str(), err);
+  EXPECT_LE(err, 1e-5);
+  // The fusion is LayerCAM's: Grad-CAM still reads the main layer alone.
+  ExplainOptions single;
+  Explainer plain(model, {}, single);
+  const Explanation g = plain.explain(x, t, {CamMethod::gradcam, CamMethod::layercam});
+  EXPECT_LE(normalized_error(e.maps.at(CamMethod::gradcam), to_double(g.maps.at(CamMethod::gradcam))), 1e-6);
+  EXPECT_GT(normalized_error(e.maps.at(CamMethod::layercam), to_double(g.maps.at(CamMethod::layercam))), 1e-2);
+}
+
+// Smooth Grad-CAM++ for the top 2 classes of two images (one noisy batch, one backward) equals single-image,
+// single-class runs: the noise of an image does not depend on its place in the batch.
+TEST(Cam, SmoothGradCamPlusPlusTopKEqualsSingleRuns) {
+  auto model = Model::load(kModelDir + "/model.onnx");
+  const Tensor x = test::read_test_data(kModelDir).at(0).inputs.at(0).tensor;
+  ExplainOptions o;
+  o.noise_samples = 4;
+  Explainer ex(model, {}, o);
+  Target top2;
+  top2.top = 2;
+  const Explanation both = ex.explain(x, top2, {CamMethod::smoothgradcampp});
+  const std::vector<int64_t> classes = both.class_list();
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t k = 0; k < 2; ++k) {
+      Target one;
+      one.classes = {classes[n * 2 + k]};
+      const Explanation single = ex.explain(x.slice(n, n + 1), one, {CamMethod::smoothgradcampp});
+      EXPECT_LE(normalized_error(both.maps.at(CamMethod::smoothgradcampp).slice(n * 2 + k, n * 2 + k + 1),
+                                 to_double(single.maps.at(CamMethod::smoothgradcampp))),
+                1e-5)
+          << "image " << n << " rank " << k;
+    }
 }
 
 TEST(Cam, ErrorsNameWhatIsWrong) {

@@ -524,6 +524,47 @@ TEST(Backends, Explain) {
                   [m, S](Backend& b, const std::vector<ConstView>& in, View map) { b.cam(m, S, in[0], in[1], map); },
                   {0}});  // activations after a ReLU are positive
   }
+  for (CamMethod m : {CamMethod::gradcampp, CamMethod::xgradcam, CamMethod::layercam}) {  // K = 3 maps per image
+    cs.push_back({"cam K=3 " + std::to_string(int(m)), {{2, 6, 7, 7}, {6, 6, 7, 7}}, {6, 7, 7},
+                  [m](Backend& b, const std::vector<ConstView>& in, View map) { b.cam(m, 1, in[0], in[1], map); },
+                  {0}});
+  }
+  cs.push_back({"cam smoothgradcampp S=2 K=3", {{4, 6, 7, 7}, {12, 6, 7, 7}}, {6, 7, 7},
+                [](Backend& b, const std::vector<ConstView>& in, View map) {
+                  b.cam(CamMethod::smoothgradcampp, 2, in[0], in[1], map);
+                },
+                {0}});
+  cs.push_back({"fuse_layer_maps", {{4, 9, 11}, {4, 9, 11}}, {4, 9, 11},
+                [](Backend& b, const std::vector<ConstView>& in, View fused) {
+                  b.fuse_layer_maps(2.f, true, in[1], fused);
+                  b.fuse_layer_maps(3.f, false, in[0], fused);
+                },
+                {1}});
+  // Targets: the top 4 of logits with ties (each value three times), as logits and as probabilities; and given
+  // classes. The output holds the seeds [N*K, C], then the classes [N*K].
+  for (bool probability : {false, true})
+    for (int K : {1, 4}) {
+      const int64_t N = 3, C = 300;
+      cs.push_back({"target_seeds K=" + std::to_string(K) + (probability ? " probability" : " logit"), {{N, C}},
+                    {N * K * C + N * K}, [=](Backend& b, const std::vector<ConstView>&, View out) {
+                      Tensor host = Tensor::empty({N, C});
+                      for (int64_t i = 0; i < N * C; ++i) host.data<float>()[i] = float((i * 37) % 101 / 3) * 0.1f;
+                      const Tensor logits = host.to(b.device());
+                      View seeds{out.data, {N * K, C}, out.device}, classes{out.data + N * K * C, {N * K}, out.device};
+                      b.target_seeds(probability, view_of(logits), {}, seeds, classes);
+                    }});
+    }
+  cs.push_back({"target_seeds given", {{3, 50}}, {3 * 50 + 3}, [](Backend& b, const std::vector<ConstView>& in, View out) {
+                  Tensor given = Tensor::empty({3});
+                  given.data<float>()[0] = 7, given.data<float>()[1] = 0, given.data<float>()[2] = 49;
+                  Tensor on_device = given.to(b.device());
+                  View seeds{out.data, {3, 50}, out.device}, classes{out.data + 150, {3}, out.device};
+                  b.target_seeds(true, in[0], view_of(on_device), seeds, classes);
+                }});
+  cs.push_back({"repeat_rows", {{3, 5, 4}}, {9, 5, 4},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.repeat_rows(in[0], y); }});
+  cs.push_back({"noisy_copies", {{2, 3, 8, 8}}, {10, 3, 8, 8},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.noisy_copies(0.2f, 7, in[0], y); }});
   cs.push_back({"resize_bilinear up", {{2, 7, 5}}, {2, 32, 29},
                 [](Backend& b, const std::vector<ConstView>& in, View y) { b.resize_bilinear(in[0], y); }});
   cs.push_back({"resize_bilinear down", {{1, 40, 40}}, {1, 13, 9},

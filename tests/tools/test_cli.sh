@@ -43,6 +43,11 @@ rc=$?; check "an absent CUDA device is a one-line error" '[ $rc -eq 1 ] && [ $(w
 rc=$?; check "explain writes an overlay and a map per method and class" '[ $rc -eq 1 ] && [ $(ls "$TMP/ex"/coffee_*_96[78].png | wc -l) -eq 4 ] && [ $(ls "$TMP/ex"/coffee_*.npy | wc -l) -eq 4 ] && grep -q "missing.png" "$TMP/err6.txt"'
 check "explain's .npy maps are float32 224x224" 'head -c 128 "$TMP/ex/coffee_gradcam_967.npy" | grep -q "<f4.*(224, 224)"'
 check "explain's page lists the top-5 and every map" '[ $(grep -o "<img" "$TMP/ex/index.html" | wc -l) -eq 5 ] && grep -q "espresso" "$TMP/ex/index.html"'
+"$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method layercam --fuse-layers blocks.3,blocks.5 --out "$TMP/fused" --save-raw \
+  >/dev/null 2>"$TMP/err8.txt"
+rc=$?
+"$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method layercam --out "$TMP/plain" --save-raw >/dev/null 2>&1
+check "explain fuses LayerCAM over layers" '[ $rc -eq 0 ] && [ -f "$TMP/fused/coffee_layercam_967.npy" ] && ! cmp -s "$TMP/fused/coffee_layercam_967.npy" "$TMP/plain/coffee_layercam_967.npy"'
 "$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method gradcam --layer blockz --out "$TMP/ex" >/dev/null 2>"$TMP/err7.txt"
 rc=$?; check "a wrong layer name lists the nearest names" '[ $rc -eq 1 ] && grep -q "nearest names" "$TMP/err7.txt"'
 

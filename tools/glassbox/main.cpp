@@ -35,13 +35,14 @@ usage:
                [--max-pixels N] [--conv-variant NAME]
       classify images; --json prints one record per image (top-k index, name, probability; --logits adds all)
   glassbox explain MODEL.onnx IMAGE... [--method NAME[,NAME...]|all] [--layer NAME] [--class K | --top K]
-                   [--probability] [--out DIR] [--save-raw] [--colormap jet|turbo|viridis] [--html FILE] [--batch N]
+                   [--fuse-layers NAME[,NAME...]] [--probability] [--out DIR] [--save-raw] [--colormap jet|turbo|viridis] [--html FILE] [--batch N]
                    [--device cpu|cuda] [preprocessing options as for run]
       class activation maps (cam, gradcam, gradcampp, xgradcam, layercam, hirescam, gradcam_elementwise,
       smoothgradcampp; default gradcam) of the top class (or --class K, or the --top K classes), for the logit
       (or --probability); one overlay PNG per image, method and class in DIR (default explanations), and with
       --save-raw each map as .npy (float32, H x W at the input's resolution, in [0, 1]). --layer: an ONNX value
-      name or a friendly scope such as "layer4"; default: the last 4-D activation before global pooling
+      name or a friendly scope such as "layer4"; default: the last 4-D activation before global pooling;
+      --fuse-layers: LayerCAM's multi-layer fusion with these (shallower) layers
   glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
                  [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
                  [--explain METHOD[,METHOD...] [--layer NAME]] [--serve]
@@ -228,6 +229,7 @@ int cmd_explain(const Args& a) {
   target.probability = a.flag("probability");
   explain::ExplainOptions eo;
   eo.layer = a.get("layer");
+  eo.fuse_layers = split_list(a.get("fuse-layers"));
   explain::Explainer explainer(model, session_options(a), eo);
   fs::create_directories(out_dir);
   std::printf("layer %s\n", explainer.layer().c_str());
@@ -240,16 +242,18 @@ int cmd_explain(const Args& a) {
     const auto [images, names] = load_images(paths, start, batch, max_pixels, failures, false);
     if (images.empty()) continue;
     const explain::Explanation e = explainer.explain(tools::make_batch(images, pre), target, methods);
-    const int64_t K = int64_t(e.classes.size() / images.size());
+    const std::vector<int64_t> classes = e.class_list();
+    const Tensor logits = e.logits.to(Device::cpu());
+    const int64_t K = int64_t(classes.size() / images.size());
     std::vector<std::string> rows(images.size());  // the HTML row of each image
     if (!html_path.empty())
       for (size_t i = 0; i < images.size(); ++i) {
         const std::string stem = fs::path(names[i]).stem().string();
         const std::string seen = (fs::path(out_dir) / (stem + "_input.png")).string();
         tools::save_png(seen, tools::resize_and_crop(images[i], pre));
-        const int64_t C = e.logits.dim(1);
+        const int64_t C = logits.dim(1);
         rows[i] = "<tr><td><img src=\"" + fs::path(seen).filename().string() + "\"><br>" + json_escape(names[i]) + "<ol>";
-        for (const auto& [c, p] : top_classes(e.logits.data<float>() + i * C, C, 5)) {
+        for (const auto& [c, p] : top_classes(logits.data<float>() + i * C, C, 5)) {
           char line[256];
           std::snprintf(line, sizeof line, "<li>%.1f%% %s</li>", 100 * p, label_of(labels, c).c_str());
           rows[i] += line;
@@ -264,7 +268,7 @@ int cmd_explain(const Args& a) {
         GB_CHECK(seen.width == W && seen.height == H, "maps are ", W, "x", H, " but the input image is ", seen.width,
                  "x", seen.height);
         for (int64_t k = 0; k < K; ++k) {
-          const int64_t row = int64_t(i) * K + k, cls = e.classes[row];
+          const int64_t row = int64_t(i) * K + k, cls = classes[row];
           const float* map = maps.data<float>() + row * H * W;
           const std::string stem = fs::path(names[i]).stem().string() + "_" + explain::method_name(method) + "_" +
                                    std::to_string(cls);
