@@ -37,6 +37,17 @@ void Backend::fuse_layer_maps(float, bool, ConstView, View) { no_backward(*this,
 void Backend::target_seeds(bool, ConstView, ConstView, View, View) { no_backward(*this, "target seeds"); }
 void Backend::repeat_rows(ConstView, View) { no_backward(*this, "repeated rows"); }
 void Backend::noisy_copies(float, uint32_t, ConstView, View) { no_backward(*this, "noisy copies"); }
+void Backend::row_ranges(ConstView, View) { no_backward(*this, "row ranges"); }
+void Backend::gather_rows(ConstView, ConstView, View) { no_backward(*this, "gathered rows"); }
+void Backend::score_inputs(float, float, uint32_t, uint64_t, ConstView, ConstView, View) {
+  no_backward(*this, "masked inputs");
+}
+void Backend::target_scores(bool, float, bool, ConstView, ConstView, int64_t, View) {
+  no_backward(*this, "target scores");
+}
+void Backend::ablate_channels(ConstView, ConstView, View) { no_backward(*this, "ablated channels"); }
+void Backend::spatial_masked_copies(bool, int64_t, ConstView, View) { no_backward(*this, "spatial masks"); }
+void Backend::rise_masks(uint32_t, uint64_t, int64_t, float, View) { no_backward(*this, "RISE masks"); }
 void Backend::reduce_mean_backward(const std::vector<int>&, ConstView, View) { no_backward(*this, "ReduceMean"); }
 
 }  // namespace glassbox::kernels

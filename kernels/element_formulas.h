@@ -125,6 +125,10 @@ GB_HOST_DEVICE inline uint64_t splitmix64(uint64_t z) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
+// A uniform number in [0, 1) from (seed, index): 24 bits of the same hash.
+GB_HOST_DEVICE inline float uniform_noise(uint32_t seed, uint64_t index) {
+  return float(splitmix64(index ^ splitmix64(seed)) >> 40) * (1.f / 16777216.f);
+}
 GB_HOST_DEVICE inline float gaussian_noise(uint32_t seed, uint64_t index) {
   const uint64_t r = splitmix64(index ^ splitmix64(seed));
   const float u1 = float((r >> 40) + 1) * (1.f / 16777216.f);

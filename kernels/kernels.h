@@ -217,6 +217,35 @@ class Backend {
   // every backend; an image's noise does not depend on its place in the batch).
   virtual void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y);
 
+  // ---- Perturbation methods (Score-CAM, SS-CAM, IS-CAM, Ablation-CAM, ReciproCAM, RISE): masked copies made on
+  // the device chunk by chunk, and their scores gathered there.
+  // range [R, 2] = (min, max) of each row of x [R, ...] (NaN rows give NaN).
+  virtual void row_ranges(ConstView x, View range);
+  // y [M, ...] = rows index[j] of x [R, ...] (index [M] as floats; an index outside [0, R) gives a zero row).
+  virtual void gather_rows(ConstView x, ConstView index, View y);
+  // Masked copies of one image x [C, H, W] by masks [M, H, W]: y[j, c, p] = x[c, p] * (scale * masks[j, p] +
+  // noise_std * gaussian_noise(seed, noise_offset + j * H * W + p)) (no noise term when noise_std is 0).
+  virtual void score_inputs(float scale, float noise_std, uint32_t seed, uint64_t noise_offset, ConstView x,
+                            ConstView masks, View y);
+  // The target scores of M outputs logits [M, C] for K classes [K] (floats), written transposed at a column:
+  // scores[k, column + j] = scale * s (accumulate: +=), s = logits[j, classes[k]] or, with probability, its
+  // softmax probability. scores is [K, T] with column + M <= T. A class outside [0, C) scores 0.
+  virtual void target_scores(bool probability, float scale, bool accumulate, ConstView logits, ConstView classes,
+                             int64_t column, View scores);
+  // Ablation-CAM's copies of one feature map a [C, h, w]: y[j] = a with channel channels[j] set to 0 (channels
+  // [M] as floats; one outside [0, C) zeroes nothing).
+  virtual void ablate_channels(ConstView a, ConstView channels, View y);
+  // ReciproCAM's copies of one feature map a [C, h, w], one per spatial position q = first + j (row-major over
+  // h x w): y[j, c, p] = a[c, p] * m_q(p), m_q the one-hot of q or, with gaussian, the 3x3 kernel
+  // [1 2 1; 2 4 2; 1 2 1] / 16 centred on q (cut at the borders).
+  virtual void spatial_masked_copies(bool gaussian, int64_t first, ConstView a, View y);
+  // RISE's masks i = first + j for y [M, H, W] (Petsiuk et al. 2018): a cells x cells grid, cell (u, v) = 1 when
+  // uniform_noise(seed, i * cells^2 + u * cells + v) < probability, else 0 (element_formulas.h); upsampled
+  // bilinearly (half-pixel centres, clamped) to (cells + 1) * ch x (cells + 1) * cw, ch = ceil(H / cells),
+  // cw = ceil(W / cells); cropped to H x W at the shift dy = floor(uniform_noise(seed, 2^62 + 2i) * ch),
+  // dx = floor(uniform_noise(seed, 2^62 + 2i + 1) * cw).
+  virtual void rise_masks(uint32_t seed, uint64_t first, int64_t cells, float probability, View y);
+
   // Kernel research: the named variants of an operator, and which one runs.
   virtual std::vector<std::string> variants(const std::string& op) const = 0;
   virtual void select_variant(const std::string& op, const std::string& name) = 0;
