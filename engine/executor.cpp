@@ -18,6 +18,14 @@ Tensor device_constant(RunMemory& memory, const Tensor& host, Device device) {
 
 std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend& backend,
                               const std::vector<Tensor>& inputs, RunMemory& memory, std::vector<double>* step_ms) {
+  std::vector<std::pair<int, Tensor>> bindings;
+  for (size_t i = 0; i < g.inputs.size(); ++i) bindings.emplace_back(g.inputs[i], inputs[i]);
+  return execute_bound(g, plan, backend, bindings, memory, step_ms);
+}
+
+std::map<int, Tensor> execute_bound(const Graph& g, const Plan& plan, kernels::Backend& backend,
+                                    const std::vector<std::pair<int, Tensor>>& bindings, RunMemory& memory,
+                                    std::vector<double>* step_ms) {
   const Device dev = backend.device();
   Tensor& arena = memory.arena;
   if (arena.bytes() < plan.arena_bytes || arena.device() != dev) {
@@ -27,7 +35,15 @@ std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend
   }
 
   std::vector<Tensor> bound(g.values.size());
-  for (size_t i = 0; i < g.inputs.size(); ++i) bound[g.inputs[i]] = inputs[i];
+  for (const auto& [v, t] : bindings) {
+    GB_CHECK(plan.storage[v] == Storage::input && t.shape() == plan.shapes[v] && t.device() == dev, "internal: '",
+             g.values[v].name, "' bound as ", shape_str(t.shape()), " on ", t.device().str(), ", the plan wants ",
+             shape_str(plan.shapes[v]), " on ", dev.str());
+    bound[v] = t;
+  }
+  for (size_t v = 0; v < g.values.size(); ++v)
+    GB_CHECK(plan.storage[v] != Storage::input || bound[v].defined(), "internal: input '", g.values[v].name,
+             "' is not bound");
   auto tensor_of = [&](int v) -> Tensor& {
     Tensor& t = bound[v];
     if (t.defined() && (t.raw() || t.numel() == 0)) return t;

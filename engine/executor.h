@@ -29,5 +29,9 @@ Tensor device_constant(RunMemory& memory, const Tensor& host, Device device);
 std::map<int, Tensor> execute(const Graph& g, const Plan& plan, kernels::Backend& backend,
                               const std::vector<Tensor>& inputs, RunMemory& memory,
                               std::vector<double>* step_ms = nullptr);
+// The same with each Storage::input value of the plan bound to a tensor (a suffix plan's source and outer values).
+std::map<int, Tensor> execute_bound(const Graph& g, const Plan& plan, kernels::Backend& backend,
+                                    const std::vector<std::pair<int, Tensor>>& bindings, RunMemory& memory,
+                                    std::vector<double>* step_ms = nullptr);
 
 }  // namespace glassbox

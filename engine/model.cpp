@@ -219,13 +219,7 @@ void Session::capture(const std::vector<std::string>& names) {
   std::vector<std::pair<std::string, int>> resolved;
   for (const auto& n : names) resolved.emplace_back(n, model_->graph().find_value(model_->resolve(n)));
   captures_ = std::move(resolved);
-  plans_.clear();
-  backward_plans_.clear();
-  last_forward_.clear();
-  // Device copies of folded constants are keyed by the host memory of the plans just dropped.
-  backend_->synchronize();
-  memory_.constants.clear();
-  memory_.constant_bytes = 0;
+  drop_plans();
 }
 
 const Plan& Session::plan_for(const std::vector<Shape>& input_shapes) {
@@ -238,6 +232,12 @@ const Plan& Session::plan_for(const std::vector<Shape>& input_shapes) {
   keep.insert(keep.end(), grad_from_.begin(), grad_from_.end());
   const bool tracking = !grad_wrt_.empty();
   const PlanOptions options{options_.fuse_activations, tracking};
+  if (run_from_ >= 0) {  // keep what the steps after the layer read from before it
+    std::vector<int> outer;
+    suffix_plan(g, make_plan(g, input_shapes, keep, options), run_from_, outer);
+    keep.insert(keep.end(), outer.begin(), outer.end());
+    outer_[input_shapes] = outer;
+  }
   Plan plan = make_plan(g, input_shapes, keep, options);
   if (tracking) {
     // Keep what the backward reads; keeping values can turn aliases into copies, so plan the backward again.
@@ -265,12 +265,82 @@ void Session::track_gradients(const std::vector<std::string>& wrt, const std::ve
   if (f.empty()) f.push_back(g.outputs.at(0));
   grad_wrt_ = std::move(w);
   grad_from_ = std::move(f);
-  backend_->synchronize();
+  drop_plans();
+}
+
+void Session::drop_plans() {
   plans_.clear();
   backward_plans_.clear();
+  suffix_plans_.clear();
+  outer_.clear();
   last_forward_.clear();
+  last_outer_.clear();
+  last_run_shapes_.clear();
+  // Device copies of folded constants are keyed by the host memory of the plans just dropped.
+  backend_->synchronize();
   memory_.constants.clear();
   memory_.constant_bytes = 0;
+}
+
+void Session::enable_run_from(const std::string& layer) {
+  const Graph& g = model_->graph();
+  const int v = g.find_value(model_->resolve(layer));
+  GB_CHECK(std::find(g.inputs.begin(), g.inputs.end(), v) == g.inputs.end(), "'", layer,
+           "' is an input: run it with run()");
+  run_from_ = v;
+  drop_plans();
+}
+
+Result Session::run_from(const Tensor& values, int64_t first_image, int64_t images) {
+  GB_CHECK(run_from_ >= 0, "run_from needs enable_run_from(layer) before the run");
+  GB_CHECK(!last_run_shapes_.empty(), "run_from needs a run first");
+  const Graph& g = model_->graph();
+  const Shape& layer = plans_.at(last_run_shapes_).shapes[run_from_];
+  const int64_t last_batch = layer.empty() ? 0 : layer[0];
+  if (images < 0) images = last_batch - first_image;
+  GB_CHECK(first_image >= 0 && images > 0 && first_image + images <= last_batch, "run_from: images ", first_image,
+           " .. ", first_image + images - 1, " are not in the last run's batch of ", last_batch);
+  const int64_t N = images;
+  bool fits = N > 0 && values.rank() == int(layer.size()) && values.dim(0) % N == 0 && values.dim(0) > 0;
+  for (size_t i = 1; fits && i < layer.size(); ++i) fits = values.dim(int(i)) == layer[i];
+  GB_CHECK(fits && values.dtype() == DType::f32, "run_from '", g.values[run_from_].name, "': values must be float32 [",
+           N, " * K", shape_str(Shape(layer.begin() + (layer.empty() ? 0 : 1), layer.end())).substr(1),
+           ", got ", dtype_name(values.dtype()), " ", shape_str(values.shape()));
+  const int64_t K = values.dim(0) / N;
+  std::vector<Shape> shapes = last_run_shapes_;
+  for (Shape& s : shapes) s[0] = N * K;
+  auto it = suffix_plans_.find(shapes);
+  if (it == suffix_plans_.end()) {
+    const Plan full = make_plan(g, shapes, {}, PlanOptions{options_.fuse_activations, !grad_wrt_.empty()});
+    std::vector<int> outer;
+    it = suffix_plans_.emplace(shapes, suffix_plan(g, full, run_from_, outer)).first;
+  }
+  const Plan& plan = it->second;
+  std::vector<std::pair<int, Tensor>> bindings = {{run_from_, place(values)}};
+  for (int v : outer_.at(last_run_shapes_)) {
+    const Tensor& all = last_outer_.at(v);
+    const Tensor t = images == last_batch ? all : all.slice(first_image, first_image + images);
+    if (K == 1) {
+      bindings.emplace_back(v, t);
+      continue;
+    }
+    Shape want = t.shape();
+    want[0] *= K;
+    GB_CHECK(plan.shapes[v] == want, "run_from needs the batch as the first dimension of '", g.values[v].name,
+             "' (", shape_str(t.shape()), " at batch ", N, ", ", shape_str(plan.shapes[v]), " at ", N * K, ")");
+    Tensor r = allocate(want);
+    backend_->repeat_rows(kernels::view_of(t), kernels::view_of(r));
+    bindings.emplace_back(v, std::move(r));
+  }
+  const std::map<int, Tensor> kept = execute_bound(g, plan, *backend_, bindings, memory_);
+  Result r;
+  for (int v : g.outputs) {
+    auto k = kept.find(v);
+    if (k == kept.end()) continue;
+    r.output_names.push_back(g.values[v].name);
+    r.outputs.push_back(k->second);
+  }
+  return r;
 }
 
 std::map<std::string, Tensor> Session::backward(const std::vector<Tensor>& seeds) {
@@ -356,6 +426,16 @@ Result Session::run(const std::vector<Tensor>& inputs) {
     last_forward_ = kept;
     for (size_t i = 0; i < placed.size(); ++i) last_forward_[g.inputs[i]] = placed[i];
     last_shapes_ = shapes;
+  }
+  if (run_from_ >= 0) {  // what run_from() reads besides the layer
+    last_outer_.clear();
+    for (int v : outer_.at(shapes)) {
+      auto k = kept.find(v);
+      if (k != kept.end()) last_outer_[v] = k->second;
+      for (size_t i = 0; i < placed.size(); ++i)
+        if (g.inputs[i] == v) last_outer_[v] = placed[i];
+    }
+    last_run_shapes_ = shapes;
   }
   if (options_.profile) {
     profile_.clear();

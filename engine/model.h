@@ -113,6 +113,15 @@ class Session {
   // backward reads are repeated K times on the device; the forward is not run again).
   std::map<std::string, Tensor> backward(const std::vector<Tensor>& seeds);
 
+  // Forward from a value (Ablation-CAM, ReciproCAM): after enable_run_from(layer), every run also keeps what the
+  // steps after the layer read from before it, and run_from(values) runs only those steps with `values` in place
+  // of the layer's activation: K rows per image of the last run (values [N * K, ...], row n*K + k for image n;
+  // any other value the steps read, such as a skip connection around the layer, is that image's from the last
+  // run). Returns the outputs at batch N * K. Nothing before the layer runs again. With first_image and images,
+  // the rows belong to those images of the last run only (values [images * K, ...]).
+  void enable_run_from(const std::string& layer);
+  Result run_from(const Tensor& values, int64_t first_image = 0, int64_t images = -1);
+
   const Model& model() const { return *model_; }
   kernels::Backend& backend() { return *backend_; }
   const Plan& plan_for(const std::vector<Shape>& input_shapes);  // the plan used for these shapes
@@ -131,6 +140,7 @@ class Session {
 
  private:
   std::map<int, Tensor> repeat_forward(const Plan& plan, const BackwardPlan& bp, int64_t K);
+  void drop_plans();  // after a change of what runs keep: plans, saved values and device constants go
 
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
@@ -142,6 +152,11 @@ class Session {
   std::map<std::vector<Shape>, BackwardPlan> backward_plans_;
   std::vector<Shape> last_shapes_;                     // the last run's input shapes and forward values
   std::map<int, Tensor> last_forward_;
+  int run_from_ = -1;                                 // enable_run_from: the layer's value id
+  std::map<std::vector<Shape>, std::vector<int>> outer_;  // by input shapes: values run_from binds besides the layer
+  std::map<std::vector<Shape>, Plan> suffix_plans_;   // by input shapes (at batch N * K)
+  std::vector<Shape> last_run_shapes_;                // the last run's input shapes, and its outer values
+  std::map<int, Tensor> last_outer_;
   RunMemory memory_;
   std::vector<StepTime> profile_;
 };

@@ -210,7 +210,61 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
   for (int k : kept)
     GB_CHECK(p.storage[k] != Storage::none, "value '", g.values[k].name, "' is not computed by this plan");
   p.kept.assign(kept.begin(), kept.end());
+  plan_arena(p);
+  return p;
+}
 
+Plan suffix_plan(const Graph& g, const Plan& full, int source, std::vector<int>& outer) {
+  const size_t V = g.values.size();
+  Plan p;
+  p.shapes = full.shapes;
+  p.known = full.known;
+  p.storage.assign(V, Storage::none);
+  p.alias_of.assign(V, -1);
+  p.offset.assign(V, 0);
+  for (size_t v = 0; v < V; ++v)
+    if (full.storage[v] == Storage::constant) p.storage[v] = Storage::constant;
+  GB_CHECK(full.storage[source] != Storage::constant, "value '", g.values[source].name,
+           "' is a constant: nothing runs from it");
+  std::vector<bool> down(V, false);
+  down[source] = true;
+  p.storage[source] = Storage::input;
+  outer.clear();
+  const std::set<int> outputs(g.outputs.begin(), g.outputs.end());
+  for (const Step& s : full.steps) {
+    bool reads = false;
+    for (int v : s.inputs) reads = reads || (v >= 0 && down[v]);
+    if (!reads) continue;
+    for (int v : s.inputs)
+      if (v >= 0 && !down[v] && p.storage[v] == Storage::none) {  // computed before the source: bound by the caller
+        p.storage[v] = Storage::input;
+        outer.push_back(v);
+      }
+    Step step = s;
+    for (int o : step.outputs) {
+      down[o] = true;
+      p.storage[o] = outputs.count(o) ? Storage::kept : Storage::arena;
+    }
+    if (step.alias()) {
+      const int o = step.outputs[0];
+      if (p.storage[o] == Storage::arena) p.storage[o] = Storage::alias, p.alias_of[o] = step.inputs[0];
+      else step.run = [](kernels::Backend& b, const std::vector<kernels::ConstView>& i,
+                         const std::vector<kernels::View>& out) {
+        if (out[0].numel()) b.copy(i[0], out[0]);
+      };
+    }
+    p.steps.push_back(std::move(step));
+  }
+  for (int o : g.outputs)
+    if (down[o]) p.kept.push_back(o);
+  GB_CHECK(!g.outputs.empty() && down[g.outputs[0]], "the output '", g.values[g.outputs[0]].name,
+           "' does not depend on '", g.values[source].name, "'");
+  plan_arena(p);
+  return p;
+}
+
+void plan_arena(Plan& p) {
+  const size_t V = p.storage.size();
   // Memory: arena blocks per root value, alive from its writer through its last reader (aliases included).
   auto root = [&](int v) {
     while (p.storage[v] == Storage::alias) v = p.alias_of[v];
@@ -235,7 +289,6 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
   }
   p.arena_bytes = plan_memory(blocks);
   for (size_t b = 0; b < blocks.size(); ++b) p.offset[block_value[b]] = blocks[b].offset;
-  return p;
 }
 
 }  // namespace glassbox

@@ -61,4 +61,13 @@ struct PlanOptions {
 Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std::vector<int>& keep,
                const PlanOptions& options = {});
 
+// "Forward from a value": the steps of `full` downstream of value `source` (a layer's activation), which becomes
+// an input. `outer` receives the other values those steps read that were computed before the source and are not
+// constants (a skip connection around the layer); the caller binds them too, from a run that kept them. Graph
+// outputs that depend on the source are kept; intermediates get their own arena layout.
+Plan suffix_plan(const Graph& g, const Plan& full, int source, std::vector<int>& outer);
+
+// Arena offsets for a plan's Storage::arena values (make_plan and suffix_plan end with it).
+void plan_arena(Plan& p);
+
 }  // namespace glassbox

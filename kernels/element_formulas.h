@@ -151,4 +151,79 @@ GB_HOST_DEVICE inline float seed_at(bool probability, int64_t j, int64_t c, floa
   return j == c ? p_c * (1.f - p_c) : -p_c * p_j;
 }
 
+// ---- Perturbation methods (Backend::row_ranges .. rise_masks in kernels.h).
+
+// Minimum and maximum that propagate NaN (a row with a NaN has the range NaN, NaN): a NaN operand wins.
+GB_HOST_DEVICE inline float nan_min(float a, float b) { return a < b || a != a ? a : b; }
+GB_HOST_DEVICE inline float nan_max(float a, float b) { return a > b || a != a ? a : b; }
+
+// A row, class or channel index given as a float: int64(v) when 0 <= v < n, else -1 (outside, NaN, or too large to
+// convert: the range is checked on the float itself).
+GB_HOST_DEVICE inline int64_t index_in_range(float v, int64_t n) {
+  return v >= 0.f && double(v) < double(n) ? static_cast<int64_t>(v) : -1;
+}
+
+// Score-CAM's masked input: x * (scale * mask + noise_std * gaussian_noise(seed, noise_index)); no noise term when
+// noise_std is 0.
+GB_HOST_DEVICE inline float score_input_at(float x, float mask, float scale, float noise_std, uint32_t seed,
+                                           uint64_t noise_index) {
+  const float m = scale * mask;
+  return x * (noise_std != 0.f ? m + noise_std * gaussian_noise(seed, noise_index) : m);
+}
+
+// A target score from logit z of its row: z itself, or, with probability, its softmax probability exp(z - max) / sum,
+// max and sum (of exp(logit - max)) over the row. T: float on the device, double on the CPU.
+template <class T>
+GB_HOST_DEVICE inline T target_score_at(bool probability, T z, T max, T sum) {
+  return probability ? std::exp(z - max) / sum : z;
+}
+
+// ReciproCAM's mask at position p for spatial position q of an h x w map (both row-major over h x w, width w): the
+// one-hot of q, or the 3x3 kernel [1 2 1; 2 4 2; 1 2 1] / 16 centred on q (cut at the borders, not renormalized).
+GB_HOST_DEVICE inline float spatial_mask_at(bool gaussian, int64_t q, int64_t p, int64_t w) {
+  const int64_t dy = p / w - q / w, dx = p % w - q % w;
+  if (!gaussian) return dy == 0 && dx == 0 ? 1.f : 0.f;
+  if (dy < -1 || dy > 1 || dx < -1 || dx > 1) return 0.f;
+  return float((dy == 0 ? 2 : 1) * (dx == 0 ? 2 : 1)) * (1.f / 16.f);
+}
+
+// Bilinear resizing with half-pixel centres, clamped at the edges (resize_bilinear's convention, PyTorch's
+// align_corners=False): output coordinate o of `out` reads input coordinates i0, i1 of `in` with weight t on i1,
+// s = max(0, (o + 0.5) * in / out - 0.5), i0 = min(int(s), in - 1), i1 = min(i0 + 1, in - 1), t = s - i0.
+GB_HOST_DEVICE inline void bilinear_source(int64_t o, int64_t in, int64_t out, int64_t& i0, int64_t& i1, float& t) {
+  const float s = fmaxf(0.f, (float(o) + 0.5f) * float(in) / float(out) - 0.5f);
+  i0 = static_cast<int64_t>(s) < in - 1 ? static_cast<int64_t>(s) : in - 1;
+  i1 = i0 + 1 < in - 1 ? i0 + 1 : in - 1;
+  t = s - float(i0);
+}
+
+// RISE's mask i at (Y, X) of an H x W image (Petsiuk et al. 2018; Backend::rise_masks states it): a cells x cells
+// binary grid (cell (u, v) on when uniform_noise(seed, i * cells^2 + u * cells + v) < probability), upsampled
+// bilinearly to (cells + 1) * ch x (cells + 1) * cw, ch = ceil(H / cells), cw = ceil(W / cells), read at (Y + dy,
+// X + dx) for the mask's random shift dy in [0, ch), dx in [0, cw).
+GB_HOST_DEVICE inline float rise_cell(uint32_t seed, uint64_t i, int64_t cells, float probability, int64_t u,
+                                      int64_t v) {
+  const uint64_t c = uint64_t(cells);
+  return uniform_noise(seed, i * c * c + uint64_t(u) * c + uint64_t(v)) < probability ? 1.f : 0.f;
+}
+GB_HOST_DEVICE inline int64_t rise_shift(uint32_t seed, uint64_t i, int axis, int64_t cell_size) {
+  const int64_t d = static_cast<int64_t>(uniform_noise(seed, (uint64_t(1) << 62) + 2 * i + uint64_t(axis)) *
+                                         float(cell_size));  // floor: the product is not negative
+  return d < cell_size - 1 ? d : cell_size - 1;               // (u < 1 keeps it below cell_size; a guard)
+}
+GB_HOST_DEVICE inline float rise_mask_at(uint32_t seed, uint64_t i, int64_t cells, float probability, int64_t H,
+                                         int64_t W, int64_t Y, int64_t X) {
+  const int64_t ch = (H + cells - 1) / cells, cw = (W + cells - 1) / cells;
+  int64_t y0, y1, x0, x1;
+  float ty, tx;
+  bilinear_source(Y + rise_shift(seed, i, 0, ch), cells, (cells + 1) * ch, y0, y1, ty);
+  bilinear_source(X + rise_shift(seed, i, 1, cw), cells, (cells + 1) * cw, x0, x1, tx);
+  const float g00 = rise_cell(seed, i, cells, probability, y0, x0);
+  const float g01 = rise_cell(seed, i, cells, probability, y0, x1);
+  const float g10 = rise_cell(seed, i, cells, probability, y1, x0);
+  const float g11 = rise_cell(seed, i, cells, probability, y1, x1);
+  const float top = g00 + (g01 - g00) * tx, bottom = g10 + (g11 - g10) * tx;
+  return top + (bottom - top) * ty;
+}
+
 }  // namespace glassbox::kernels

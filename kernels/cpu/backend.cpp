@@ -104,6 +104,25 @@ class CpuBackend final : public Backend {
   void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y) override {
     cpu::noisy_copies(ctx_, std_fraction, seed, x, y);
   }
+  void row_ranges(ConstView x, View range) override { cpu::row_ranges(ctx_, x, range); }
+  void gather_rows(ConstView x, ConstView index, View y) override { cpu::gather_rows(ctx_, x, index, y); }
+  void score_inputs(float scale, float noise_std, uint32_t seed, uint64_t noise_offset, ConstView x, ConstView masks,
+                    View y) override {
+    cpu::score_inputs(ctx_, scale, noise_std, seed, noise_offset, x, masks, y);
+  }
+  void target_scores(bool probability, float scale, bool accumulate, ConstView logits, ConstView classes,
+                     int64_t column, View scores) override {
+    cpu::target_scores(ctx_, probability, scale, accumulate, logits, classes, column, scores);
+  }
+  void ablate_channels(ConstView a, ConstView channels, View y) override {
+    cpu::ablate_channels(ctx_, a, channels, y);
+  }
+  void spatial_masked_copies(bool gaussian, int64_t first, ConstView a, View y) override {
+    cpu::spatial_masked_copies(ctx_, gaussian, first, a, y);
+  }
+  void rise_masks(uint32_t seed, uint64_t first, int64_t cells, float probability, View y) override {
+    cpu::rise_masks(ctx_, seed, first, cells, probability, y);
+  }
 
   // "conv2d": the convolution algorithm; "sgemm": the GEMM micro-kernel under convolution, Gemm and MatMul.
   std::vector<std::string> variants(const std::string& op) const override {

@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
 
@@ -110,27 +111,22 @@ void fuse_layer_maps(Context& ctx, float gamma, bool first, ConstView map, View 
   });
 }
 
-// y(Y, X) from x at source coordinates ((Y + 0.5) * h / H - 0.5, likewise), clamped to the edge, bilinear.
+// y(Y, X) from x at source coordinates ((Y + 0.5) * h / H - 0.5, likewise), clamped to the edge, bilinear
+// (bilinear_source in element_formulas.h, shared with CUDA and with RISE's masks).
 void resize_bilinear(Context& ctx, ConstView x, View y) {
   const int64_t N = x.dim(0), h = x.dim(1), w = x.dim(2), H = y.dim(1), W = y.dim(2);
-  auto source = [](int64_t o, int64_t in, int64_t out, int64_t& i0, int64_t& i1, float& t) {
-    const float s = std::max(0.f, (float(o) + 0.5f) * float(in) / float(out) - 0.5f);
-    i0 = std::min<int64_t>(int64_t(s), in - 1);
-    i1 = std::min<int64_t>(i0 + 1, in - 1);
-    t = s - float(i0);
-  };
   ctx.pool.parallel_for(N * H, 8, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const int64_t n = r / H, Y = r % H;
       int64_t y0, y1;
       float ty;
-      source(Y, h, H, y0, y1, ty);
+      bilinear_source(Y, h, H, y0, y1, ty);
       const float* row0 = x.data + (n * h + y0) * w;
       const float* row1 = x.data + (n * h + y1) * w;
       for (int64_t X = 0; X < W; ++X) {
         int64_t x0, x1;
         float tx;
-        source(X, w, W, x0, x1, tx);
+        bilinear_source(X, w, W, x0, x1, tx);
         const float top = row0[x0] + (row0[x1] - row0[x0]) * tx, bottom = row1[x0] + (row1[x1] - row1[x0]) * tx;
         y.data[r * W + X] = top + (bottom - top) * ty;
       }

@@ -4,6 +4,7 @@
 // their image's A row). Smooth Grad-CAM++ first averages A, G, G^2, G^3 over the noisy copies into scratch.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cuda {
 
@@ -99,11 +100,10 @@ __global__ void resize_bilinear_kernel(const float* __restrict__ x, float* __res
                                        int64_t w, int64_t H, int64_t W) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < N * H * W; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t X = i % W, Y = (i / W) % H, n = i / (W * H);
-    const float sy = fmaxf(0.f, (float(Y) + 0.5f) * float(h) / float(H) - 0.5f);
-    const float sx = fmaxf(0.f, (float(X) + 0.5f) * float(w) / float(W) - 0.5f);
-    const int64_t y0 = min(int64_t(sy), h - 1), x0 = min(int64_t(sx), w - 1);
-    const int64_t y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1);
-    const float ty = sy - float(y0), tx = sx - float(x0);
+    int64_t y0, y1, x0, x1;
+    float ty, tx;
+    bilinear_source(Y, h, H, y0, y1, ty);
+    bilinear_source(X, w, W, x0, x1, tx);
     const float* p = x + n * h * w;
     const float top = p[y0 * w + x0] + (p[y0 * w + x1] - p[y0 * w + x0]) * tx;
     const float bottom = p[y1 * w + x0] + (p[y1 * w + x1] - p[y1 * w + x0]) * tx;

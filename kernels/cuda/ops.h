@@ -62,5 +62,16 @@ void fuse_layer_maps(Context& ctx, float gamma, bool first, ConstView map, View 
 void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes);
 void repeat_rows(Context& ctx, ConstView x, View y);
 void noisy_copies(Context& ctx, float std_fraction, uint32_t seed, ConstView x, View y);
+// row_ranges.cu .. rise_masks.cu: the perturbation methods' ranges, gathered rows, masked and ablated copies,
+// target scores and RISE masks (formulas in kernels.h and element_formulas.h).
+void row_ranges(Context& ctx, ConstView x, View range);
+void gather_rows(Context& ctx, ConstView x, ConstView index, View y);
+void score_inputs(Context& ctx, float scale, float noise_std, uint32_t seed, uint64_t noise_offset, ConstView x,
+                  ConstView masks, View y);
+void target_scores(Context& ctx, bool probability, float scale, bool accumulate, ConstView logits, ConstView classes,
+                   int64_t column, View scores);
+void ablate_channels(Context& ctx, ConstView a, ConstView channels, View y);
+void spatial_masked_copies(Context& ctx, bool gaussian, int64_t first, ConstView a, View y);
+void rise_masks(Context& ctx, uint32_t seed, uint64_t first, int64_t cells, float probability, View y);
 
 }  // namespace glassbox::kernels::cuda

@@ -123,3 +123,56 @@ TEST(Backward, KSeedsPerImageInOneBatchedPass) {
 }
 }  // namespace
 }  // namespace glassbox::test
+
+// Forward from a value: the steps after a layer run on modified copies of its activation; the reference is the
+// same network exported with a mask input multiplying that layer (tests/data/perturbation, made by
+// tools/python/make_perturbation_model.py), run in full. The layer has a skip connection around it, whose value
+// run_from takes from the last run.
+namespace glassbox::test {
+namespace {
+TEST(RunFrom, RunsTheStepsAfterALayerOnModifiedCopies) {
+  const std::string dir = source_dir() + "/tests/data/perturbation";
+  auto model = Model::load(dir + "/model.onnx");
+  auto masked = Model::load(dir + "/masked.onnx");
+  const std::string layer = "/net/Relu_1_output_0";
+  const int64_t N = 2, C = 8, P = 36, K = 3;
+  Tensor x = Tensor::empty({N, 3, 24, 24});
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
+  Session s(model);
+  EXPECT_THROW(s.run_from(x), Error);  // not enabled
+  s.enable_run_from(layer);
+  s.capture({layer});
+  const Result r = s.run(x);
+  const Tensor A = r.capture(layer).to(Device::cpu());
+  // Unchanged: the run's own logits.
+  const Tensor same = s.run_from(A).output().to(Device::cpu());
+  const Tensor& z = r.output();
+  for (int64_t i = 0; i < z.numel(); ++i) EXPECT_NEAR(same.data<float>()[i], z.data<float>()[i], 1e-5);
+  // K copies per image: copy k of image n has channel k zeroed and position 5k scaled by 3.
+  Tensor copies = Tensor::empty({N * K, C, 6, 6});
+  std::vector<Tensor> masks;
+  for (int64_t k = 0; k < K; ++k) masks.push_back(Tensor::empty({N, C, 6, 6}));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t p = 0; p < P; ++p) {
+          const float m = c == k ? 0.f : (p == 5 * k ? 3.f : 1.f);
+          copies.data<float>()[((n * K + k) * C + c) * P + p] = A.data<float>()[(n * C + c) * P + p] * m;
+          masks[k].data<float>()[(n * C + c) * P + p] = m;
+        }
+  const Tensor got = s.run_from(copies).output().to(Device::cpu());
+  ASSERT_EQ(got.shape(), (Shape{N * K, 5}));
+  Session ref(masked);
+  for (int64_t k = 0; k < K; ++k) {
+    const Tensor want = ref.run({x, masks[k]}).output();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < 5; ++j)
+        EXPECT_NEAR(got.data<float>()[(n * K + k) * 5 + j], want.data<float>()[n * 5 + j], 1e-5)
+            << "image " << n << " copy " << k << " logit " << j;
+  }
+  EXPECT_THROW(s.run_from(Tensor::zeros({3, C, 6, 6})), Error);  // not a multiple of the batch
+}
+}  // namespace
+}  // namespace glassbox::test

@@ -10,12 +10,14 @@
 
 #include "explain/explain.h"
 #include "kernels/kernels.h"
+#include "tests/support/cam_reference.h"
 #include "tests/support/testdata.h"
 
 namespace glassbox::explain {
 namespace {
 
 using Maps = std::vector<double>;  // [N, P]
+using test::resize_reference;
 
 // The formulas of kernels.h, in float64, for samples = 1 (A, G: [N, C, P]).
 Maps reference(CamMethod m, const std::vector<double>& A, const std::vector<double>& G, int64_t N, int64_t C,
@@ -300,27 +302,6 @@ TEST(Cam, NoisyCopiesAreScaledGaussianNoise) {
     ASSERT_EQ(alone.data<float>()[i], y.data<float>()[S * image + i]) << "image 1 alone differs at " << i;
 }
 
-// Bilinear resize in float64, half-pixel centres, clamped at the edges (PyTorch's align_corners=False).
-Maps resize_reference(const Maps& m, int64_t N, int64_t h, int64_t w, int64_t H, int64_t W) {
-  Maps out(N * H * W);
-  auto src = [](int64_t o, int64_t in, int64_t size_out, int64_t& i0, int64_t& i1, double& t) {
-    const double s = std::max(0.0, (o + 0.5) * double(in) / double(size_out) - 0.5);
-    i0 = std::min<int64_t>(int64_t(s), in - 1), i1 = std::min<int64_t>(i0 + 1, in - 1), t = s - double(i0);
-  };
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t Y = 0; Y < H; ++Y)
-      for (int64_t X = 0; X < W; ++X) {
-        int64_t y0, y1, x0, x1;
-        double ty, tx;
-        src(Y, h, H, y0, y1, ty), src(X, w, W, x0, x1, tx);
-        auto at = [&](int64_t yy, int64_t xx) { return m[(n * h + yy) * w + xx]; };
-        const double top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * tx;
-        const double bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * tx;
-        out[(n * H + Y) * W + X] = top + (bottom - top) * ty;
-      }
-  return out;
-}
-
 // LayerCAM's fusion (Jiang et al. 2021): per layer, M = ReLU(sum_c ReLU(G) A) upsampled to the input, scaled by
 // tanh(2 M / max M); the element-wise maximum over layers, then min-max normalized.
 TEST(Cam, LayerCamFusesLayersByTheirScaledMaximum) {
@@ -354,11 +335,7 @@ TEST(Cam, LayerCamFusesLayersByTheirScaledMaximum) {
     }
     for (size_t i = 0; i < fused.size(); ++i) fused[i] = std::max(fused[i], up[i]);
   }
-  for (int64_t n = 0; n < N; ++n) {
-    const auto [lo, hi] = std::minmax_element(fused.begin() + n * H * W, fused.begin() + (n + 1) * H * W);
-    const double low = *lo, range = *hi - *lo;
-    for (int64_t p = 0; p < H * W; ++p) fused[n * H * W + p] = range > 0 ? (fused[n * H * W + p] - low) / range : 0;
-  }
+  test::normalize_reference(fused, N);
   const double err = normalized_error(e.maps.at(CamMethod::layercam), fused);
   std::printf("LayerCAM fused over %s and %s: error to float64 %.2g\n", layers[0].c_str(), layers[1].c_str(), err);
   EXPECT_LE(err, 1e-5);

@@ -576,6 +576,104 @@ TEST(Backends, Explain) {
   expect_all(cs, participants_for("explain"));
 }
 
+// Host values (indices, classes, logits with NaN or large values) on a backend's device.
+Tensor on_device(Backend& b, const Shape& shape, const std::vector<float>& values) {
+  return Tensor::from_vector<float>(shape, values).to(b.device());
+}
+
+TEST(Backends, Perturbation) {
+  std::vector<Case> cs;
+  cs.push_back({"row_ranges", {{5, 3, 7, 9}}, {5, 2},
+                [](Backend& b, const std::vector<ConstView>& in, View r) { b.row_ranges(in[0], r); }});
+  cs.push_back({"row_ranges long rows", {{3, 1000}}, {3, 2},
+                [](Backend& b, const std::vector<ConstView>& in, View r) { b.row_ranges(in[0], r); }});
+  // NaN first in row 0, last in row 1; +inf in row 2; row 3 all -inf; row 4 plain.
+  cs.push_back({"row_ranges NaN and inf", {}, {5, 2}, [](Backend& b, const std::vector<ConstView>&, View r) {
+                  const int64_t R = 5, L = 300;
+                  std::vector<float> v(R * L);
+                  for (int64_t i = 0; i < R * L; ++i) v[i] = float((i * 37) % 101) * 0.1f - 5.f;
+                  v[0] = NAN, v[2 * L - 1] = NAN, v[2 * L + 17] = INFINITY;
+                  for (int64_t i = 3 * L; i < 4 * L; ++i) v[i] = -INFINITY;
+                  const Tensor x = on_device(b, {R, L}, v);
+                  b.row_ranges(view_of(x), r);
+                }});
+  // Indices in range, repeated, negative, = R, far out, NaN and 1e30 (zero rows).
+  cs.push_back({"gather_rows", {{6, 3, 4, 5}}, {10, 3, 4, 5},
+                [](Backend& b, const std::vector<ConstView>& in, View y) {
+                  const Tensor index = on_device(b, {10}, {5, 0, -1, 6, 2, 2, 100, 3, NAN, 1e30f});
+                  b.gather_rows(in[0], view_of(index), y);
+                }});
+  for (float noise_std : {0.f, 0.3f})
+    cs.push_back({std::string("score_inputs") + (noise_std ? " noise" : ""), {{3, 13, 17}, {5, 13, 17}},
+                  {5, 3, 13, 17}, [noise_std](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.score_inputs(noise_std ? 0.7f : 1.f, noise_std, 9, noise_std ? 12345 : 0, in[0], in[1], y);
+                  }});
+  // Scores [K, T] pre-filled (input 1), written at column 2, then accumulated at overlapping column 4 and at the
+  // last columns (14 + M = T). Classes in range, = C, negative, repeated, far out, NaN.
+  for (bool probability : {false, true}) {
+    cs.push_back({std::string("target_scores accumulate") + (probability ? " probability" : " logit"),
+                  {{6, 50}, {9, 20}}, {9, 20}, [probability](Backend& b, const std::vector<ConstView>& in, View s) {
+                    const Tensor classes = on_device(b, {9}, {3, 0, 49, 50, -1, 7, 7, 1e9f, NAN});
+                    b.copy(in[1], s);
+                    b.target_scores(probability, 1.f, false, in[0], view_of(classes), 2, s);
+                    b.target_scores(probability, 0.5f, true, in[0], view_of(classes), 4, s);
+                    b.target_scores(probability, -2.f, true, in[0], view_of(classes), 14, s);
+                  }});
+    // Logits up to 120 (exp overflows float without the row maximum subtracted), C > the block size.
+    cs.push_back({std::string("target_scores large logits") + (probability ? " probability" : " logit"), {},
+                  {4, 7}, [probability](Backend& b, const std::vector<ConstView>&, View s) {
+                    const int64_t M = 7, C = 1000;
+                    std::vector<float> v(M * C);
+                    for (int64_t i = 0; i < M * C; ++i) v[i] = float((i * 37) % 101) * 1.5f - 30.f;
+                    const Tensor logits = on_device(b, {M, C}, v);
+                    const Tensor classes = on_device(b, {4}, {0, 999, 500, 123});
+                    b.target_scores(probability, 1.f, false, view_of(logits), view_of(classes), 0, s);
+                  }});
+  }
+  // Channels in range, = C, negative, repeated, NaN.
+  cs.push_back({"ablate_channels", {{6, 5, 7}}, {8, 6, 5, 7},
+                [](Backend& b, const std::vector<ConstView>& in, View y) {
+                  const Tensor channels = on_device(b, {8}, {0, 5, -1, 6, 3, 3, 2, NAN});
+                  b.ablate_channels(in[0], view_of(channels), y);
+                }});
+  // Every position of a 5 x 6 map (corners and borders), the positions from 7 to the last corner, and maps one
+  // row or one column wide.
+  for (bool gaussian : {false, true}) {
+    const std::string kind = gaussian ? " gaussian" : " one-hot";
+    cs.push_back({"spatial_masked_copies all" + kind, {{4, 5, 6}}, {30, 4, 5, 6},
+                  [gaussian](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.spatial_masked_copies(gaussian, 0, in[0], y);
+                  }});
+    cs.push_back({"spatial_masked_copies first 7" + kind, {{4, 5, 6}}, {23, 4, 5, 6},
+                  [gaussian](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.spatial_masked_copies(gaussian, 7, in[0], y);
+                  }});
+    cs.push_back({"spatial_masked_copies one row" + kind, {{3, 1, 4}}, {3, 3, 1, 4},
+                  [gaussian](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.spatial_masked_copies(gaussian, 1, in[0], y);
+                  }});
+    cs.push_back({"spatial_masked_copies one column" + kind, {{2, 4, 1}}, {4, 2, 4, 1},
+                  [gaussian](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.spatial_masked_copies(gaussian, 0, in[0], y);
+                  }});
+  }
+  // H, W not multiples of the grid; multiples; a 64-bit first mask; a 1 x 1 grid; an image smaller than the grid.
+  struct Rise {
+    Shape shape;
+    int64_t cells;
+    uint64_t first;
+    float probability;
+  };
+  for (const Rise& r : {Rise{{6, 13, 17}, 4, 3, 0.5f}, Rise{{3, 16, 16}, 4, 0, 0.3f},
+                        Rise{{4, 9, 30}, 7, uint64_t(1) << 40, 0.6f}, Rise{{2, 5, 5}, 1, 5, 0.5f},
+                        Rise{{3, 3, 3}, 5, 2, 0.5f}})
+    cs.push_back({"rise_masks " + shape_str(r.shape) + " cells " + std::to_string(r.cells), {}, r.shape,
+                  [r](Backend& b, const std::vector<ConstView>&, View y) {
+                    b.rise_masks(11, r.first, r.cells, r.probability, y);
+                  }});
+  expect_all(cs, participants_for("explain"));
+}
+
 // Host memory into a guarded device view through Backend::upload.
 TEST(Backends, Upload) {
   Case c{"upload", {{3, 1000}}, {3, 1000}, [](Backend& b, const std::vector<ConstView>& in, View y) {

@@ -48,6 +48,9 @@ check "explain's page lists the top-5 and every map" '[ $(grep -o "<img" "$TMP/e
 rc=$?
 "$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method layercam --out "$TMP/plain" --save-raw >/dev/null 2>&1
 check "explain fuses LayerCAM over layers" '[ $rc -eq 0 ] && [ -f "$TMP/fused/coffee_layercam_967.npy" ] && ! cmp -s "$TMP/fused/coffee_layercam_967.npy" "$TMP/plain/coffee_layercam_967.npy"'
+"$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method reciprocam,rise,gradcam --rise-masks 8 --chunk 4 --out "$TMP/pert" \
+  --save-raw >"$TMP/pert.txt" 2>"$TMP/err9.txt"
+rc=$?; check "explain runs perturbation methods next to gradient ones, with progress" '[ $rc -eq 0 ] && [ -f "$TMP/pert/coffee_reciprocam_967.npy" ] && [ -f "$TMP/pert/coffee_rise_967.npy" ] && [ -f "$TMP/pert/coffee_gradcam_967.npy" ] && grep -q "forward passes queued" "$TMP/err9.txt"'
 "$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method gradcam --layer blockz --out "$TMP/ex" >/dev/null 2>"$TMP/err7.txt"
 rc=$?; check "a wrong layer name lists the nearest names" '[ $rc -eq 1 ] && grep -q "nearest names" "$TMP/err7.txt"'
 

@@ -1,6 +1,8 @@
 // Command-line arguments shared by the glassbox commands: positional words, --name value options, --flags.
 #pragma once
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +27,15 @@ struct Args {
     GB_CHECK(!v.empty() && v.size() < 12 && v.find_first_not_of("0123456789") == std::string::npos, "--", k,
              ": expected a non-negative integer, got '", v, "'");
     return std::stol(v);
+  }
+  double number(const std::string& k, double def) const {
+    auto it = options.find(k);
+    if (it == options.end()) return def;
+    const std::string& v = it->second;
+    char* end = nullptr;
+    const double d = std::strtod(v.c_str(), &end);
+    GB_CHECK(!v.empty() && end && *end == '\0' && std::isfinite(d), "--", k, ": expected a number, got '", v, "'");
+    return d;
   }
 };
 

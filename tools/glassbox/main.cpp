@@ -15,6 +15,7 @@
 #include "engine/model.h"
 #include "tools/glassbox/args.h"
 #include "explain/explain.h"
+#include "explain/perturbation.h"
 #include "tools/glassbox/image.h"
 #include "tools/glassbox/overlay.h"
 #include "tools/glassbox/labels.h"
@@ -42,7 +43,10 @@ usage:
       (or --probability); one overlay PNG per image, method and class in DIR (default explanations), and with
       --save-raw each map as .npy (float32, H x W at the input's resolution, in [0, 1]). --layer: an ONNX value
       name or a friendly scope such as "layer4"; default: the last 4-D activation before global pooling;
-      --fuse-layers: LayerCAM's multi-layer fusion with these (shallower) layers
+      --fuse-layers: LayerCAM's multi-layer fusion with these (shallower) layers.
+      Perturbation methods (scorecam, sscam, iscam, ablationcam, reciprocam, rise; not in "all") take
+      [--chunk N] (copies per forward pass; default from a 1 GiB budget) [--samples N] [--noise-std S] [--seed N]
+      [--rise-masks N] [--rise-cells N] [--rise-probability P] [--channel-softmax] [--one-hot]; progress on stderr
   glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
                  [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
                  [--explain METHOD[,METHOD...] [--layer NAME]] [--serve]
@@ -221,7 +225,17 @@ int cmd_explain(const Args& a) {
   const int64_t max_pixels = a.integer("max-pixels", 64L << 20);
   const std::string out_dir = a.get("out", "explanations"), cmap = a.get("colormap", "jet");
   tools::check_colormap(cmap);
-  const auto methods = explain::parse_methods(a.get("method", "gradcam"));
+  // Gradient methods ("all" = every one of them) and perturbation methods, by name.
+  std::vector<explain::CamMethod> methods;
+  std::vector<explain::PerturbationMethod> perturbation;
+  for (const auto& name : split_list(a.get("method", "gradcam"))) {
+    explain::PerturbationMethod pm;
+    if (explain::parse_perturbation_method(name, pm)) {
+      perturbation.push_back(pm);
+      continue;
+    }
+    for (auto m : explain::parse_methods(name)) methods.push_back(m);
+  }
   explain::Target target;
   GB_CHECK(a.get("class").empty() || a.get("top").empty(), "give --class or --top, not both");
   if (!a.get("class").empty()) target.classes = {a.integer("class", 0)};
@@ -230,9 +244,35 @@ int cmd_explain(const Args& a) {
   explain::ExplainOptions eo;
   eo.layer = a.get("layer");
   eo.fuse_layers = split_list(a.get("fuse-layers"));
-  explain::Explainer explainer(model, session_options(a), eo);
+  std::unique_ptr<explain::Explainer> explainer;
+  if (!methods.empty()) explainer = std::make_unique<explain::Explainer>(model, session_options(a), eo);
+  std::unique_ptr<explain::PerturbationExplainer> perturber;
+  if (!perturbation.empty()) {
+    explain::PerturbationOptions po;
+    po.layer = eo.layer;
+    po.batch = a.integer("chunk", 0);
+    po.samples = int(a.integer("samples", po.samples));
+    po.noise_std = float(a.number("noise-std", po.noise_std));
+    po.seed = uint32_t(a.integer("seed", 0));
+    po.rise_masks = a.integer("rise-masks", po.rise_masks);
+    po.rise_cells = a.integer("rise-cells", po.rise_cells);
+    po.rise_probability = float(a.number("rise-probability", po.rise_probability));
+    po.channel_softmax = a.flag("channel-softmax");
+    po.gaussian = !a.flag("one-hot");
+    // A progress line on stderr for long runs, at most every half second.
+    auto last = std::make_shared<double>(-1.0);
+    po.progress = [last](int64_t done, int64_t total) {
+      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      if (done < total && t - *last < 0.5) return;
+      *last = t;
+      std::fprintf(stderr, "\r%lld / %lld forward passes queued%s", static_cast<long long>(done),
+                   static_cast<long long>(total), done == total ? "\n" : "");
+    };
+    perturber = std::make_unique<explain::PerturbationExplainer>(model, session_options(a), po);
+  }
+  const std::string layer = explainer ? explainer->layer() : perturber->layer();
   fs::create_directories(out_dir);
-  std::printf("layer %s\n", explainer.layer().c_str());
+  std::printf("layer %s\n", layer.c_str());
   int failures = 0;
   // --html FILE: a page with each image, its top-5 classes and every map (PNG paths relative to the page).
   std::string html;
@@ -241,7 +281,23 @@ int cmd_explain(const Args& a) {
   for (size_t start = 0; start < paths.size(); start += batch) {
     const auto [images, names] = load_images(paths, start, batch, max_pixels, failures, false);
     if (images.empty()) continue;
-    const explain::Explanation e = explainer.explain(tools::make_batch(images, pre), target, methods);
+    const Tensor batch_tensor = tools::make_batch(images, pre);
+    // Maps by method name from either family; the targets (logits, classes) from whichever ran.
+    std::map<std::string, Tensor> all_maps;
+    explain::Explanation e;
+    if (explainer) {
+      e = explainer->explain(batch_tensor, target, methods);
+      for (const auto& [m, t] : e.maps) all_maps[explain::method_name(m)] = t;
+    }
+    if (perturber) {
+      auto r = perturber->explain(batch_tensor, target, perturbation);
+      if (!explainer) e = r.targets;
+      for (const auto& [m, t] : r.maps) all_maps[explain::perturbation_method_name(m)] = t;
+      if (r.stats.channels)
+        std::printf("constant channels skipped: %lld of %lld; %lld forward passes\n",
+                    static_cast<long long>(r.stats.skipped_channels), static_cast<long long>(r.stats.channels),
+                    static_cast<long long>(r.stats.forward_images));
+    }
     const std::vector<int64_t> classes = e.class_list();
     const Tensor logits = e.logits.to(Device::cpu());
     const int64_t K = int64_t(classes.size() / images.size());
@@ -260,7 +316,8 @@ int cmd_explain(const Args& a) {
         }
         rows[i] += "</ol></td>";
       }
-    for (const auto& [method, maps_on_device] : e.maps) {
+    for (const auto& [method_name, maps_on_device] : all_maps) {
+      const char* method = method_name.c_str();
       const Tensor maps = maps_on_device.to(Device::cpu());
       const int64_t H = maps.dim(1), W = maps.dim(2);
       for (size_t i = 0; i < images.size(); ++i) {
@@ -270,15 +327,14 @@ int cmd_explain(const Args& a) {
         for (int64_t k = 0; k < K; ++k) {
           const int64_t row = int64_t(i) * K + k, cls = classes[row];
           const float* map = maps.data<float>() + row * H * W;
-          const std::string stem = fs::path(names[i]).stem().string() + "_" + explain::method_name(method) + "_" +
-                                   std::to_string(cls);
+          const std::string stem = fs::path(names[i]).stem().string() + "_" + method + "_" + std::to_string(cls);
           const std::string png = (fs::path(out_dir) / (stem + ".png")).string();
           tools::save_png(png, tools::overlay(seen, map, cmap));
           if (a.flag("save-raw")) tools::save_npy((fs::path(out_dir) / (stem + ".npy")).string(), map, {H, W});
-          std::printf("%s  %-20s %4lld %-24s -> %s\n", names[i].c_str(), explain::method_name(method),
+          std::printf("%s  %-20s %4lld %-24s -> %s\n", names[i].c_str(), method,
                       static_cast<long long>(cls), label_of(labels, cls).c_str(), png.c_str());
           if (!html_path.empty())
-            rows[i] += "<td><img src=\"" + stem + ".png\"><br>" + explain::method_name(method) + ": " + label_of(labels, cls) + "</td>";
+            rows[i] += "<td><img src=\"" + stem + ".png\"><br>" + method + ": " + label_of(labels, cls) + "</td>";
         }
       }
     }
@@ -290,7 +346,7 @@ int cmd_explain(const Args& a) {
     f << "<!doctype html><meta charset=\"utf-8\"><title>glassbox explanations</title>\n"
       << "<style>body{font-family:sans-serif}td{vertical-align:top;text-align:center;font-size:12px}"
       << "img{width:224px}</style>\n<h1>" << json_escape(fs::path(model_path).filename().string())
-      << "</h1><p>layer " << json_escape(explainer.layer()) << ", colormap " << cmap << "</p>\n<table>\n" << html
+      << "</h1><p>layer " << json_escape(layer) << ", colormap " << cmap << "</p>\n<table>\n" << html
       << "</table>\n";
     std::printf("wrote %s\n", html_path.c_str());
   }
@@ -309,7 +365,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
-    if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw"}));
+    if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw", "channel-softmax", "one-hot"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
     std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, bench; glassbox --help)\n", cmd.c_str());
     return 2;

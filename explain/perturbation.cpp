@@ -1,0 +1,331 @@
+#include "explain/perturbation.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace glassbox::explain {
+
+namespace {
+const std::pair<PerturbationMethod, const char*> kMethods[] = {
+    {PerturbationMethod::scorecam, "scorecam"},       {PerturbationMethod::sscam, "sscam"},
+    {PerturbationMethod::iscam, "iscam"},             {PerturbationMethod::ablationcam, "ablationcam"},
+    {PerturbationMethod::reciprocam, "reciprocam"},   {PerturbationMethod::rise, "rise"},
+};
+
+using kernels::ConstView;
+using kernels::View;
+using kernels::view_of;
+
+// Rows [begin, end) of a tensor (a view).
+Tensor rows(const Tensor& t, int64_t begin, int64_t end) { return t.slice(begin, end); }
+}  // namespace
+
+bool parse_perturbation_method(const std::string& name, PerturbationMethod& method) {
+  for (const auto& [m, n] : kMethods)
+    if (name == n) return method = m, true;
+  return false;
+}
+
+const char* perturbation_method_name(PerturbationMethod m) {
+  for (const auto& [k, n] : kMethods)
+    if (k == m) return n;
+  return "?";
+}
+
+std::vector<PerturbationMethod> all_perturbation_methods() {
+  std::vector<PerturbationMethod> v;
+  for (const auto& [m, n] : kMethods) v.push_back(m);
+  return v;
+}
+
+PerturbationExplainer::PerturbationExplainer(std::shared_ptr<const Model> model, SessionOptions session,
+                                             PerturbationOptions options)
+    : model_(std::move(model)), options_(std::move(options)), session_(model_, std::move(session)) {
+  layer_ = options_.layer.empty() ? default_layer(*model_) : model_->resolve(options_.layer);
+  GB_CHECK(options_.samples >= 1, "samples must be at least 1, not ", options_.samples);
+  GB_CHECK(options_.rise_masks >= 1 && options_.rise_cells >= 1 && options_.rise_probability > 0.f &&
+               options_.rise_probability <= 1.f,
+           "RISE needs masks >= 1, cells >= 1 and 0 < probability <= 1");
+  session_.capture({layer_});
+  session_.enable_run_from(layer_);
+}
+
+int64_t PerturbationExplainer::batch_for(const Shape& image) {
+  if (options_.batch > 0) return options_.batch;
+  GB_CHECK(image.size() == 4, "batch_for takes the input's shape [N, C, H, W], not ", shape_str(image));
+  Shape one = image;
+  one[0] = 1;
+  // One copy's forward: its arena share, its input and its copy of the layer (a generous bound for a suffix).
+  const size_t per_copy = session_.plan_for({one}).arena_bytes + 2 * sizeof(float) * size_t(numel(one));
+  return std::clamp<int64_t>(int64_t(options_.memory_budget / std::max<size_t>(per_copy, 1)), 1, 1024);
+}
+
+Tensor PerturbationExplainer::upload_indices(const std::vector<int64_t>& v) {
+  Tensor host = Tensor::empty({int64_t(v.size())});
+  for (size_t i = 0; i < v.size(); ++i) host.data<float>()[i] = float(v[i]);
+  return session_.place(host);
+}
+
+void PerturbationExplainer::report(int64_t add) {
+  done_ += add;
+  if (options_.progress) options_.progress(done_, total_);
+}
+
+PerturbationExplainer::Result PerturbationExplainer::explain(const Tensor& batch, const Target& target,
+                                                             const std::vector<PerturbationMethod>& methods) {
+  GB_CHECK(!methods.empty(), "no explanation method asked for");
+  kernels::Backend& backend = session_.backend();
+  const Tensor x = session_.place(batch);
+  input_shape_ = x.shape();
+  const glassbox::Result r = session_.run(x);
+  Result out;
+  Explanation& e = out.targets;
+  e.logits = r.output();
+  GB_CHECK(e.logits.rank() == 2, "explanations need logits [N, classes]; the model's output is ",
+           shape_str(e.logits.shape()));
+  const int64_t N = e.logits.dim(0), C = e.logits.dim(1);
+  const int64_t K = target.classes.empty() ? std::clamp<int64_t>(target.top, 1, C) : 1;
+  Tensor given;
+  if (!target.classes.empty()) {
+    GB_CHECK(target.classes.size() == 1 || int64_t(target.classes.size()) == N, "give one target class per image (",
+             N, ") or one for all, not ", target.classes.size());
+    Tensor host = Tensor::empty({N});
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t c = target.classes[target.classes.size() == 1 ? 0 : n];
+      GB_CHECK(c >= 0 && c < C, "target class ", c, " is out of range (", C, " classes)");
+      host.data<float>()[n] = float(c);
+    }
+    given = session_.place(host);
+  }
+  e.classes = session_.allocate({N * K});
+  Tensor seeds = session_.allocate({N * K, C});  // target_seeds' other output; unused here
+  backend.target_seeds(false, view_of(e.logits), given.defined() ? view_of(given) : ConstView{}, view_of(seeds),
+                       view_of(e.classes));
+
+  const Tensor A = r.capture(layer_);
+  GB_CHECK(A.rank() == 4, "layer '", layer_, "' has shape ", shape_str(A.shape()),
+           "; class activation maps need [N, C, H, W]");
+  const int64_t Ch = A.dim(1), h = A.dim(2), w = A.dim(3), H = x.dim(2), W = x.dim(3);
+
+  // Constant channels, once per call (the only wait for the device): the Score-CAM family skips channels with
+  // min == max (no usable mask), Ablation-CAM those that are all zero (ablating them changes nothing).
+  std::vector<std::vector<int64_t>> varying(N), nonzero(N);
+  const bool any_score = std::any_of(methods.begin(), methods.end(), [](PerturbationMethod m) {
+    return m == PerturbationMethod::scorecam || m == PerturbationMethod::sscam || m == PerturbationMethod::iscam;
+  });
+  const bool any_ablation = std::count(methods.begin(), methods.end(), PerturbationMethod::ablationcam) > 0;
+  if (any_score || any_ablation) {
+    Tensor ranges = session_.allocate({N * Ch, 2});
+    backend.row_ranges({A.data<float>(), {N * Ch, h * w}, A.device()}, view_of(ranges));
+    const Tensor host = ranges.to(Device::cpu());
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < Ch; ++c) {
+        const float lo = host.data<float>()[(n * Ch + c) * 2], hi = host.data<float>()[(n * Ch + c) * 2 + 1];
+        if (lo != hi) varying[n].push_back(c);
+        if (lo != hi || lo != 0.f) nonzero[n].push_back(c);
+      }
+  }
+
+  // Forward passes this call will run, for the progress callback.
+  done_ = 0, total_ = 0;
+  for (PerturbationMethod m : methods) {
+    int64_t per_call = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      if (m == PerturbationMethod::scorecam) per_call += int64_t(varying[n].size());
+      if (m == PerturbationMethod::sscam || m == PerturbationMethod::iscam)
+        per_call += int64_t(varying[n].size()) * options_.samples;
+      if (m == PerturbationMethod::ablationcam) per_call += int64_t(nonzero[n].size());
+      if (m == PerturbationMethod::reciprocam) per_call += h * w;
+      if (m == PerturbationMethod::rise) per_call += options_.rise_masks;
+    }
+    total_ += per_call;
+  }
+
+  // The methods that run from the layer first: they read the base run's values, which a full forward of masked
+  // inputs replaces.
+  std::vector<PerturbationMethod> order = methods;
+  std::stable_partition(order.begin(), order.end(), [](PerturbationMethod m) {
+    return m == PerturbationMethod::ablationcam || m == PerturbationMethod::reciprocam;
+  });
+  const bool at_input = options_.upsample;
+  for (PerturbationMethod m : order) {
+    const bool pixels = m == PerturbationMethod::rise;  // RISE's maps are at the input's resolution
+    Tensor small = session_.allocate({N * K, pixels ? H : h, pixels ? W : w});
+    switch (m) {
+      case PerturbationMethod::scorecam:
+      case PerturbationMethod::sscam:
+      case PerturbationMethod::iscam: score_family(m, x, A, e.classes, K, varying, small, out.stats); break;
+      case PerturbationMethod::ablationcam: ablation(A, e.logits, e.classes, K, nonzero, small, out.stats); break;
+      case PerturbationMethod::reciprocam: reciprocam(A, e.classes, K, small, out.stats); break;
+      case PerturbationMethod::rise: rise(x, e.classes, K, small, out.stats); break;
+    }
+    Tensor maps = small;
+    if (at_input && !pixels) {
+      maps = session_.allocate({N * K, H, W});
+      backend.resize_bilinear(view_of(small), view_of(maps));
+    }
+    if (options_.normalize) backend.normalize_minmax(view_of(maps));
+    out.maps[m] = maps;
+  }
+  return out;
+}
+
+// Score-CAM, SS-CAM, IS-CAM for each image: the varying channels' masks chunk by chunk, their masked inputs, the
+// target probabilities into scores [K, channels]; then L = ReLU(w [K, channels] x A [channels, h*w]).
+void PerturbationExplainer::score_family(PerturbationMethod m, const Tensor& x, const Tensor& A, const Tensor& classes,
+                                         int64_t K, const std::vector<std::vector<int64_t>>& channels, Tensor& maps,
+                                         PerturbationStats& stats) {
+  kernels::Backend& backend = session_.backend();
+  const int64_t N = x.dim(0), Ch = A.dim(1), h = A.dim(2), w = A.dim(3), H = x.dim(2), W = x.dim(3);
+  const int64_t B = batch_for(x.shape());
+  const int S = m == PerturbationMethod::scorecam ? 1 : options_.samples;
+  for (int64_t n = 0; n < N; ++n) {
+    const std::vector<int64_t>& idx = channels[n];
+    const int64_t M = int64_t(idx.size());
+    stats.channels += Ch, stats.skipped_channels += Ch - M;
+    Tensor map_n = rows(maps, n * K, (n + 1) * K);
+    if (M == 0) {  // no usable mask: every weight is 0
+      Tensor zeros = session_.place(Tensor::zeros(map_n.shape()));
+      backend.copy(view_of(zeros), view_of(map_n));
+      continue;
+    }
+    const Tensor A_n = rows(A, n, n + 1);
+    Tensor selected = session_.allocate({M, h, w});
+    backend.gather_rows({A_n.data<float>(), {Ch, h, w}, A.device()}, view_of(upload_indices(idx)), view_of(selected));
+    const Tensor x_n = rows(x, n, n + 1).reshape({x.dim(1), H, W});
+    const Tensor classes_n = rows(classes, n * K, (n + 1) * K);
+    Tensor scores = session_.allocate({K, M});
+    for (int64_t j0 = 0; j0 < M; j0 += B) {
+      const int64_t b = std::min(B, M - j0);
+      Tensor masks = session_.allocate({b, H, W});
+      backend.resize_bilinear(view_of(rows(selected, j0, j0 + b)), view_of(masks));
+      backend.normalize_minmax(view_of(masks));
+      Tensor inputs = session_.allocate({b, x.dim(1), H, W});
+      double coefficient = 0;
+      for (int s = 0; s < S; ++s) {
+        coefficient += double(s + 1) / S;  // IS-CAM: c_i = sum_{t <= i} t / samples
+        const float scale = m == PerturbationMethod::iscam ? float(coefficient) : 1.f;
+        const float noise = m == PerturbationMethod::sscam ? options_.noise_std : 0.f;
+        // The noise of draw s for the image's j-th varying channel: the same whatever the image's place in the
+        // batch and the chunk size.
+        const uint64_t offset = (uint64_t(s) * uint64_t(M) + uint64_t(j0)) * uint64_t(H * W);
+        backend.score_inputs(scale, noise, options_.seed, offset, view_of(x_n), view_of(masks), view_of(inputs));
+        const Tensor logits = session_.run(inputs).output();
+        backend.target_scores(true, 1.f / float(S), s > 0, view_of(logits), view_of(classes_n), j0, view_of(scores));
+        stats.forward_images += b;
+        report(b);
+      }
+    }
+    Tensor weights = scores;
+    if (options_.channel_softmax) {
+      weights = session_.allocate({K, M});
+      backend.softmax(1, view_of(scores), view_of(weights));
+    }
+    kernels::GemmAttrs gemm;
+    gemm.beta = 0.f;
+    gemm.act.kind = kernels::Activation::relu;
+    backend.gemm(gemm, view_of(weights), {selected.data<float>(), {M, h * w}, A.device()}, {},
+                 {map_n.data<float>(), {K, h * w}, A.device()});
+  }
+}
+
+// Ablation-CAM: for each image, copies of its feature map with one nonzero channel zeroed, run from the layer;
+// w_k = (y_c - y_c^k) / y_c on logits; L = ReLU(w [K, channels] x A [channels, h*w]).
+void PerturbationExplainer::ablation(const Tensor& A, const Tensor& logits, const Tensor& classes, int64_t K,
+                                     const std::vector<std::vector<int64_t>>& channels, Tensor& maps,
+                                     PerturbationStats& stats) {
+  kernels::Backend& backend = session_.backend();
+  const int64_t N = A.dim(0), Ch = A.dim(1), h = A.dim(2), w = A.dim(3);
+  const int64_t B = batch_for(input_shape_);
+  for (int64_t n = 0; n < N; ++n) {
+    const std::vector<int64_t>& idx = channels[n];
+    const int64_t M = int64_t(idx.size());
+    stats.channels += Ch, stats.skipped_channels += Ch - M;
+    Tensor map_n = rows(maps, n * K, (n + 1) * K);
+    if (M == 0) {
+      Tensor zeros = session_.place(Tensor::zeros(map_n.shape()));
+      backend.copy(view_of(zeros), view_of(map_n));
+      continue;
+    }
+    const Tensor A_n = rows(A, n, n + 1).reshape({Ch, h, w});
+    const Tensor classes_n = rows(classes, n * K, (n + 1) * K);
+    const Tensor index = upload_indices(idx);
+    Tensor base = session_.allocate({K, 1}), ablated = session_.allocate({K, M});
+    backend.target_scores(false, 1.f, false, view_of(rows(logits, n, n + 1)), view_of(classes_n), 0, view_of(base));
+    for (int64_t j0 = 0; j0 < M; j0 += B) {
+      const int64_t b = std::min(B, M - j0);
+      Tensor copies = session_.allocate({b, Ch, h, w});
+      backend.ablate_channels(view_of(A_n), view_of(rows(index, j0, j0 + b)), view_of(copies));
+      const Tensor out = session_.run_from(copies, n, 1).output();
+      backend.target_scores(false, 1.f, false, view_of(out), view_of(classes_n), j0, view_of(ablated));
+      stats.forward_images += b;
+      report(b);
+    }
+    // w = (y - y_k) / y, broadcast over the channels.
+    Tensor weights = session_.allocate({K, M});
+    backend.binary(kernels::BinaryOp::sub, {}, view_of(base), view_of(ablated), view_of(weights));
+    backend.binary(kernels::BinaryOp::div, {}, view_of(weights), view_of(base), view_of(weights));
+    Tensor selected = session_.allocate({M, h, w});
+    backend.gather_rows(view_of(A_n), view_of(index), view_of(selected));
+    kernels::GemmAttrs gemm;
+    gemm.beta = 0.f;
+    gemm.act.kind = kernels::Activation::relu;
+    backend.gemm(gemm, view_of(weights), {selected.data<float>(), {M, h * w}, A.device()}, {},
+                 {map_n.data<float>(), {K, h * w}, A.device()});
+  }
+}
+
+// ReciproCAM: one copy per position, masked around it, run from the layer; the map is the probabilities.
+void PerturbationExplainer::reciprocam(const Tensor& A, const Tensor& classes, int64_t K, Tensor& maps,
+                                       PerturbationStats& stats) {
+  kernels::Backend& backend = session_.backend();
+  const int64_t N = A.dim(0), Ch = A.dim(1), h = A.dim(2), w = A.dim(3), P = h * w;
+  const int64_t B = batch_for(input_shape_);
+  for (int64_t n = 0; n < N; ++n) {
+    const Tensor A_n = rows(A, n, n + 1).reshape({Ch, h, w});
+    const Tensor classes_n = rows(classes, n * K, (n + 1) * K);
+    Tensor map_n = rows(maps, n * K, (n + 1) * K);
+    for (int64_t j0 = 0; j0 < P; j0 += B) {
+      const int64_t b = std::min(B, P - j0);
+      Tensor copies = session_.allocate({b, Ch, h, w});
+      backend.spatial_masked_copies(options_.gaussian, j0, view_of(A_n), view_of(copies));
+      const Tensor out = session_.run_from(copies, n, 1).output();
+      backend.target_scores(true, 1.f, false, view_of(out), view_of(classes_n), j0,
+                            {map_n.data<float>(), {K, P}, A.device()});
+      stats.forward_images += b;
+      report(b);
+    }
+  }
+}
+
+// RISE: the same masks for every image, chunk by chunk; saliency [K, H*W] += scores [K, b] x masks [b, H*W].
+void PerturbationExplainer::rise(const Tensor& x, const Tensor& classes, int64_t K, Tensor& maps,
+                                 PerturbationStats& stats) {
+  kernels::Backend& backend = session_.backend();
+  const int64_t N = x.dim(0), H = x.dim(2), W = x.dim(3), masks_total = options_.rise_masks;
+  const int64_t B = batch_for(x.shape());
+  const float scale = 1.f / (float(masks_total) * options_.rise_probability);
+  for (int64_t n = 0; n < N; ++n) {
+    const Tensor x_n = rows(x, n, n + 1).reshape({x.dim(1), H, W});
+    const Tensor classes_n = rows(classes, n * K, (n + 1) * K);
+    Tensor map_n = rows(maps, n * K, (n + 1) * K);
+    const View saliency{map_n.data<float>(), {K, H * W}, x.device()};
+    for (int64_t j0 = 0; j0 < masks_total; j0 += B) {
+      const int64_t b = std::min(B, masks_total - j0);
+      Tensor masks = session_.allocate({b, H, W}), inputs = session_.allocate({b, x.dim(1), H, W});
+      backend.rise_masks(options_.seed, uint64_t(j0), options_.rise_cells, options_.rise_probability, view_of(masks));
+      backend.score_inputs(1.f, 0.f, 0, 0, view_of(x_n), view_of(masks), view_of(inputs));
+      const Tensor logits = session_.run(inputs).output();
+      Tensor scores = session_.allocate({K, b});
+      backend.target_scores(true, scale, false, view_of(logits), view_of(classes_n), 0, view_of(scores));
+      kernels::GemmAttrs gemm;
+      gemm.beta = j0 > 0 ? 1.f : 0.f;  // the first chunk writes, the others add
+      backend.gemm(gemm, view_of(scores), {masks.data<float>(), {b, H * W}, x.device()},
+                   j0 > 0 ? ConstView(saliency) : ConstView{}, saliency);
+      stats.forward_images += b;
+      report(b);
+    }
+  }
+}
+
+}  // namespace glassbox::explain
