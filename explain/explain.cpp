@@ -53,6 +53,32 @@ std::vector<CamMethod> all_methods() {
   return v;
 }
 
+Targets make_targets(Session& session, const Tensor& logits, const Target& target) {
+  GB_CHECK(logits.rank() == 2, "explanations need logits [N, classes]; the model's output is ",
+           shape_str(logits.shape()));
+  const int64_t N = logits.dim(0), C = logits.dim(1);
+  Targets t;
+  t.K = target.classes.empty() ? std::clamp<int64_t>(target.top, 1, C) : 1;
+  Tensor given;
+  if (!target.classes.empty()) {
+    GB_CHECK(target.classes.size() == 1 || int64_t(target.classes.size()) == N, "give one target class per image (",
+             N, ") or one for all, not ", target.classes.size());
+    Tensor host = Tensor::empty({N});
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t c = target.classes[target.classes.size() == 1 ? 0 : n];
+      GB_CHECK(c >= 0 && c < C, "target class ", c, " is out of range (", C, " classes)");
+      host.data<float>()[n] = float(c);
+    }
+    given = session.place(host);
+  }
+  t.classes = session.allocate({N * t.K});
+  t.seeds = session.allocate({N * t.K, C});
+  session.backend().target_seeds(target.probability, kernels::view_of(logits),
+                                 given.defined() ? kernels::view_of(given) : kernels::ConstView{},
+                                 kernels::view_of(t.seeds), kernels::view_of(t.classes));
+  return t;
+}
+
 std::string default_layer(const Model& model) {
   const Graph& g = model.graph();
   for (auto it = g.nodes.rbegin(); it != g.nodes.rend(); ++it)
@@ -114,29 +140,11 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
   const Result r = session_.run(x);
   Explanation e;
   e.logits = r.output();
-  GB_CHECK(e.logits.rank() == 2, "explanations need logits [N, classes]; the model's output is ",
-           shape_str(e.logits.shape()));
+  Targets targets = make_targets(session_, e.logits, target);
+  const int64_t K = targets.K;
   const int64_t N = e.logits.dim(0), C = e.logits.dim(1);
-  const int64_t K = target.classes.empty() ? std::clamp<int64_t>(target.top, 1, C) : 1;
-
-  // Targets and seeds on the device: the given classes (checked here), or the top K of each image.
-  Tensor given;
-  if (!target.classes.empty()) {
-    GB_CHECK(target.classes.size() == 1 || int64_t(target.classes.size()) == N, "give one target class per image (",
-             N, ") or one for all, not ", target.classes.size());
-    Tensor host = Tensor::empty({N});
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t c = target.classes[target.classes.size() == 1 ? 0 : n];
-      GB_CHECK(c >= 0 && c < C, "target class ", c, " is out of range (", C, " classes)");
-      host.data<float>()[n] = float(c);
-    }
-    given = session_.place(host);
-  }
-  e.classes = session_.allocate({N * K});
-  Tensor seeds = session_.allocate({N * K, C});
-  backend.target_seeds(target.probability, kernels::view_of(e.logits),
-                       given.defined() ? kernels::view_of(given) : kernels::ConstView{}, kernels::view_of(seeds),
-                       kernels::view_of(e.classes));
+  e.classes = targets.classes;
+  const Tensor& seeds = targets.seeds;
 
   const Tensor A = r.capture(layer_);
   GB_CHECK(A.rank() == 4, "layer '", layer_, "' has shape ", shape_str(A.shape()),

@@ -52,6 +52,15 @@ struct Explanation {
   std::vector<int64_t> class_list() const;
 };
 
+// The targets of a batch on the session's device from its logits [N, C]: K per image (the top K, or one given
+// class), their classes [N * K] (floats) and seeds [N * K, C] = d score / d logits (Backend::target_seeds).
+// Given classes are checked here (range, count) before they go to the device.
+struct Targets {
+  int64_t K = 1;
+  Tensor classes, seeds;
+};
+Targets make_targets(Session& session, const Tensor& logits, const Target& target);
+
 // The output of the last global pooling's input: the last 4-D activation, where Grad-CAM looks.
 std::string default_layer(const Model& model);
 

@@ -81,26 +81,9 @@ PerturbationExplainer::Result PerturbationExplainer::explain(const Tensor& batch
   Result out;
   Explanation& e = out.targets;
   e.logits = r.output();
-  GB_CHECK(e.logits.rank() == 2, "explanations need logits [N, classes]; the model's output is ",
-           shape_str(e.logits.shape()));
-  const int64_t N = e.logits.dim(0), C = e.logits.dim(1);
-  const int64_t K = target.classes.empty() ? std::clamp<int64_t>(target.top, 1, C) : 1;
-  Tensor given;
-  if (!target.classes.empty()) {
-    GB_CHECK(target.classes.size() == 1 || int64_t(target.classes.size()) == N, "give one target class per image (",
-             N, ") or one for all, not ", target.classes.size());
-    Tensor host = Tensor::empty({N});
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t c = target.classes[target.classes.size() == 1 ? 0 : n];
-      GB_CHECK(c >= 0 && c < C, "target class ", c, " is out of range (", C, " classes)");
-      host.data<float>()[n] = float(c);
-    }
-    given = session_.place(host);
-  }
-  e.classes = session_.allocate({N * K});
-  Tensor seeds = session_.allocate({N * K, C});  // target_seeds' other output; unused here
-  backend.target_seeds(false, view_of(e.logits), given.defined() ? view_of(given) : ConstView{}, view_of(seeds),
-                       view_of(e.classes));
+  const Targets targets = make_targets(session_, e.logits, target);
+  const int64_t N = e.logits.dim(0), K = targets.K;
+  e.classes = targets.classes;
 
   const Tensor A = r.capture(layer_);
   GB_CHECK(A.rank() == 4, "layer '", layer_, "' has shape ", shape_str(A.shape()),

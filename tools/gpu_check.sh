@@ -2,7 +2,8 @@
 # The GPU run of the CUDA backend, on a machine with an NVIDIA GPU, from binaries built on a machine without one:
 #
 #   here:   make gpu-kit        Release build with CUDA (sm_90 + PTX), stripped binaries in build/gpu-kit/bin
-#   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers peers (default: all)
+#   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers peers explain perturb
+#                                             (default: all)
 #
 # carrying build/gpu-kit, build/models/efficientnet_lite0.onnx and build/models/efficientnet_lite0_test (the
 # device tool's carry list). The full-size models (resnet50, mobilenet_v2, ...) are exported there by "models"
@@ -17,13 +18,16 @@
 #   peers   tools/python/bench_gpu.py: PyTorch eager (TF32 off/on) and ONNX Runtime, interleaved with glassbox
 #   explain resnet50 explanation time against the forward pass (glassbox bench --explain), and Grad-CAM next to
 #           torchcam and pytorch-grad-cam (tools/python/bench_explain.py; their wheels come in build/gpu-kit/wheels)
+#   perturb resnet50 at layer4: Score-CAM, ReciproCAM and RISE (4,000 masks) per image against F x our forward's
+#           per-image time (glassbox bench --perturbation), and Score-CAM next to torchcam and pytorch-grad-cam
+#           (chunks of 128)
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-check}
 mkdir -p "$OUT"
 BIN=build/gpu-kit/bin
 export GLASSBOX_SOURCE_DIR=$PWD
-STAGES=${*:-env tests models bench layers peers explain}
+STAGES=${*:-env tests models bench layers peers explain perturb}
 RESNET=build/models/full/resnet50/model.onnx
 MOBILENET=build/models/full/mobilenet_v2/model.onnx
 EFFNET=build/models/efficientnet_lite0.onnx
@@ -78,6 +82,13 @@ for stage in $STAGES; do
       export PYTHONPATH="$PWD/build/pylib:${PYTHONPATH:-}"
       run explain_peers 500 python3 tools/python/bench_explain.py --glassbox "$BIN/glassbox" \
         --model "$RESNET" --device cuda --batch 1 32 256 --pairs 5 --json "$OUT/explain_peers.json" ;;
-    *) echo "unknown stage $stage (env tests models bench layers peers explain)"; exit 2 ;;
+    perturb)
+      run perturb_resnet50 400 "$BIN/glassbox" bench "$RESNET" --device cuda --perturbation scorecam,reciprocam,rise \
+        --chunk 128 --iters 3
+      python3 -m pip install -q --no-deps --target build/pylib build/gpu-kit/wheels/*.whl > "$OUT/wheels.log" 2>&1
+      export PYTHONPATH="$PWD/build/pylib:${PYTHONPATH:-}"
+      run perturb_peers 500 python3 tools/python/bench_explain.py --glassbox "$BIN/glassbox" --model "$RESNET" \
+        --device cuda --method scorecam --chunk 128 --batch 1 --pairs 3 --json "$OUT/perturb_peers.json" ;;
+    *) echo "unknown stage $stage (env tests models bench layers peers explain perturb)"; exit 2 ;;
   esac
 done

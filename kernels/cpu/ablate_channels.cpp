@@ -5,17 +5,14 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
 
 void ablate_channels(Context& ctx, ConstView a, ConstView channels, View y) {
-  const int64_t M = channels.numel(), C = a.shape.size() >= 3 ? a.dim(-3) : 0, image = a.numel();
-  const int64_t P = C ? image / C : 0;
-  GB_CHECK(a.shape.size() >= 3 && C * a.dim(-2) * a.dim(-1) == image && !y.shape.empty() && y.dim(0) == M &&
-               y.numel() == M * image,
-           "ablate_channels: ", M, " copies of the feature map ", shape_str(a.shape), " [C, h, w] do not fit ",
-           shape_str(y.shape));
+  const auto [M, C, P] = check_ablate_channels(a, channels, y);
+  const int64_t image = a.numel();
   ctx.pool.parallel_for(M, 1, [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j) {
       float* out = y.data + j * image;

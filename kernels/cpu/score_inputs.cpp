@@ -3,18 +3,14 @@
 // noise_offset + j * H * W + p)) (score_input_at in element_formulas.h; no noise term when noise_std is 0).
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
 
 void score_inputs(Context& ctx, float scale, float noise_std, uint32_t seed, uint64_t noise_offset, ConstView x,
                   ConstView masks, View y) {
-  const int64_t M = masks.shape.size() == 3 ? masks.dim(0) : 0, P = M ? masks.dim(1) * masks.dim(2) : 0;
-  const int64_t image = x.numel(), C = P ? image / P : 0;
-  GB_CHECK(masks.shape.size() == 3 && x.shape.size() >= 2 && x.dim(-2) == masks.dim(1) && x.dim(-1) == masks.dim(2) &&
-               !y.shape.empty() && y.dim(0) == M && y.numel() == M * image,
-           "score_inputs: image ", shape_str(x.shape), " and masks ", shape_str(masks.shape),
-           " (an image [C, H, W] and masks [M, H, W]) do not make copies of shape ", shape_str(y.shape));
+  const auto [M, C, P] = check_score_inputs(x, masks, y);
   ctx.pool.parallel_for(M * C, 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const int64_t j = r / C, c = r % C;

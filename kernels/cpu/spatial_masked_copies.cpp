@@ -3,17 +3,14 @@
 // [1 2 1; 2 4 2; 1 2 1] / 16 centred on q, cut at the borders (spatial_mask_at in element_formulas.h).
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
 
 void spatial_masked_copies(Context& ctx, bool gaussian, int64_t first, ConstView a, View y) {
-  const bool shaped = a.shape.size() >= 3 && !y.shape.empty();
-  const int64_t C = shaped ? a.dim(-3) : 0, w = shaped ? a.dim(-1) : 0, P = shaped ? a.dim(-2) * w : 0;
-  const int64_t M = shaped ? y.dim(0) : 0;
-  GB_CHECK(shaped && C * P == a.numel() && y.numel() == M * C * P && first >= 0 && first + M <= P,
-           "spatial_masked_copies: copies of the feature map ", shape_str(a.shape), " [C, h, w] for positions ",
-           first, " .. ", first + M - 1, " do not fit ", shape_str(y.shape));
+  const auto [M, C, P] = check_spatial_masked_copies(first, a, y);
+  const int64_t w = a.dim(-1);
   ctx.pool.parallel_for(M * C, 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const int64_t q = first + r / C;

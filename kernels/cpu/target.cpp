@@ -7,16 +7,13 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
 
 void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes) {
-  const int64_t N = logits.dim(0), C = logits.dim(1), K = N ? classes.dim(0) / N : 0;
-  GB_CHECK(K >= 1 && classes.dim(0) == N * K && seeds.dim(0) == N * K && seeds.dim(1) == C && K <= C &&
-               (given.data == nullptr || given.dim(0) == N * K),
-           "target_seeds: logits ", shape_str(logits.shape), ", given ", shape_str(given.shape), ", seeds ",
-           shape_str(seeds.shape), " and classes ", shape_str(classes.shape), " do not fit");
+  const auto [N, C, K] = check_target_seeds(logits, given, seeds, classes);
   ctx.pool.parallel_for(N, 1, [&](int64_t b, int64_t e) {
     std::vector<int64_t> order(C);
     std::vector<float> p(C);

@@ -6,18 +6,14 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
 
 void target_scores(Context& ctx, bool probability, float scale, bool accumulate, ConstView logits, ConstView classes,
                    int64_t column, View scores) {
-  const bool shaped = logits.shape.size() == 2 && scores.shape.size() == 2;
-  const int64_t M = shaped ? logits.dim(0) : 0, C = shaped ? logits.dim(1) : 0, K = classes.numel();
-  GB_CHECK(shaped && scores.dim(0) == K && column >= 0 && column + M <= scores.dim(1), "target_scores: logits ",
-           shape_str(logits.shape), " for ", K, " classes do not fit scores ", shape_str(scores.shape),
-           " at column ", column);
-  const int64_t T = scores.dim(1);
+  const auto [M, C, K, T] = check_target_scores(logits, classes, column, scores);
   ctx.pool.parallel_for(M, 1, [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j) {
       const float* z = logits.data + j * C;

@@ -3,6 +3,7 @@
 // nothing: index_in_range in element_formulas.h). One thread per output element.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cuda {
@@ -18,12 +19,7 @@ __global__ void ablate_channels_kernel(const float* __restrict__ a, const float*
 }  // namespace
 
 void ablate_channels(Context& ctx, ConstView a, ConstView channels, View y) {
-  const int64_t M = channels.numel(), C = a.shape.size() >= 3 ? a.dim(-3) : 0, image = a.numel();
-  const int64_t P = C ? image / C : 0;
-  GB_CHECK(a.shape.size() >= 3 && C * a.dim(-2) * a.dim(-1) == image && !y.shape.empty() && y.dim(0) == M &&
-               y.numel() == M * image,
-           "ablate_channels: ", M, " copies of the feature map ", shape_str(a.shape), " [C, h, w] do not fit ",
-           shape_str(y.shape));
+  const auto [M, C, P] = check_ablate_channels(a, channels, y);
   if (y.numel() == 0) return;
   GB_LAUNCH(ablate_channels_kernel, ctx.grid_for(y.numel(), 256), 256, 0, ctx.stream())(a.data, channels.data,
                                                                                        y.data, y.numel(), C, P);

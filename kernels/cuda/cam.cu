@@ -42,27 +42,16 @@ struct CamInputs {
 
 // w[n, c]: one block of 256 threads per (map, channel); block sums in shared memory.
 __global__ void cam_weights_kernel(CamMethod m, CamInputs in, float* w) {
-  __shared__ float part[2][256];
+  __shared__ float scratch[256];
   const int64_t n = blockIdx.x / in.C, c = blockIdx.x % in.C, P = in.P;
   const int64_t gbase = int64_t(blockIdx.x) * P, abase = in.a_at(n, c, 0);
   const float* a = in.a + abase;
   const float* g1 = in.g1 + gbase;
   const int t = threadIdx.x;
-  auto block_sum = [&](float v, int slot) {
-    part[slot][t] = v;
-    __syncthreads();
-    for (int s = 128; s > 0; s >>= 1) {
-      if (t < s) part[slot][t] += part[slot][t + s];
-      __syncthreads();
-    }
-    const float total = part[slot][0];
-    __syncthreads();
-    return total;
-  };
   float sa = 0.f, sg = 0.f;
   for (int64_t p = t; p < P; p += blockDim.x) sa += a[p], sg += g1[p];
-  sa = block_sum(sa, 0);
-  sg = block_sum(sg, 1);
+  sa = block_reduce<256>(sa, scratch, SumOp{});
+  sg = block_reduce<256>(sg, scratch, SumOp{});
   float local = 0.f;
   if (m == CamMethod::xgradcam) {
     if (sa != 0.f)
@@ -73,7 +62,7 @@ __global__ void cam_weights_kernel(CamMethod m, CamInputs in, float* w) {
       if (sq != 0.f && den != 0.f) local += sq / den * fmaxf(g1[p], 0.f);
     }
   }
-  local = block_sum(local, 0);
+  local = block_reduce<256>(local, scratch, SumOp{});
   if (t == 0) w[blockIdx.x] = m == CamMethod::cam ? sg : (m == CamMethod::gradcam ? sg / float(P) : local);
 }
 
@@ -113,37 +102,25 @@ __global__ void resize_bilinear_kernel(const float* __restrict__ x, float* __res
 
 // One block of 256 threads per map: min and max by block reduction, then the scaling.
 __global__ void normalize_minmax_kernel(float* maps, int64_t P) {
-  __shared__ float lo[256], hi[256];
+  __shared__ float scratch[256];
   float* m = maps + int64_t(blockIdx.x) * P;
   const int t = threadIdx.x;
   float a = INFINITY, b = -INFINITY;
   for (int64_t p = t; p < P; p += blockDim.x) a = fminf(a, m[p]), b = fmaxf(b, m[p]);
-  lo[t] = a, hi[t] = b;
-  __syncthreads();
-  for (int s = 128; s > 0; s >>= 1) {
-    if (t < s) lo[t] = fminf(lo[t], lo[t + s]), hi[t] = fmaxf(hi[t], hi[t + s]);
-    __syncthreads();
-  }
-  const float low = lo[0], range = hi[0] - lo[0];
+  const float low = block_reduce<256>(a, scratch, MinOp{}), range = block_reduce<256>(b, scratch, MaxOp{}) - low;
   for (int64_t p = t; p < P; p += blockDim.x) m[p] = range > 0.f ? (m[p] - low) / range : 0.f;
 }
 
 // One block of 256 threads per map: its maximum by block reduction, then fused = max(fused, tanh(gamma m / max)).
 __global__ void fuse_layer_maps_kernel(float gamma, bool first, const float* __restrict__ maps, float* fused,
                                        int64_t P) {
-  __shared__ float hi[256];
+  __shared__ float scratch[256];
   const float* m = maps + int64_t(blockIdx.x) * P;
   float* f = fused + int64_t(blockIdx.x) * P;
   const int t = threadIdx.x;
   float b = -INFINITY;
   for (int64_t p = t; p < P; p += blockDim.x) b = fmaxf(b, m[p]);
-  hi[t] = b;
-  __syncthreads();
-  for (int s = 128; s > 0; s >>= 1) {
-    if (t < s) hi[t] = fmaxf(hi[t], hi[t + s]);
-    __syncthreads();
-  }
-  const float top = hi[0];
+  const float top = block_reduce<256>(b, scratch, MaxOp{});
   for (int64_t p = t; p < P; p += blockDim.x) {
     const float scaled = top > 0.f ? tanhf(gamma * m[p] / top) : 0.f;
     f[p] = first ? scaled : fmaxf(f[p], scaled);

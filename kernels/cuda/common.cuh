@@ -25,6 +25,42 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// A reduction over the kBlock threads of a block (a power of two): every thread passes its value and gets the
+// block's result. scratch: kBlock floats of shared memory, free for reuse when the call returns.
+template <int kBlock, class Op>
+__device__ __forceinline__ float block_reduce(float v, float* scratch, Op op) {
+  const int t = threadIdx.x;
+  scratch[t] = v;
+  __syncthreads();
+  for (int s = kBlock / 2; s > 0; s >>= 1) {
+    if (t < s) scratch[t] = op(scratch[t], scratch[t + s]);
+    __syncthreads();
+  }
+  const float result = scratch[0];
+  __syncthreads();
+  return result;
+}
+struct SumOp {
+  __device__ float operator()(float a, float b) const { return a + b; }
+};
+struct MaxOp {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+struct MinOp {
+  __device__ float operator()(float a, float b) const { return fminf(a, b); }
+};
+
+// The softmax statistics of a row z[0, C) by a block of kBlock threads: m = max z, sum = sum of exp(z - m).
+template <int kBlock>
+__device__ __forceinline__ void softmax_stats(const float* z, int64_t C, float* scratch, float& m, float& sum) {
+  float local = -INFINITY;
+  for (int64_t j = threadIdx.x; j < C; j += kBlock) local = fmaxf(local, z[j]);
+  m = block_reduce<kBlock>(local, scratch, MaxOp{});
+  local = 0.f;
+  for (int64_t j = threadIdx.x; j < C; j += kBlock) local += expf(z[j] - m);
+  sum = block_reduce<kBlock>(local, scratch, SumOp{});
+}
+
 // Up to this rank, shapes and strides travel to kernels by value.
 constexpr int kMaxRank = 8;
 

@@ -10,18 +10,13 @@ namespace glassbox::kernels::cuda {
 namespace {
 
 __global__ void image_sigma_kernel(const float* __restrict__ x, float* sigma, int64_t image, float std_fraction) {
-  __shared__ float lo[256], hi[256];
+  __shared__ float scratch[256];
   const float* p = x + int64_t(blockIdx.x) * image;
-  const int t = threadIdx.x;
   float a = INFINITY, b = -INFINITY;
-  for (int64_t i = t; i < image; i += blockDim.x) a = fminf(a, p[i]), b = fmaxf(b, p[i]);
-  lo[t] = a, hi[t] = b;
-  __syncthreads();
-  for (int s = 128; s > 0; s >>= 1) {
-    if (t < s) lo[t] = fminf(lo[t], lo[t + s]), hi[t] = fmaxf(hi[t], hi[t + s]);
-    __syncthreads();
-  }
-  if (t == 0) sigma[blockIdx.x] = std_fraction * (hi[0] - lo[0]);
+  for (int64_t i = threadIdx.x; i < image; i += blockDim.x) a = fminf(a, p[i]), b = fmaxf(b, p[i]);
+  a = block_reduce<256>(a, scratch, MinOp{});
+  b = block_reduce<256>(b, scratch, MaxOp{});
+  if (threadIdx.x == 0) sigma[blockIdx.x] = std_fraction * (b - a);
 }
 
 __global__ void noisy_copies_kernel(const float* __restrict__ x, const float* __restrict__ sigma, float* y,

@@ -10,19 +10,21 @@ namespace {
 
 constexpr int kThreads = 256;
 
+struct NanMinOp {
+  __device__ float operator()(float a, float b) const { return nan_min(a, b); }
+};
+struct NanMaxOp {
+  __device__ float operator()(float a, float b) const { return nan_max(a, b); }
+};
+
 __global__ void row_ranges_kernel(const float* __restrict__ x, float* __restrict__ range, int64_t row) {
-  __shared__ float lo[kThreads], hi[kThreads];
+  __shared__ float scratch[kThreads];
   const float* p = x + int64_t(blockIdx.x) * row;
-  const int t = threadIdx.x;
   float a = INFINITY, b = -INFINITY;
-  for (int64_t i = t; i < row; i += blockDim.x) a = nan_min(a, p[i]), b = nan_max(b, p[i]);
-  lo[t] = a, hi[t] = b;
-  __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (t < s) lo[t] = nan_min(lo[t], lo[t + s]), hi[t] = nan_max(hi[t], hi[t + s]);
-    __syncthreads();
-  }
-  if (t == 0) range[2 * int64_t(blockIdx.x)] = lo[0], range[2 * int64_t(blockIdx.x) + 1] = hi[0];
+  for (int64_t i = threadIdx.x; i < row; i += blockDim.x) a = nan_min(a, p[i]), b = nan_max(b, p[i]);
+  a = block_reduce<kThreads>(a, scratch, NanMinOp{});
+  b = block_reduce<kThreads>(b, scratch, NanMaxOp{});
+  if (threadIdx.x == 0) range[2 * int64_t(blockIdx.x)] = a, range[2 * int64_t(blockIdx.x) + 1] = b;
 }
 
 }  // namespace

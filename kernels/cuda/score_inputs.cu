@@ -3,6 +3,7 @@
 // noise_offset + j * H * W + p)) (score_input_at in element_formulas.h). One thread per output element.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cuda {
@@ -20,12 +21,7 @@ __global__ void score_inputs_kernel(const float* __restrict__ x, const float* __
 
 void score_inputs(Context& ctx, float scale, float noise_std, uint32_t seed, uint64_t noise_offset, ConstView x,
                   ConstView masks, View y) {
-  const int64_t M = masks.shape.size() == 3 ? masks.dim(0) : 0, P = M ? masks.dim(1) * masks.dim(2) : 0;
-  const int64_t image = x.numel(), C = P ? image / P : 0;
-  GB_CHECK(masks.shape.size() == 3 && x.shape.size() >= 2 && x.dim(-2) == masks.dim(1) && x.dim(-1) == masks.dim(2) &&
-               !y.shape.empty() && y.dim(0) == M && y.numel() == M * image,
-           "score_inputs: image ", shape_str(x.shape), " and masks ", shape_str(masks.shape),
-           " (an image [C, H, W] and masks [M, H, W]) do not make copies of shape ", shape_str(y.shape));
+  const auto [M, C, P] = check_score_inputs(x, masks, y);
   if (y.numel() == 0) return;
   GB_LAUNCH(score_inputs_kernel, ctx.grid_for(y.numel(), 256), 256, 0, ctx.stream())(
       x.data, masks.data, y.data, y.numel(), C, P, scale, noise_std, seed, noise_offset);

@@ -3,6 +3,7 @@
 // Gaussian cut at the borders: spatial_mask_at in element_formulas.h). One thread per output element.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cuda {
@@ -18,12 +19,8 @@ __global__ void spatial_masked_copies_kernel(bool gaussian, int64_t first, const
 }  // namespace
 
 void spatial_masked_copies(Context& ctx, bool gaussian, int64_t first, ConstView a, View y) {
-  const bool shaped = a.shape.size() >= 3 && !y.shape.empty();
-  const int64_t C = shaped ? a.dim(-3) : 0, w = shaped ? a.dim(-1) : 0, P = shaped ? a.dim(-2) * w : 0;
-  const int64_t M = shaped ? y.dim(0) : 0;
-  GB_CHECK(shaped && C * P == a.numel() && y.numel() == M * C * P && first >= 0 && first + M <= P,
-           "spatial_masked_copies: copies of the feature map ", shape_str(a.shape), " [C, h, w] for positions ",
-           first, " .. ", first + M - 1, " do not fit ", shape_str(y.shape));
+  const auto [M, C, P] = check_spatial_masked_copies(first, a, y);
+  const int64_t w = a.dim(-1);
   if (y.numel() == 0) return;
   GB_LAUNCH(spatial_masked_copies_kernel, ctx.grid_for(y.numel(), 256), 256, 0, ctx.stream())(
       gaussian, first, a.data, y.data, y.numel(), C, P, w);

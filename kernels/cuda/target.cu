@@ -4,6 +4,7 @@
 // maximum and sum by block reduction; then the K seed rows.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cuda {
@@ -55,26 +56,8 @@ __global__ void target_seeds_kernel(bool probability, const float* __restrict__ 
   __syncthreads();
 
   // Softmax statistics: max, then the sum of exp(z - max).
-  float m = -INFINITY, sum = 0.f;
-  if (probability) {
-    for (int64_t j = t; j < C; j += blockDim.x) m = fmaxf(m, z[j]);
-    total[t] = m;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-      if (t < s) total[t] = fmaxf(total[t], total[t + s]);
-      __syncthreads();
-    }
-    m = total[0];
-    __syncthreads();
-    for (int64_t j = t; j < C; j += blockDim.x) sum += expf(z[j] - m);
-    total[t] = sum;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-      if (t < s) total[t] += total[t + s];
-      __syncthreads();
-    }
-    sum = total[0];
-  }
+  float m = 0.f, sum = 1.f;
+  if (probability) softmax_stats<kThreads>(z, C, total, m, sum);
 
   for (int64_t k = 0; k < K; ++k) {
     const int64_t c = static_cast<int64_t>(classes[n * K + k]);
@@ -89,11 +72,7 @@ __global__ void target_seeds_kernel(bool probability, const float* __restrict__ 
 }  // namespace
 
 void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes) {
-  const int64_t N = logits.dim(0), C = logits.dim(1), K = N ? classes.dim(0) / N : 0;
-  GB_CHECK(K >= 1 && classes.dim(0) == N * K && seeds.dim(0) == N * K && seeds.dim(1) == C && K <= C &&
-               (given.data == nullptr || given.dim(0) == N * K),
-           "target_seeds: logits ", shape_str(logits.shape), ", given ", shape_str(given.shape), ", seeds ",
-           shape_str(seeds.shape), " and classes ", shape_str(classes.shape), " do not fit");
+  const auto [N, C, K] = check_target_seeds(logits, given, seeds, classes);
   GB_LAUNCH(target_seeds_kernel, static_cast<unsigned>(N), kThreads, 0, ctx.stream())(
       probability, logits.data, given.data, seeds.data, classes.data, C, K);
   check_launch("target_seeds");

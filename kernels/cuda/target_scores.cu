@@ -4,6 +4,7 @@
 // softmax's maximum and sum by block reduction, then one thread per class.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/shape_checks.h"
 #include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cuda {
@@ -20,27 +21,7 @@ __global__ void target_scores_kernel(bool probability, float scale, bool accumul
   const int64_t j = blockIdx.x;
   const float* z = logits + j * C;
   float m = 0.f, sum = 1.f;
-  if (probability) {  // the same branch for the whole block
-    m = -INFINITY;
-    for (int64_t i = t; i < C; i += blockDim.x) m = fmaxf(m, z[i]);
-    total[t] = m;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-      if (t < s) total[t] = fmaxf(total[t], total[t + s]);
-      __syncthreads();
-    }
-    m = total[0];
-    __syncthreads();
-    sum = 0.f;
-    for (int64_t i = t; i < C; i += blockDim.x) sum += expf(z[i] - m);
-    total[t] = sum;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-      if (t < s) total[t] += total[t + s];
-      __syncthreads();
-    }
-    sum = total[0];
-  }
+  if (probability) softmax_stats<kThreads>(z, C, total, m, sum);  // the same branch for the whole block
   for (int64_t k = t; k < K; k += blockDim.x) {
     const int64_t c = index_in_range(classes[k], C);
     const float s = c < 0 ? 0.f : target_score_at<float>(probability, z[c], m, sum);
@@ -53,14 +34,10 @@ __global__ void target_scores_kernel(bool probability, float scale, bool accumul
 
 void target_scores(Context& ctx, bool probability, float scale, bool accumulate, ConstView logits, ConstView classes,
                    int64_t column, View scores) {
-  const bool shaped = logits.shape.size() == 2 && scores.shape.size() == 2;
-  const int64_t M = shaped ? logits.dim(0) : 0, C = shaped ? logits.dim(1) : 0, K = classes.numel();
-  GB_CHECK(shaped && scores.dim(0) == K && column >= 0 && column + M <= scores.dim(1), "target_scores: logits ",
-           shape_str(logits.shape), " for ", K, " classes do not fit scores ", shape_str(scores.shape),
-           " at column ", column);
+  const auto [M, C, K, T] = check_target_scores(logits, classes, column, scores);
   if (M == 0 || K == 0) return;
   GB_LAUNCH(target_scores_kernel, static_cast<unsigned>(M), kThreads, 0, ctx.stream())(
-      probability, scale, accumulate, logits.data, classes.data, scores.data, C, K, scores.dim(1), column);
+      probability, scale, accumulate, logits.data, classes.data, scores.data, C, K, T, column);
   check_launch("target_scores");
 }
 

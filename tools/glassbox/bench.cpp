@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "explain/explain.h"
+#include "explain/perturbation.h"
 #include "tools/glassbox/args.h"
 
 namespace glassbox::tools {
@@ -210,6 +211,60 @@ void explain_table(const std::string& label, const std::shared_ptr<const Model>&
   }
 }
 
+// Perturbation methods on one image against the throughput limit: the distinct copies the method ran (F)
+// times our forward's per-image time at the chunk's batch size (the copies' own batch). Rounds alternate the
+// method and that forward; the ratio is the median of per-round ratios T / (F * forward ms per image).
+void perturbation_table(const std::string& label, const std::shared_ptr<const Model>& model,
+                        const SessionOptions& base, const explain::PerturbationOptions& po, const std::string& list,
+                        long rounds, long warmup) {
+  std::vector<explain::PerturbationMethod> methods;
+  for (const auto& name : split_list(list)) {
+    explain::PerturbationMethod m;
+    GB_CHECK(explain::parse_perturbation_method(name, m), "--perturbation: unknown method '", name, "'");
+    methods.push_back(m);
+  }
+  const Tensor one = random_input(*model, 1, base.device);
+  SessionOptions o = base;
+  o.profile = false;
+  explain::PerturbationExplainer ex(model, o, po);
+  const int64_t chunk = ex.batch_for(one.shape());
+  const Tensor copies = random_input(*model, chunk, base.device);
+  Session forward(model, o);
+  std::printf("\nlayer %s, %lld copies per forward pass\n\n| model | device | method | copies (F) | constant channels "
+              "skipped | ms per image | forward ms per image (batch %lld) | limit F x forward ms | vs limit | vs one "
+              "forward |\n|---|---|---|---|---|---|---|---|---|---|\n",
+              ex.layer().c_str(), static_cast<long long>(chunk), static_cast<long long>(chunk));
+  for (explain::PerturbationMethod m : methods) {
+    explain::PerturbationExplainer::Result last;
+    auto time_method = [&] {
+      const double t0 = now_ms();
+      last = ex.explain(one, {}, {m});
+      ex.session().synchronize();
+      return now_ms() - t0;
+    };
+    auto time_forward = [&] {
+      const double t0 = now_ms();
+      forward.run(copies);
+      forward.synchronize();
+      return (now_ms() - t0) / double(chunk);
+    };
+    for (long i = 0; i < warmup + 1; ++i) time_method(), time_forward();
+    std::vector<double> t, f, ratio;
+    for (long r = 0; r < rounds; ++r) {
+      t.push_back(time_method());
+      f.push_back(time_forward());
+      ratio.push_back(t.back() / (double(last.stats.forward_images) * f.back()));
+    }
+    const double F = double(last.stats.forward_images);
+    std::printf("| %s | %s | %s | %lld | %lld of %lld | %.1f | %.3f | %.1f | %.3f | %.1f |\n", label.c_str(),
+                base.device.str().c_str(), explain::perturbation_method_name(m),
+                static_cast<long long>(last.stats.forward_images), static_cast<long long>(last.stats.skipped_channels),
+                static_cast<long long>(last.stats.channels), median(t), median(f), F * median(f), median(ratio),
+                median(t) / median(f));
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int cmd_bench(const Args& a) {
@@ -239,11 +294,29 @@ int cmd_bench(const Args& a) {
       ex = std::make_unique<explain::Explainer>(model, o, eo);
       methods = explain::parse_methods(a.get("explain"));
     }
+    // With --perturbation, a "run" is a perturbation method (Score-CAM, ...; chunks of --chunk copies).
+    std::unique_ptr<explain::PerturbationExplainer> px;
+    std::vector<explain::PerturbationMethod> pmethods;
+    if (!a.get("perturbation").empty()) {
+      explain::PerturbationOptions po;
+      po.layer = a.get("layer");
+      po.batch = a.integer("chunk", 0);
+      po.rise_masks = a.integer("rise-masks", po.rise_masks);
+      px = std::make_unique<explain::PerturbationExplainer>(model, o, po);
+      for (const auto& name : split_list(a.get("perturbation"))) {
+        explain::PerturbationMethod m;
+        GB_CHECK(explain::parse_perturbation_method(name, m), "--perturbation: unknown method '", name, "'");
+        pmethods.push_back(m);
+      }
+    }
     auto time = [&](long k) {
-      if (!ex) return r.time(k);
+      if (!ex && !px) return r.time(k);
       const double t0 = now_ms();
-      for (long i = 0; i < k; ++i) ex->explain(r.input, {}, methods);
-      ex->session().synchronize();
+      for (long i = 0; i < k; ++i) {
+        if (ex) ex->explain(r.input, {}, methods);
+        if (px) px->explain(r.input, {}, pmethods);
+      }
+      (ex ? ex->session() : px->session()).synchronize();
       return (now_ms() - t0) / double(k);
     };
     time(3);  // plan, memory, autotune, warm caches
@@ -257,6 +330,17 @@ int cmd_bench(const Args& a) {
       std::printf("%.4f\n", time(k));
       std::fflush(stdout);
     }
+    return 0;
+  }
+
+  if (!a.get("perturbation").empty() && !a.flag("serve")) {
+    explain::PerturbationOptions po;
+    po.layer = a.get("layer");
+    po.batch = a.integer("chunk", 0);
+    po.rise_masks = a.integer("rise-masks", po.rise_masks);
+    po.samples = int(a.integer("samples", po.samples));
+    perturbation_table(model_label(a.positional[0]), model, base, po, a.get("perturbation"),
+                       std::max(1L, a.integer("iters", 3)), a.integer("warmup", 0));
     return 0;
   }
 

@@ -49,11 +49,13 @@ usage:
       [--rise-masks N] [--rise-cells N] [--rise-probability P] [--channel-softmax] [--one-hot]; progress on stderr
   glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
                  [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
-                 [--explain METHOD[,METHOD...] [--layer NAME]] [--serve]
+                 [--explain METHOD[,METHOD...] [--layer NAME]] [--perturbation METHOD[,...] [--chunk N]
+                 [--rise-masks N]] [--serve]
       latency and throughput on random input already on the device, per batch size and conv variant,
       interleaved (a markdown table; --json FILE writes the rows with memory); --profile adds per-operator
       times; --per-layer times each convolution under each variant (TFLOP/s, share of the fp32 peak);
-      --explain times explanations (top-1 class) against the forward pass, interleaved;
+      --explain times explanations (top-1 class) against the forward pass, interleaved; --perturbation
+      times perturbation methods on one image against F x our forward's per-image time (F: the copies run);
       --serve answers "run K" lines on stdin with the mean milliseconds of K forward passes (for the
       interleaved peer comparisons of tools/python/bench_cpu.py and bench_gpu.py)
 

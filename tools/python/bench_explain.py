@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""Grad-CAM throughput of glassbox next to torchcam and pytorch-grad-cam on resnet50, interleaved pair by pair.
+"""Grad-CAM (or Score-CAM) throughput of glassbox next to torchcam and pytorch-grad-cam on resnet50, interleaved
+pair by pair.
 
     python bench_explain.py --glassbox build/bin/glassbox --model build/models/full/resnet50/model.onnx \
-        [--device cpu|cuda] [--batch 1 8] [--pairs 8] [--threads 2] [--json OUT]
+        [--device cpu|cuda] [--batch 1 8] [--pairs 8] [--threads 2] [--method gradcam|scorecam] [--chunk 128]
+        [--json OUT]
+
+Score-CAM (--method scorecam): every engine masks the input with each of layer4's 2,048 upsampled, normalized
+channels, `--chunk` masked images per forward pass (torchcam's batch_size, pytorch-grad-cam's batch_size,
+glassbox's --chunk); glassbox skips constant channels (none with random weights and inputs, typically). The
+engines weight channels differently (glassbox: the paper's softmax probabilities; the peers: a softmax over
+channels), which costs nothing measurable next to the 2,048 forward passes.
 
 Each sample explains one batch for its top-1 classes with Grad-CAM at layer4 (glassbox: the same layer, the
 last 4-D activation before global pooling) and brings the maps to the input's resolution, as glassbox does:
@@ -47,11 +55,15 @@ def main():
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--pairs", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--method", default="gradcam", choices=["gradcam", "scorecam"])
+    ap.add_argument("--chunk", type=int, default=128, help="Score-CAM: masked images per forward pass")
     ap.add_argument("--json")
     args = ap.parse_args()
     from pytorch_grad_cam import GradCAM as PgcGradCAM
+    from pytorch_grad_cam import ScoreCAM as PgcScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     from torchcam.methods import GradCAM as TcGradCAM
+    from torchcam.methods import ScoreCAM as TcScoreCAM
 
     if args.device == "cpu":
         torch.set_num_threads(args.threads)
@@ -59,14 +71,18 @@ def main():
     model = torchvision.models.resnet50(weights=None).eval().to(dev)
     # torchcam's hooks stay on its model (its own usage) and would fire in the others' no_grad passes: a twin.
     tc_model = torchvision.models.resnet50(weights=None).eval().to(dev)
-    tc = TcGradCAM(tc_model, target_layer="layer4")
+    score = args.method == "scorecam"
+    tc = TcScoreCAM(tc_model, target_layer="layer4", batch_size=args.chunk) if score else \
+        TcGradCAM(tc_model, target_layer="layer4")
+    name = args.method
     records = []
-    print("| batch | engine | ms per batch | images/s | ratio to glassbox Grad-CAM |")
+    print("| batch | engine | ms per batch | images/s | ratio to glassbox %s |" % name)
     print("|---|---|---|---|---|")
     for batch in args.batch:
         x = torch.randn(batch, 3, 224, 224, device=dev)
+        method_args = ["--perturbation", "scorecam", "--chunk", str(args.chunk)] if score else ["--explain", "gradcam"]
         gb = subprocess.Popen([args.glassbox, "bench", args.model, "--batch", str(batch), "--threads", str(args.threads),
-                               "--device", args.device, "--explain", "gradcam", "--serve"],
+                               "--device", args.device, "--serve"] + method_args,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert gb.stdout.readline().strip() == "ready"
 
@@ -76,12 +92,21 @@ def main():
             return float(gb.stdout.readline())
 
         def run_torchcam():
+            if score:  # its scores come from its own no-grad passes
+                with torch.no_grad():
+                    scores = tc_model(x)
+                cls = scores.argmax(1).tolist()
+                maps = tc(cls, scores)[0]
+                return F.interpolate(maps.unsqueeze(1), size=x.shape[-2:], mode="bilinear", align_corners=False)
             scores = tc_model(x)
             cls = scores.argmax(1).tolist()
             maps = tc(cls, scores)[0]  # [N, 7, 7]
             return F.interpolate(maps.unsqueeze(1), size=x.shape[-2:], mode="bilinear", align_corners=False)
 
-        pgc = PgcGradCAM(model=model, target_layers=[model.layer4])
+        pgc = PgcScoreCAM(model=model, target_layers=[model.layer4]) if score else \
+            PgcGradCAM(model=model, target_layers=[model.layer4])
+        if score:
+            pgc.batch_size = args.chunk
 
         def run_pgc():
             with torch.no_grad():
@@ -95,16 +120,16 @@ def main():
         for fn in (run_torchcam, run_pgc, run_forward):  # warm-up
             fn()
         run_gb()
-        samples = {"glassbox gradcam": [], "torchcam gradcam": [], "pytorch-grad-cam gradcam": [], "pytorch forward": []}
+        samples = {"glassbox " + name: [], "torchcam " + name: [], "pytorch-grad-cam " + name: [], "pytorch forward": []}
         for _ in range(args.pairs):
-            samples["glassbox gradcam"].append(run_gb())
-            samples["torchcam gradcam"].append(timed(run_torchcam, args.device))
-            samples["pytorch-grad-cam gradcam"].append(timed(run_pgc, args.device))
+            samples["glassbox " + name].append(run_gb())
+            samples["torchcam " + name].append(timed(run_torchcam, args.device))
+            samples["pytorch-grad-cam " + name].append(timed(run_pgc, args.device))
             samples["pytorch forward"].append(timed(run_forward, args.device))
         gb.stdin.write("quit\n")
         gb.stdin.flush()
         gb.wait()
-        base = samples["glassbox gradcam"]
+        base = samples["glassbox " + name]
         for name, s in samples.items():
             ratio = statistics.median(b / a for a, b in zip(base, s))  # other / glassbox, per pair
             med = statistics.median(s)

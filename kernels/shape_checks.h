@@ -1,0 +1,75 @@
+// The shape contracts of the explanation kernels (kernels.h), checked in one place for every backend: each
+// function returns the sizes its kernels loop over, or throws naming the operator and the shapes.
+#pragma once
+#include <cstdint>
+
+#include "engine/error.h"
+#include "kernels/kernels.h"
+
+namespace glassbox::kernels {
+
+// target_seeds: N images, C classes, K targets per image.
+struct TargetSizes {
+  int64_t N = 0, C = 0, K = 0;
+};
+inline TargetSizes check_target_seeds(ConstView logits, ConstView given, View seeds, View classes) {
+  const bool shaped = logits.shape.size() == 2 && seeds.shape.size() == 2 && classes.shape.size() == 1;
+  TargetSizes s;
+  s.N = shaped ? logits.dim(0) : 0, s.C = shaped ? logits.dim(1) : 0;
+  s.K = s.N ? classes.dim(0) / s.N : 0;
+  GB_CHECK(shaped && s.K >= 1 && classes.dim(0) == s.N * s.K && seeds.dim(0) == s.N * s.K && seeds.dim(1) == s.C &&
+               s.K <= s.C && (given.data == nullptr || given.numel() == s.N * s.K),
+           "target_seeds: logits ", shape_str(logits.shape), ", given ", shape_str(given.shape), ", seeds ",
+           shape_str(seeds.shape), " and classes ", shape_str(classes.shape), " do not fit");
+  return s;
+}
+
+// target_scores: M rows of C logits, K classes, T columns of scores.
+struct ScoreSizes {
+  int64_t M = 0, C = 0, K = 0, T = 0;
+};
+inline ScoreSizes check_target_scores(ConstView logits, ConstView classes, int64_t column, View scores) {
+  const bool shaped = logits.shape.size() == 2 && scores.shape.size() == 2;
+  ScoreSizes s;
+  s.M = shaped ? logits.dim(0) : 0, s.C = shaped ? logits.dim(1) : 0, s.K = classes.numel();
+  s.T = shaped ? scores.dim(1) : 0;
+  GB_CHECK(shaped && scores.dim(0) == s.K && column >= 0 && column + s.M <= s.T, "target_scores: logits ",
+           shape_str(logits.shape), " for ", s.K, " classes do not fit scores ", shape_str(scores.shape),
+           " at column ", column);
+  return s;
+}
+
+// Copies of one image or feature map: M copies of C channels of P positions.
+struct CopySizes {
+  int64_t M = 0, C = 0, P = 0;
+};
+inline CopySizes check_score_inputs(ConstView x, ConstView masks, View y) {
+  CopySizes s;
+  s.M = masks.shape.size() == 3 ? masks.dim(0) : 0, s.P = s.M ? masks.dim(1) * masks.dim(2) : 0;
+  s.C = s.P ? x.numel() / s.P : 0;
+  GB_CHECK(masks.shape.size() == 3 && x.shape.size() >= 2 && x.dim(-2) == masks.dim(1) && x.dim(-1) == masks.dim(2) &&
+               !y.shape.empty() && y.dim(0) == s.M && y.numel() == s.M * x.numel(),
+           "score_inputs: image ", shape_str(x.shape), " and masks ", shape_str(masks.shape),
+           " (an image [C, H, W] and masks [M, H, W]) do not make copies of shape ", shape_str(y.shape));
+  return s;
+}
+inline CopySizes check_ablate_channels(ConstView a, ConstView channels, View y) {
+  CopySizes s;
+  s.M = channels.numel(), s.C = a.shape.size() >= 3 ? a.dim(-3) : 0, s.P = s.C ? a.numel() / s.C : 0;
+  GB_CHECK(a.shape.size() >= 3 && s.C * a.dim(-2) * a.dim(-1) == a.numel() && !y.shape.empty() && y.dim(0) == s.M &&
+               y.numel() == s.M * a.numel(),
+           "ablate_channels: ", s.M, " copies of the feature map ", shape_str(a.shape), " [C, h, w] do not fit ",
+           shape_str(y.shape));
+  return s;
+}
+inline CopySizes check_spatial_masked_copies(int64_t first, ConstView a, View y) {
+  const bool shaped = a.shape.size() >= 3 && !y.shape.empty();
+  CopySizes s;
+  s.C = shaped ? a.dim(-3) : 0, s.P = shaped ? a.dim(-2) * a.dim(-1) : 0, s.M = shaped ? y.dim(0) : 0;
+  GB_CHECK(shaped && s.C * s.P == a.numel() && y.numel() == s.M * s.C * s.P && first >= 0 && first + s.M <= s.P,
+           "spatial_masked_copies: copies of the feature map ", shape_str(a.shape), " [C, h, w] for positions ",
+           first, " .. ", first + s.M - 1, " do not fit ", shape_str(y.shape));
+  return s;
+}
+
+}  // namespace glassbox::kernels
