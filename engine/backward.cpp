@@ -49,7 +49,7 @@ BackwardPlan make_backward_plan(const Graph& g, const Plan& plan, const std::vec
 std::map<int, Tensor> execute_backward(const Graph& g, const Plan& plan, const BackwardPlan& bp,
                                        kernels::Backend& backend, RunMemory& memory,
                                        const std::map<int, Tensor>& forward, std::map<int, Tensor> seeds,
-                                       const std::vector<int>& stops) {
+                                       const std::vector<int>& stops, kernels::BackwardRule rule) {
   using kernels::ConstView;
   using kernels::View;
   const Device dev = backend.device();
@@ -94,7 +94,7 @@ std::map<int, Tensor> execute_backward(const Graph& g, const Plan& plan, const B
     }
     if (s.epilogue && s.epilogue->kind != kernels::Activation::none) {  // undo the fused activation, from y
       Tensor dz = fresh(dy.shape());
-      backend.activation_backward(*s.epilogue, {}, value_view(out), kernels::view_of(dy), kernels::view_of(dz));
+      backend.activation_backward(*s.epilogue, {}, value_view(out), kernels::view_of(dy), kernels::view_of(dz), rule);
       dy = dz;
     }
     std::vector<ConstView> in;
@@ -108,7 +108,10 @@ std::map<int, Tensor> execute_backward(const Graph& g, const Plan& plan, const B
       dx_views.push_back(wanted ? kernels::view_of(dx[i]) : View{nullptr, v >= 0 ? plan.shapes[v] : Shape{}, dev});
     }
     GB_CHECK(s.backward, g.nodes[s.node].describe(), ": no backward for this operator");
-    s.backward(backend, in, value_view(out), kernels::view_of(dy), dx_views);
+    if (rule != kernels::BackwardRule::gradient && s.activation && dx_views[0].data)  // a rectifier under a rule
+      backend.activation_backward(*s.activation, in[0], value_view(out), kernels::view_of(dy), dx_views[0], rule);
+    else
+      s.backward(backend, in, value_view(out), kernels::view_of(dy), dx_views);
     for (size_t i = 0; i < s.inputs.size(); ++i)
       if (dx[i].raw()) accumulate(s.inputs[i], std::move(dx[i]));
   }

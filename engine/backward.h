@@ -22,9 +22,12 @@ BackwardPlan make_backward_plan(const Graph& g, const Plan& plan, const std::vec
 // forward: the forward pass's tensors by value id (kept values and inputs); seeds: gradient tensors by value id
 // (on the backend's device, each of its value's shape). Returns the gradient of every stop (zeros where no seed
 // reaches it). Gradients of values read by several steps are summed.
+// rule: how the rectifiers pass gradients back (kernels::BackwardRule: the gradient, Deconvnet, guided
+// backpropagation); every other operator takes its gradient.
 std::map<int, Tensor> execute_backward(const Graph& g, const Plan& plan, const BackwardPlan& bp,
                                        kernels::Backend& backend, RunMemory& memory,
                                        const std::map<int, Tensor>& forward, std::map<int, Tensor> seeds,
-                                       const std::vector<int>& stops);
+                                       const std::vector<int>& stops,
+                                       kernels::BackwardRule rule = kernels::BackwardRule::gradient);
 
 }  // namespace glassbox

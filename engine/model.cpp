@@ -343,7 +343,7 @@ Result Session::run_from(const Tensor& values, int64_t first_image, int64_t imag
   return r;
 }
 
-std::map<std::string, Tensor> Session::backward(const std::vector<Tensor>& seeds) {
+std::map<std::string, Tensor> Session::backward(const std::vector<Tensor>& seeds, kernels::BackwardRule rule) {
   GB_CHECK(!grad_wrt_.empty(), "backward needs track_gradients() before the run");
   GB_CHECK(!last_forward_.empty(), "backward needs a run first (with the gradients tracked)");
   const Graph& g = model_->graph();
@@ -371,7 +371,7 @@ std::map<std::string, Tensor> Session::backward(const std::vector<Tensor>& seeds
   std::vector<int> stops;
   for (const auto& w : grad_wrt_) stops.push_back(w.second);
   std::map<int, Tensor> forward = K == 1 ? last_forward_ : repeat_forward(plan, bp, K);
-  auto grads = execute_backward(g, plan, bp, *backend_, memory_, forward, std::move(seed_map), stops);
+  auto grads = execute_backward(g, plan, bp, *backend_, memory_, forward, std::move(seed_map), stops, rule);
   std::map<std::string, Tensor> out;
   for (const auto& w : grad_wrt_) out[w.first] = grads.at(w.second);
   return out;

@@ -111,7 +111,10 @@ class Session {
   // given to track_gradients, on the session's device. K seeds per image in one batched pass: seeds of K times the
   // run's batch, row n*K + k for image n; the gradients come in the same row order (the forward values the
   // backward reads are repeated K times on the device; the forward is not run again).
-  std::map<std::string, Tensor> backward(const std::vector<Tensor>& seeds);
+  // rule: how the rectifiers pass gradients back (kernels::BackwardRule: the gradient, or Deconvnet's or guided
+  // backpropagation's rule), chosen per call on the same plan.
+  std::map<std::string, Tensor> backward(const std::vector<Tensor>& seeds,
+                                         kernels::BackwardRule rule = kernels::BackwardRule::gradient);
 
   // Forward from a value (Ablation-CAM, ReciproCAM): after enable_run_from(layer), every run also keeps what the
   // steps after the layer read from before it, and run_from(values) runs only those steps with `values` in place

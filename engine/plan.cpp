@@ -200,6 +200,8 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
       }
     }
     for (int o : s.outputs) p.storage[o] = kept.count(o) ? Storage::kept : Storage::arena;
+    if (op.pointwise && !s.epilogue && is_pointwise_activation(n.op))
+      s.activation = std::make_shared<const kernels::ActivationAttrs>(*op.pointwise);
     s.run = std::move(op.run);
     s.backward = std::move(op.backward);
     s.backward_inputs = op.backward_inputs;

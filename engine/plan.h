@@ -35,6 +35,9 @@ struct Step {
   bool backward_output = false;      // the backward reads the forward output (derivatives taken from y)
   bool identity = false;             // a copy step: output = input
   std::shared_ptr<const kernels::ActivationAttrs> epilogue;  // a fused activation to undo first (from y)
+  // A standalone pointwise activation: its attributes, so a backward rule (deconvnet, guided) can replace its
+  // gradient (kernels::BackwardRule).
+  std::shared_ptr<const kernels::ActivationAttrs> activation;
 };
 
 enum class Storage { none, constant, input, arena, kept, alias };

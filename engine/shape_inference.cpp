@@ -188,7 +188,9 @@ OpPlan plan_activation(const NodeCtx& c, ActivationAttrs act) {
   p.run = [act](Backend& b, const Ins& in, const Outs& out) { b.activation(act, in[0], out[0]); };
   const bool from_input = !derivative_from_output(act);
   p.backward = [act, from_input](Backend& b, const Ins& in, ConstView y, ConstView dy, const Outs& dx) {
-    if (dx[0].data) b.activation_backward(act, from_input ? in[0] : ConstView{}, from_input ? ConstView{} : y, dy, dx[0]);
+    if (dx[0].data)
+      b.activation_backward(act, from_input ? in[0] : ConstView{}, from_input ? ConstView{} : y, dy, dx[0],
+                            kernels::BackwardRule::gradient);
   };
   if (from_input) p.backward_inputs = {0};
   else p.backward_output = true;

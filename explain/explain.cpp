@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "explain/method_names.h"
+
 namespace glassbox::explain {
 
 namespace {
@@ -20,12 +22,10 @@ const std::pair<CamMethod, const char*> kMethods[] = {
 }  // namespace
 
 CamMethod parse_method(const std::string& name) {
-  std::string known;
-  for (const auto& [m, n] : kMethods) {
-    if (name == n) return m;
-    known += (known.empty() ? "" : ", ") + std::string(n);
-  }
-  fail("unknown explanation method '", name, "' (available: ", known, ")");
+  CamMethod m;
+  GB_CHECK(find_method(kMethods, name, m), "unknown explanation method '", name, "' (available: ", names_in(kMethods),
+           ")");
+  return m;
 }
 
 std::vector<CamMethod> parse_methods(const std::string& list) {
@@ -41,17 +41,9 @@ std::vector<CamMethod> parse_methods(const std::string& list) {
   return methods;
 }
 
-const char* method_name(CamMethod m) {
-  for (const auto& [k, n] : kMethods)
-    if (k == m) return n;
-  return "?";
-}
+const char* method_name(CamMethod m) { return name_in(kMethods, m); }
 
-std::vector<CamMethod> all_methods() {
-  std::vector<CamMethod> v;
-  for (const auto& [m, n] : kMethods) v.push_back(m);
-  return v;
-}
+std::vector<CamMethod> all_methods() { return methods_in(kMethods); }
 
 Targets make_targets(Session& session, const Tensor& logits, const Target& target) {
   GB_CHECK(logits.rank() == 2, "explanations need logits [N, classes]; the model's output is ",

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "explain/method_names.h"
+
 namespace glassbox::explain {
 
 namespace {
@@ -21,22 +23,12 @@ Tensor rows(const Tensor& t, int64_t begin, int64_t end) { return t.slice(begin,
 }  // namespace
 
 bool parse_perturbation_method(const std::string& name, PerturbationMethod& method) {
-  for (const auto& [m, n] : kMethods)
-    if (name == n) return method = m, true;
-  return false;
+  return find_method(kMethods, name, method);
 }
 
-const char* perturbation_method_name(PerturbationMethod m) {
-  for (const auto& [k, n] : kMethods)
-    if (k == m) return n;
-  return "?";
-}
+const char* perturbation_method_name(PerturbationMethod m) { return name_in(kMethods, m); }
 
-std::vector<PerturbationMethod> all_perturbation_methods() {
-  std::vector<PerturbationMethod> v;
-  for (const auto& [m, n] : kMethods) v.push_back(m);
-  return v;
-}
+std::vector<PerturbationMethod> all_perturbation_methods() { return methods_in(kMethods); }
 
 PerturbationExplainer::PerturbationExplainer(std::shared_ptr<const Model> model, SessionOptions session,
                                              PerturbationOptions options)

@@ -17,7 +17,7 @@ void Backend::global_avg_pool_backward(ConstView, View) { no_backward(*this, "Gl
 void Backend::batchnorm_backward(float, ConstView, ConstView, ConstView, View) {
   no_backward(*this, "BatchNormalization");
 }
-void Backend::activation_backward(const ActivationAttrs&, ConstView, ConstView, ConstView, View) {
+void Backend::activation_backward(const ActivationAttrs&, ConstView, ConstView, ConstView, View, BackwardRule) {
   no_backward(*this, "activations");
 }
 void Backend::binary_backward(BinaryOp, ConstView, ConstView, ConstView, View, View) {
@@ -37,6 +37,7 @@ void Backend::fuse_layer_maps(float, bool, ConstView, View) { no_backward(*this,
 void Backend::target_seeds(bool, ConstView, ConstView, View, View) { no_backward(*this, "target seeds"); }
 void Backend::repeat_rows(ConstView, View) { no_backward(*this, "repeated rows"); }
 void Backend::noisy_copies(float, uint32_t, ConstView, View) { no_backward(*this, "noisy copies"); }
+void Backend::channel_abs_max(ConstView, View) { no_backward(*this, "saliency"); }
 void Backend::row_ranges(ConstView, View) { no_backward(*this, "row ranges"); }
 void Backend::gather_rows(ConstView, ConstView, View) { no_backward(*this, "gathered rows"); }
 void Backend::score_inputs(float, float, uint32_t, uint64_t, ConstView, ConstView, View) {
@@ -48,6 +49,17 @@ void Backend::target_scores(bool, float, bool, ConstView, ConstView, int64_t, Vi
 void Backend::ablate_channels(ConstView, ConstView, View) { no_backward(*this, "ablated channels"); }
 void Backend::spatial_masked_copies(bool, int64_t, ConstView, View) { no_backward(*this, "spatial masks"); }
 void Backend::rise_masks(uint32_t, uint64_t, int64_t, float, View) { no_backward(*this, "RISE masks"); }
+void Backend::affine_resample(ConstView, ConstView, View) { no_backward(*this, "affine resampling"); }
+void Backend::affine_resample_backward(ConstView, ConstView, View) {
+  no_backward(*this, "affine resampling's backward");
+}
+void Backend::tv_gradient(float, ConstView, View) { no_backward(*this, "total variation"); }
+void Backend::adam_step(float, float, float, float, int64_t, ConstView, View, View, View) {
+  no_backward(*this, "Adam steps");
+}
+void Backend::scale_add(float, ConstView, float, float, View) { no_backward(*this, "scale_add"); }
+void Backend::unit_seed(int64_t, int64_t, int64_t, float, View) { no_backward(*this, "unit seeds"); }
+void Backend::dot(float, bool, ConstView, ConstView, View) { no_backward(*this, "dot products"); }
 void Backend::reduce_mean_backward(const std::vector<int>&, ConstView, View) { no_backward(*this, "ReduceMean"); }
 
 }  // namespace glassbox::kernels

@@ -93,6 +93,21 @@ GB_HOST_DEVICE inline float activation_derivative_at_output(const ActivationAttr
   return 1.f;
 }
 
+// A rectifier's backward under a rule (BackwardRule in kernels.h), from its output y: true for the rectifiers
+// (relu, clip, leaky_relu with alpha >= 0), whose forward mask y determines; dx in `dx`.
+GB_HOST_DEVICE inline bool is_rectifier(const ActivationAttrs& a) {
+  return a.kind == Activation::relu || a.kind == Activation::clip ||
+         (a.kind == Activation::leaky_relu && a.alpha >= 0.f);
+}
+GB_HOST_DEVICE inline float rule_backward_at(BackwardRule rule, const ActivationAttrs& a, float y, float dy) {
+  if (rule == BackwardRule::deconvnet) {
+    if (a.kind == Activation::leaky_relu) return dy < 0.f ? a.alpha * dy : dy;
+    return dy > 0.f ? dy : 0.f;
+  }
+  const float g = dy * activation_derivative_at_output(a, y);
+  return rule == BackwardRule::guided && !(dy > 0.f) ? 0.f : g;
+}
+
 // Max/average pooling backward for output (oh, ow) of one plane: adds g to the window's first maximum (the tap
 // pool2d_at returns), or g / count to each tap pool2d_at averaged, through add(index in the plane, value) (a plain
 // += on the CPU, an atomic add on the GPU, where windows overlap across threads).
@@ -224,6 +239,51 @@ GB_HOST_DEVICE inline float rise_mask_at(uint32_t seed, uint64_t i, int64_t cell
   const float g11 = rise_cell(seed, i, cells, probability, y1, x1);
   const float top = g00 + (g01 - g00) * tx, bottom = g10 + (g11 - g10) * tx;
   return top + (bottom - top) * ty;
+}
+
+// ---- Activation maximization (Backend::affine_resample .. adam_step in kernels.h).
+
+// The four bilinear taps of output pixel (ox, oy) under the affine map p = (a, b, c, d, e, f) of an H x W plane:
+// (sx, sy) = (a ox + b oy + c, d ox + e oy + f); taps at rows y0, y0 + 1 and columns x0, x0 + 1 (y0 = floor(sy),
+// x0 = floor(sx)), each reflected into the plane (pad_source_index, reflect); idx[k] the flat index in the plane,
+// w[k] the weight, in the order (y0, x0), (y0, x1), (y1, x0), (y1, x1).
+GB_HOST_DEVICE inline void affine_taps(const float* p, int64_t H, int64_t W, int64_t ox, int64_t oy, int64_t idx[4],
+                                       float w[4]) {
+  const float sx = p[0] * float(ox) + p[1] * float(oy) + p[2];
+  const float sy = p[3] * float(ox) + p[4] * float(oy) + p[5];
+  const float fx = floorf(sx), fy = floorf(sy);
+  const float tx = sx - fx, ty = sy - fy;
+  // Far outside (a NaN or a huge coordinate) reads the plane's first pixel: the reflection of an index is defined
+  // for any int64, and the float is clamped before its conversion.
+  const float lim = 1e9f;
+  const int64_t x0 = static_cast<int64_t>(fx > -lim && fx < lim ? fx : 0.f);
+  const int64_t y0 = static_cast<int64_t>(fy > -lim && fy < lim ? fy : 0.f);
+  const int64_t c0 = pad_source_index(x0, 0, W, PadMode::reflect), c1 = pad_source_index(x0 + 1, 0, W, PadMode::reflect);
+  const int64_t r0 = pad_source_index(y0, 0, H, PadMode::reflect), r1 = pad_source_index(y0 + 1, 0, H, PadMode::reflect);
+  idx[0] = r0 * W + c0, idx[1] = r0 * W + c1, idx[2] = r1 * W + c0, idx[3] = r1 * W + c1;
+  w[0] = (1.f - ty) * (1.f - tx), w[1] = (1.f - ty) * tx, w[2] = ty * (1.f - tx), w[3] = ty * tx;
+}
+
+// d TV / d x[i, j] for the squared total variation of an H x W plane, TV = sum (x[i+1, j] - x[i, j])^2 +
+// (x[i, j+1] - x[i, j])^2: 2 (x[i,j] - x[i-1,j]) [i > 0] - 2 (x[i+1,j] - x[i,j]) [i < H-1], likewise along j.
+template <class T>
+GB_HOST_DEVICE inline T tv_gradient_at(const T* plane, int64_t H, int64_t W, int64_t i, int64_t j) {
+  const T c = plane[i * W + j];
+  T g = T(0);
+  if (i > 0) g += T(2) * (c - plane[(i - 1) * W + j]);
+  if (i < H - 1) g -= T(2) * (plane[(i + 1) * W + j] - c);
+  if (j > 0) g += T(2) * (c - plane[i * W + j - 1]);
+  if (j < W - 1) g -= T(2) * (plane[i * W + j + 1] - c);
+  return g;
+}
+
+// One Adam step (Kingma & Ba 2015, Algorithm 1), ascent: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+// p += lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / c1, v_hat = v / c2, c1 = 1 - b1^step, c2 = 1 - b2^step.
+GB_HOST_DEVICE inline void adam_at(float lr, float b1, float b2, float eps, float c1, float c2, float g, float& m,
+                                   float& v, float& p) {
+  m = b1 * m + (1.f - b1) * g;
+  v = b2 * v + (1.f - b2) * g * g;
+  p += lr * (m / c1) / (sqrtf(v / c2) + eps);
 }
 
 }  // namespace glassbox::kernels

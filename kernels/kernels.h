@@ -40,6 +40,15 @@ struct View {
 inline ConstView view_of(const Tensor& t) { return {t.data<float>(), t.shape(), t.device()}; }
 inline View view_of(Tensor& t) { return {t.data<float>(), t.shape(), t.device()}; }
 
+// How a backward pass goes through the rectifiers (relu, clip, leaky_relu), chosen per call
+// (element_formulas.h: rule_backward_at); every other operator takes its gradient under every rule.
+//   gradient   dx = dy * act'(x)
+//   deconvnet  dx = the rectifier applied to dy, the forward mask ignored: ReLU(dy) for relu and clip,
+//              leaky_relu(dy) for leaky_relu (Zeiler & Fergus 2014)
+//   guided     dx = dy * act'(x) * [dy > 0] (Springenberg et al. 2015; for ReLU6/Clip the forward mask is
+//              lo < x < hi)
+enum class BackwardRule { gradient, deconvnet, guided };
+
 // Pointwise activations; also the fused epilogue of convolution and GEMM.
 enum class Activation { none, relu, clip, leaky_relu, sigmoid, hard_sigmoid, hard_swish };
 
@@ -172,7 +181,9 @@ class Backend {
   // dx = dy * act'(x). The derivative is read from the output y for relu, clip, leaky_relu (alpha >= 0), sigmoid
   // and hard_sigmoid (y determines it), from the input x for hard_swish (it does not); the other may be empty.
   // At a kink the derivative is 0 (relu at 0, clip at its bounds), as PyTorch's autograd takes it.
-  virtual void activation_backward(const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx);
+  // With a rule other than gradient, relu, clip and leaky_relu follow it (BackwardRule; read from y).
+  virtual void activation_backward(const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx,
+                                   BackwardRule rule);
   // y = a op b with broadcasting: da = sum over a's broadcast dimensions of dy * dy/da, likewise db. Add and Sub
   // read only the shapes of a and b (their data may be null).
   virtual void binary_backward(BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db);
@@ -217,6 +228,9 @@ class Backend {
   // every backend; an image's noise does not depend on its place in the batch).
   virtual void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y);
 
+  // Saliency: y[n, p] = max over c of |x[n, c, p]| for x [N, C, ...] and y [N, ...] (Simonyan et al. 2014).
+  virtual void channel_abs_max(ConstView x, View y);
+
   // ---- Perturbation methods (Score-CAM, SS-CAM, IS-CAM, Ablation-CAM, ReciproCAM, RISE): masked copies made on
   // the device chunk by chunk, and their scores gathered there.
   // range [R, 2] = (min, max) of each row of x [R, ...] (NaN rows give NaN).
@@ -245,6 +259,32 @@ class Backend {
   // cw = ceil(W / cells); cropped to H x W at the shift dy = floor(uniform_noise(seed, 2^62 + 2i) * ch),
   // dx = floor(uniform_noise(seed, 2^62 + 2i + 1) * cw).
   virtual void rise_masks(uint32_t seed, uint64_t first, int64_t cells, float probability, View y);
+
+  // ---- Activation maximization (explain/ascent.h): the robustness transforms, regularizers and optimizer steps
+  // on the device.
+  // y [N, C, OH, OW] = x [N, C, H, W] resampled bilinearly at the affine map of each image, params [N, 6] = (a, b,
+  // c, d, e, f): output pixel (ox, oy) reads x at (sx, sy) = (a ox + b oy + c, d ox + e oy + f) (pixel centres at
+  // integer coordinates), the four taps floor(s), floor(s) + 1 with weights 1 - t, t, each tap index reflected into
+  // the image (pad_source_index, PadMode::reflect). element_formulas.h: affine_taps.
+  virtual void affine_resample(ConstView params, ConstView x, View y);
+  // The transpose of affine_resample in x: dx = A^T dy (dx overwritten; each output's dy scattered to its four
+  // taps with their weights).
+  virtual void affine_resample_backward(ConstView params, ConstView dy, View dx);
+  // dx += scale * d TV(x) / dx for x [..., H, W], TV the squared total variation of each plane:
+  // TV = sum over (i, j) of (x[i+1, j] - x[i, j])^2 + (x[i, j+1] - x[i, j])^2 (element_formulas.h: tv_gradient_at).
+  virtual void tv_gradient(float scale, ConstView x, View dx);
+  // Adam (Kingma & Ba 2015), ascent, per element: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+  // param += lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps); step counts from 1.
+  virtual void adam_step(float lr, float b1, float b2, float eps, int64_t step, ConstView grad, View m, View v,
+                         View param);
+  // y = a * x + b * y + c per element; a term whose coefficient is 0 is not read (x may be empty when a = 0; b = 0
+  // overwrites y, NaN included).
+  virtual void scale_add(float a, ConstView x, float b, float c, View y);
+  // seed [N, C, ...] += weight at row `row`, channel `channel`: at every position with weight / positions when
+  // position < 0 (the gradient of the channel's mean), else at that position only (flat index in the plane).
+  virtual void unit_seed(int64_t row, int64_t channel, int64_t position, float weight, View seed);
+  // out [1] = scale * sum_i a[i] b[i] (+ out with accumulate); a and b of equal size.
+  virtual void dot(float scale, bool accumulate, ConstView a, ConstView b, View out);
 
   // Kernel research: the named variants of an operator, and which one runs.
   virtual std::vector<std::string> variants(const std::string& op) const = 0;

@@ -72,4 +72,46 @@ inline CopySizes check_spatial_masked_copies(int64_t first, ConstView a, View y)
   return s;
 }
 
+// channel_abs_max: N images of C channels of P positions.
+inline CopySizes check_channel_abs_max(ConstView x, View y) {
+  CopySizes s;
+  s.M = x.shape.size() >= 2 ? x.dim(0) : 0, s.C = x.shape.size() >= 2 ? x.dim(1) : 0;
+  s.P = s.M && s.C ? x.numel() / (s.M * s.C) : 0;
+  GB_CHECK(x.shape.size() >= 2 && !y.shape.empty() && y.dim(0) == s.M && y.numel() == s.M * s.P,
+           "channel_abs_max: ", shape_str(x.shape), " [N, C, ...] does not reduce to ", shape_str(y.shape));
+  return s;
+}
+
+// affine_resample (and its backward): N images of C channels, input H x W, output OH x OW.
+struct ResampleSizes {
+  int64_t N = 0, C = 0, H = 0, W = 0, OH = 0, OW = 0;
+};
+inline ResampleSizes check_affine_resample(ConstView params, ConstView x, ConstView y) {
+  const bool shaped = x.shape.size() == 4 && y.shape.size() == 4;
+  ResampleSizes s;
+  if (shaped) s = {x.dim(0), x.dim(1), x.dim(2), x.dim(3), y.dim(2), y.dim(3)};
+  GB_CHECK(shaped && y.dim(0) == s.N && y.dim(1) == s.C && params.numel() == 6 * s.N && (s.H > 0 && s.W > 0),
+           "affine_resample: params ", shape_str(params.shape), " [N, 6], x ", shape_str(x.shape), " and y ",
+           shape_str(y.shape), " do not fit");
+  return s;
+}
+// tv_gradient: planes of H x W.
+inline CopySizes check_tv_gradient(ConstView x, View dx) {
+  CopySizes s;
+  const bool shaped = x.shape.size() >= 2 && x.shape == dx.shape;
+  s.C = shaped ? x.dim(-2) : 0, s.P = shaped ? x.dim(-1) : 0, s.M = s.C > 0 && s.P > 0 ? x.numel() / (s.C * s.P) : 0;
+  GB_CHECK(shaped, "tv_gradient: x ", shape_str(x.shape), " and dx ", shape_str(dx.shape), " [..., H, W] differ");
+  return s;
+}
+inline void check_same_size(const char* op, ConstView a, ConstView b) {
+  GB_CHECK(a.numel() == b.numel(), op, ": ", shape_str(a.shape), " and ", shape_str(b.shape), " differ in size");
+}
+inline void check_unit_seed(int64_t row, int64_t channel, int64_t position, View seed) {
+  const bool shaped = seed.shape.size() >= 2;
+  const int64_t P = shaped ? seed.numel() / (seed.dim(0) * seed.dim(1)) : 0;
+  GB_CHECK(shaped && row >= 0 && row < seed.dim(0) && channel >= 0 && channel < seed.dim(1) && position < P,
+           "unit_seed: row ", row, ", channel ", channel, ", position ", position, " outside the seed ",
+           shape_str(seed.shape));
+}
+
 }  // namespace glassbox::kernels

@@ -66,8 +66,9 @@ class CpuBackend final : public Backend {
   void batchnorm_backward(float eps, ConstView scale, ConstView var, ConstView dy, View dx) override {
     cpu::batchnorm_backward(ctx_, eps, scale, var, dy, dx);
   }
-  void activation_backward(const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx) override {
-    cpu::activation_backward(ctx_, a, x, y, dy, dx);
+  void activation_backward(const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx,
+                           BackwardRule rule) override {
+    cpu::activation_backward(ctx_, a, x, y, dy, dx, rule);
   }
   void binary_backward(BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db) override {
     cpu::binary_backward(ctx_, op, a, b, dy, da, db);
@@ -101,6 +102,7 @@ class CpuBackend final : public Backend {
     cpu::target_seeds(ctx_, probability, logits, given, seeds, classes);
   }
   void repeat_rows(ConstView x, View y) override { cpu::repeat_rows(ctx_, x, y); }
+  void channel_abs_max(ConstView x, View y) override { cpu::channel_abs_max(ctx_, x, y); }
   void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y) override {
     cpu::noisy_copies(ctx_, std_fraction, seed, x, y);
   }
@@ -122,6 +124,22 @@ class CpuBackend final : public Backend {
   }
   void rise_masks(uint32_t seed, uint64_t first, int64_t cells, float probability, View y) override {
     cpu::rise_masks(ctx_, seed, first, cells, probability, y);
+  }
+  void affine_resample(ConstView params, ConstView x, View y) override { cpu::affine_resample(ctx_, params, x, y); }
+  void affine_resample_backward(ConstView params, ConstView dy, View dx) override {
+    cpu::affine_resample_backward(ctx_, params, dy, dx);
+  }
+  void tv_gradient(float scale, ConstView x, View dx) override { cpu::tv_gradient(ctx_, scale, x, dx); }
+  void adam_step(float lr, float b1, float b2, float eps, int64_t step, ConstView g, View m, View v,
+                 View p) override {
+    cpu::adam_step(ctx_, lr, b1, b2, eps, step, g, m, v, p);
+  }
+  void scale_add(float a, ConstView x, float b, float c, View y) override { cpu::scale_add(ctx_, a, x, b, c, y); }
+  void unit_seed(int64_t row, int64_t channel, int64_t position, float weight, View seed) override {
+    cpu::unit_seed(ctx_, row, channel, position, weight, seed);
+  }
+  void dot(float scale, bool accumulate, ConstView a, ConstView b, View out) override {
+    cpu::dot(ctx_, scale, accumulate, a, b, out);
   }
 
   // "conv2d": the convolution algorithm; "sgemm": the GEMM micro-kernel under convolution, Gemm and MatMul.

@@ -45,11 +45,14 @@ __global__ void fill_zero_kernel(float* y, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) y[i] = 0.f;
 }
 
-// dx = dy * act'(x) (from x when given, else from y; element_formulas.h).
-__global__ void activation_backward_kernel(ActivationAttrs a, const float* __restrict__ x, const float* __restrict__ y,
-                                           const float* __restrict__ dy, float* __restrict__ dx, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    dx[i] = dy[i] * (x ? activation_derivative_at_input(a, x[i]) : activation_derivative_at_output(a, y[i]));
+// dx = dy * act'(x) (from x when given, else from y), or a rectifier's backward rule from y (element_formulas.h).
+__global__ void activation_backward_kernel(ActivationAttrs a, BackwardRule rule, const float* __restrict__ x,
+                                           const float* __restrict__ y, const float* __restrict__ dy,
+                                           float* __restrict__ dx, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    if (rule != BackwardRule::gradient) dx[i] = rule_backward_at(rule, a, y[i], dy[i]);
+    else dx[i] = dy[i] * (x ? activation_derivative_at_input(a, x[i]) : activation_derivative_at_output(a, y[i]));
+  }
 }
 
 }  // namespace
@@ -61,12 +64,15 @@ void fill_zero(Context& ctx, View y) {
   check_launch("fill_zero");
 }
 
-void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx) {
+void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx,
+                         BackwardRule rule) {
   const int64_t n = dx.numel();
   if (n == 0) return;
   GB_CHECK(!x.empty() || (!y.empty() && a.kind != Activation::hard_swish),
            "activation backward needs the input x for hard_swish, else x or y");
-  GB_LAUNCH(activation_backward_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a, x.data, y.data, dy.data,
+  if (!is_rectifier(a)) rule = BackwardRule::gradient;
+  GB_CHECK(rule == BackwardRule::gradient || !y.empty(), "the deconvnet and guided rules read the rectifier's output y");
+  GB_LAUNCH(activation_backward_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a, rule, x.data, y.data, dy.data,
                                                                                     dx.data, n);
   check_launch("activation_backward");
 }

@@ -43,7 +43,8 @@ void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, Cons
 void pool2d_backward(Context& ctx, const Pool2dAttrs& a, ConstView x, ConstView dy, View dx);
 void global_avg_pool_backward(Context& ctx, ConstView dy, View dx);
 void batchnorm_backward(Context& ctx, float epsilon, ConstView scale, ConstView var, ConstView dy, View dx);
-void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx);
+void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx,
+                         BackwardRule rule);
 void binary_backward(Context& ctx, BinaryOp op, ConstView a, ConstView b, ConstView dy, View da, View db);
 void gemm_backward(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView dy, View dA, View dB);
 void matmul_backward(Context& ctx, ConstView a, ConstView b, ConstView dy, View da, View db);
@@ -62,6 +63,7 @@ void fuse_layer_maps(Context& ctx, float gamma, bool first, ConstView map, View 
 void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes);
 void repeat_rows(Context& ctx, ConstView x, View y);
 void noisy_copies(Context& ctx, float std_fraction, uint32_t seed, ConstView x, View y);
+void channel_abs_max(Context& ctx, ConstView x, View y);
 // row_ranges.cu .. rise_masks.cu: the perturbation methods' ranges, gathered rows, masked and ablated copies,
 // target scores and RISE masks (formulas in kernels.h and element_formulas.h).
 void row_ranges(Context& ctx, ConstView x, View range);
@@ -73,5 +75,14 @@ void target_scores(Context& ctx, bool probability, float scale, bool accumulate,
 void ablate_channels(Context& ctx, ConstView a, ConstView channels, View y);
 void spatial_masked_copies(Context& ctx, bool gaussian, int64_t first, ConstView a, View y);
 void rise_masks(Context& ctx, uint32_t seed, uint64_t first, int64_t cells, float probability, View y);
+// affine_resample.cu .. ascent_steps.cu: activation maximization's transforms, regularizers, optimizer and seeds.
+void affine_resample(Context& ctx, ConstView params, ConstView x, View y);
+void affine_resample_backward(Context& ctx, ConstView params, ConstView dy, View dx);
+void tv_gradient(Context& ctx, float scale, ConstView x, View dx);
+void adam_step(Context& ctx, float lr, float b1, float b2, float eps, int64_t step, ConstView grad, View m, View v,
+               View param);
+void scale_add(Context& ctx, float a, ConstView x, float b, float c, View y);
+void unit_seed(Context& ctx, int64_t row, int64_t channel, int64_t position, float weight, View seed);
+void dot(Context& ctx, float scale, bool accumulate, ConstView a, ConstView b, View out);
 
 }  // namespace glassbox::kernels::cuda

@@ -439,7 +439,17 @@ TEST(Backends, Backward) {
       a.kind = kind, a.alpha = kind == Activation::clip ? -0.5f : 0.2f, a.beta = kind == Activation::clip ? 0.7f : 0.5f;
       cs.push_back({"activation_backward " + std::to_string(int(kind)) + (from_x ? " x" : " y"), {{3, 50}, {3, 50}},
                     {3, 50}, [a, from_x](Backend& b, const std::vector<ConstView>& in, View dx) {
-                      b.activation_backward(a, from_x ? in[0] : ConstView{}, from_x ? ConstView{} : in[0], in[1], dx);
+                      b.activation_backward(a, from_x ? in[0] : ConstView{}, from_x ? ConstView{} : in[0], in[1], dx,
+                                            BackwardRule::gradient);
+                    }});
+    }
+  for (Activation kind : {Activation::relu, Activation::clip, Activation::leaky_relu, Activation::sigmoid})
+    for (BackwardRule rule : {BackwardRule::deconvnet, BackwardRule::guided}) {
+      ActivationAttrs a;
+      a.kind = kind, a.alpha = kind == Activation::clip ? -0.5f : 0.2f, a.beta = kind == Activation::clip ? 0.7f : 0.5f;
+      cs.push_back({"activation_backward rule " + std::to_string(int(rule)) + " kind " + std::to_string(int(kind)),
+                    {{3, 50}, {3, 50}}, {3, 50}, [a, rule](Backend& b, const std::vector<ConstView>& in, View dx) {
+                      b.activation_backward(a, {}, in[0], in[1], dx, rule);
                     }});
     }
   const std::pair<Shape, Shape> shapes[] = {{{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {3, 1}}, {{1, 3, 1}, {2, 1, 4}}};
@@ -561,6 +571,8 @@ TEST(Backends, Explain) {
                   View seeds{out.data, {3, 50}, out.device}, classes{out.data + 150, {3}, out.device};
                   b.target_seeds(true, in[0], view_of(on_device), seeds, classes);
                 }});
+  cs.push_back({"channel_abs_max", {{3, 4, 5, 7}}, {3, 5, 7},
+                [](Backend& b, const std::vector<ConstView>& in, View y) { b.channel_abs_max(in[0], y); }});
   cs.push_back({"repeat_rows", {{3, 5, 4}}, {9, 5, 4},
                 [](Backend& b, const std::vector<ConstView>& in, View y) { b.repeat_rows(in[0], y); }});
   cs.push_back({"noisy_copies", {{2, 3, 8, 8}}, {10, 3, 8, 8},
@@ -672,6 +684,105 @@ TEST(Backends, Perturbation) {
                     b.rise_masks(11, r.first, r.cells, r.probability, y);
                   }});
   expect_all(cs, participants_for("explain"));
+}
+
+// Activation maximization: affine resampling (rotation, scale, shifts far outside the image: reflected taps) and
+// its transpose, the total variation gradient (accumulated), Adam (two steps), scale_add, unit seeds and dot.
+std::vector<float> affine_params(int64_t N) {
+  std::vector<float> p;
+  for (int64_t n = 0; n < N; ++n) {
+    const float angle = 0.3f * float(n) - 0.2f, scale = 1.f + 0.1f * float(n), tx = 3.5f * float(n) - 2.25f;
+    p.insert(p.end(), {scale * std::cos(angle), -scale * std::sin(angle), tx, scale * std::sin(angle),
+                       scale * std::cos(angle), -1.75f - 9.f * float(n)});
+  }
+  return p;
+}
+
+TEST(Backends, Ascent) {
+  std::vector<Case> cs;
+  const Shape sizes[][2] = {{{3, 2, 13, 11}, {3, 2, 13, 11}}, {{2, 3, 12, 16}, {2, 3, 7, 9}}};
+  for (const auto& sz : sizes) {
+    const Shape in = sz[0], out = sz[1];
+    cs.push_back({"affine_resample " + shape_str(in) + " -> " + shape_str(out), {in}, out,
+                  [N = in[0]](Backend& b, const std::vector<ConstView>& x, View y) {
+                    const Tensor params = on_device(b, {N, 6}, affine_params(N));
+                    b.affine_resample(view_of(params), x[0], y);
+                  }});
+    cs.push_back({"affine_resample_backward " + shape_str(out) + " -> " + shape_str(in), {out}, in,
+                  [N = in[0]](Backend& b, const std::vector<ConstView>& dy, View dx) {
+                    const Tensor params = on_device(b, {N, 6}, affine_params(N));
+                    b.affine_resample_backward(view_of(params), dy[0], dx);
+                  }});
+  }
+  for (const Shape& s : {Shape{2, 3, 9, 10}, Shape{1, 1, 1, 5}})
+    cs.push_back({"tv_gradient " + shape_str(s), {s, s}, s, [](Backend& b, const std::vector<ConstView>& in, View dx) {
+                    b.copy(in[1], dx);
+                    b.tv_gradient(-0.7f, in[0], dx);
+                  }});
+  const int64_t n = 1000;
+  cs.push_back({"adam_step", {{n}, {n}, {n}, {n}}, {3 * n}, [n](Backend& b, const std::vector<ConstView>& in, View out) {
+                  View m{out.data, {n}, out.device}, v{out.data + n, {n}, out.device}, p{out.data + 2 * n, {n}, out.device};
+                  b.copy(in[1], m), b.copy(in[2], v), b.copy(in[3], p);
+                  b.adam_step(0.05f, 0.9f, 0.999f, 1e-8f, 1, in[0], m, v, p);
+                  b.adam_step(0.05f, 0.9f, 0.999f, 1e-8f, 7, in[0], m, v, p);
+                },
+                {2}});
+  cs.push_back({"scale_add", {{7, 33}, {7, 33}}, {7, 33}, [](Backend& b, const std::vector<ConstView>& in, View y) {
+                  b.copy(in[1], y);
+                  b.scale_add(-0.3f, in[0], 0.8f, 0.25f, y);
+                  b.scale_add(2.f, in[0], 1.f, 0.f, y);
+                }});
+  cs.push_back({"scale_add overwrite", {{5, 9}}, {5, 9}, [](Backend& b, const std::vector<ConstView>& in, View y) {
+                  b.scale_add(0.f, {}, 0.f, 1.5f, y);  // y's guard-filled NaN contents are not read
+                  b.scale_add(3.f, in[0], 0.f, 0.f, y);
+                }});
+  cs.push_back({"unit_seed", {{3, 4, 5, 6}}, {3, 4, 5, 6}, [](Backend& b, const std::vector<ConstView>& in, View s) {
+                  b.copy(in[0], s);
+                  b.unit_seed(1, 2, -1, 3.f, s);
+                  b.unit_seed(2, 3, 17, -2.f, s);
+                  b.unit_seed(0, 0, 0, 0.5f, s);
+                }});
+  cs.push_back({"dot", {{1000}, {1000}, {1}}, {1}, [](Backend& b, const std::vector<ConstView>& in, View out) {
+                  b.copy(in[2], out);
+                  b.dot(0.5f, true, in[0], in[1], out);
+                  b.dot(-2.f, true, in[1], in[1], out);
+                }});
+  expect_all(cs, participants_for("ascent"));
+}
+
+// The backward of affine_resample is its transpose: <A x, y> = <x, A^T y>, sums in float64; the identity map copies.
+TEST(Backends, AffineResampleAdjoint) {
+  auto b = make_cpu_backend(2);
+  std::mt19937 rng(5);
+  for (const auto& sz : {std::pair<Shape, Shape>{{3, 2, 13, 11}, {3, 2, 13, 11}}, {{2, 3, 12, 16}, {2, 3, 7, 9}}}) {
+    const Tensor x = random_tensor(sz.first, false, rng), y = random_tensor(sz.second, false, rng);
+    const Tensor params = Tensor::from_vector<float>({sz.first[0], 6}, affine_params(sz.first[0]));
+    Tensor ax = Tensor::empty(sz.second), aty = Tensor::empty(sz.first);
+    b->affine_resample(view_of(params), view_of(x), view_of(ax));
+    b->affine_resample_backward(view_of(params), view_of(y), view_of(aty));
+    double lhs = 0, rhs = 0, scale = 0;
+    for (int64_t i = 0; i < y.numel(); ++i) lhs += double(ax.data<float>()[i]) * double(y.data<float>()[i]);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      rhs += double(x.data<float>()[i]) * double(aty.data<float>()[i]);
+      scale += std::fabs(double(x.data<float>()[i]) * double(aty.data<float>()[i]));
+    }
+    EXPECT_LE(std::fabs(lhs - rhs), 1e-6 * scale) << lhs << " vs " << rhs;
+  }
+  const Shape s = {2, 3, 6, 7};
+  const Tensor x = random_tensor(s, false, rng);
+  const Tensor id = Tensor::from_vector<float>({2, 6}, {1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0});
+  Tensor y = Tensor::empty(s);
+  b->affine_resample(view_of(id), view_of(x), view_of(y));
+  for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(y.data<float>()[i], x.data<float>()[i]);
+  // A shift by (2, -1) reads x[i + 1, j - 2] reflected (ONNX Pad reflect: ... 2 1 [0 1 2 ...]).
+  const Tensor shift = Tensor::from_vector<float>({2, 6}, {1, 0, -2, 0, 1, 1, 1, 0, -2, 0, 1, 1});
+  b->affine_resample(view_of(shift), view_of(x), view_of(y));
+  auto reflect = [](int64_t i, int64_t n) { return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i); };
+  for (int64_t p = 0; p < 2 * 3; ++p)
+    for (int64_t i = 0; i < 6; ++i)
+      for (int64_t j = 0; j < 7; ++j)
+        ASSERT_EQ(y.data<float>()[(p * 6 + i) * 7 + j],
+                  x.data<float>()[(p * 6 + reflect(i + 1, 6)) * 7 + reflect(j - 2, 7)]);
 }
 
 // Host memory into a guarded device view through Backend::upload.

@@ -260,7 +260,8 @@ TEST(CpuBackward, Activations) {
       c.wrt = {0};
       c.backward = [a, from_input](Backend& bk, const Inputs& in, ConstView y, ConstView dy,
                                    const std::vector<View>& g) {
-        bk.activation_backward(a, from_input ? in[0] : ConstView{}, from_input ? ConstView{} : y, dy, g[0]);
+        bk.activation_backward(a, from_input ? in[0] : ConstView{}, from_input ? ConstView{} : y, dy, g[0],
+                               BackwardRule::gradient);
       };
       c.kinks = act.kinks;
       if (act.kind == Activation::hard_swish) {  // spread over the three pieces

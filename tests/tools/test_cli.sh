@@ -54,5 +54,31 @@ rc=$?; check "explain runs perturbation methods next to gradient ones, with prog
 "$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method gradcam --layer blockz --out "$TMP/ex" >/dev/null 2>"$TMP/err7.txt"
 rc=$?; check "a wrong layer name lists the nearest names" '[ $rc -eq 1 ] && grep -q "nearest names" "$TMP/err7.txt"'
 
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4 "x" $7*256+$8}'; }
+"$GB" features "$MODEL" "$PHOTOS/coffee.png" "$PHOTOS/chelsea.png" "$TMP/missing.png" --layer blocks.3 --out "$TMP/feat" \
+  >"$TMP/features.txt" 2>"$TMP/err_features.txt"
+rc=$?; check "features writes a grid of every channel and an energy overlay per image" '[ $rc -eq 1 ] && [ "$(png_size "$TMP/feat/coffee_blocks.3_grid.png")" = 400x343 ] && [ "$(png_size "$TMP/feat/chelsea_blocks.3_energy.png")" = 224x224 ] && grep -q "missing.png" "$TMP/err_features.txt"'
+check "features prints the layer statistics over the batch" 'grep -q "statistics of blocks.3 \[40, 28, 28\] over 2 images" "$TMP/features.txt" && grep -q "dead channels .* of 40" "$TMP/features.txt" && grep -q "zeros .*%" "$TMP/features.txt"'
+"$GB" features "$MODEL" "$PHOTOS/coffee.png" --layer stem --top 8 --rank max --normalize shared --colormap gray --out "$TMP/feat" >"$TMP/features2.txt"
+rc=$?; check "features --top ranks channels per image" '[ $rc -eq 0 ] && [ "$(png_size "$TMP/feat/coffee_stem_grid.png")" = 340x340 ] && grep -q "top 8 by max" "$TMP/features2.txt"'
+"$GB" filters "$MODEL" --layer stem --out "$TMP/filt" >"$TMP/filters.txt"
+rc=$?; check "filters draws the first convolution as RGB tiles, BatchNorm folded" '[ $rc -eq 0 ] && [ "$(png_size "$TMP/filt/stem_filters.png")" = 151x151 ] && grep -q "\[32, 3, 3, 3\] (BatchNormalization folded" "$TMP/filters.txt" && grep -q "RGB" "$TMP/filters.txt"'
+"$GB" filters "$MODEL" --layer blocks.3 --max-filters 8 --max-channels 4 --out "$TMP/filt" >"$TMP/filters2.txt"
+rc=$?; check "filters draws deeper layers as filters x channels, capped" '[ $rc -eq 0 ] && [ "$(png_size "$TMP/filt/blocks.3_filters.png")" = 101x201 ] && grep -q "8 of 40 filters (rows) x 4 of 144" "$TMP/filters2.txt"'
+"$GB" filters "$MODEL" --layer blocks.2 --out "$TMP/filt" >/dev/null 2>"$TMP/err_filters.txt"
+rc=$?; check "filters names a layer that is not a convolution" '[ $rc -eq 1 ] && [ $(wc -l <"$TMP/err_filters.txt") -eq 1 ] && grep -q "blocks.2.*(Add), not by a convolution" "$TMP/err_filters.txt"'
+
+"$GB" saliency "$MODEL" "$PHOTOS/coffee.png" --method gradient,guided --out "$TMP/sal" >"$TMP/sal.txt" 2>&1
+rc=$?; check "saliency writes a map per method and guided's signal picture" '[ $rc -eq 0 ] && [ -f "$TMP/sal/coffee_gradient_967.png" ] && [ -f "$TMP/sal/coffee_guided_967.png" ] && [ -f "$TMP/sal/coffee_guided_967_signal.png" ]'
+"$GB" saliency "$MODEL" "$PHOTOS/coffee.png" --method lrp >/dev/null 2>"$TMP/err10.txt"
+rc=$?; check "an unknown saliency method lists the methods" '[ $rc -eq 1 ] && grep -q "guided-gradcam" "$TMP/err10.txt"'
+
+"$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method gradcam --out "$TMP/tbex" --tensorboard "$TMP/tb" >/dev/null 2>&1
+rc=$?; check "explain --tensorboard writes an event file" '[ $rc -eq 0 ] && [ $(find "$TMP/tb" -name "events.out.tfevents.*" -size +1k | wc -l) -eq 1 ]'
+
+SMALL="$(dirname "$0")/../data/perturbation/model.onnx"
+"$GB" dream "$SMALL" --batch-classes 1,3 --steps 8 --size 24 --out "$TMP/dream" --tensorboard "$TMP/tbd" >"$TMP/dream.txt" 2>&1
+rc=$?; check "dream renders one image per class and logs the objective" '[ $rc -eq 0 ] && [ $(ls "$TMP/dream"/dream_*.png | wc -l) -eq 2 ] && grep -q "step    7" "$TMP/dream.txt" && [ $(find "$TMP/tbd" -name "events.out.tfevents.*" | wc -l) -eq 1 ]'
+
 echo "$((total - fails)) passed, $fails failed"
 [ $fails -eq 0 ]

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "explain/explain.h"
+#include "explain/ascent.h"
 #include "explain/perturbation.h"
 #include "tools/glassbox/args.h"
 
@@ -265,6 +266,51 @@ void perturbation_table(const std::string& label, const std::shared_ptr<const Mo
   }
 }
 
+// Gradient ascent: milliseconds per Adam step for a batch of class objectives (pixel parameterization, transforms
+// on), against one forward + backward to the input of the same batch; rounds alternate the two (median of
+// per-round ratios).
+void ascent_table(const std::string& label, const std::shared_ptr<const Model>& model, const SessionOptions& base,
+                  const std::vector<long>& batches, long steps, long rounds) {
+  std::printf("\n| model | batch | device | ms per ascent step | ascent steps/s | forward+backward ms | step / "
+              "(forward+backward) |\n|---|---|---|---|---|---|---|\n");
+  for (long batch : batches) {
+    const Tensor x = random_input(*model, batch, base.device);
+    Session fb(model, base);
+    const std::string input = model->input_names()[0];
+    fb.track_gradients({input});
+    const Tensor logits = fb.run(x).output();
+    const Tensor seed = Tensor::zeros(logits.shape());
+    explain::AscentOptions o;
+    o.height = x.dim(2), o.width = x.dim(3), o.steps = int(steps), o.log_every = int(steps);
+    explain::Dreamer dreamer(model, base, o);
+    std::vector<explain::Objective> objectives;
+    for (long b = 0; b < batch; ++b) objectives.push_back(explain::Objective::of(explain::Term::logit(b)));
+    auto time_ascent = [&] {
+      const double t0 = now_ms();
+      dreamer.run(objectives);
+      dreamer.session().synchronize();
+      return (now_ms() - t0) / double(steps);
+    };
+    auto time_fb = [&] {
+      const double t0 = now_ms();
+      fb.run(x);
+      fb.backward({seed});
+      fb.synchronize();
+      return now_ms() - t0;
+    };
+    time_ascent(), time_fb();  // plans, memory
+    std::vector<double> t, f, ratio;
+    for (long r = 0; r < rounds; ++r) {
+      t.push_back(time_ascent());
+      f.push_back(time_fb());
+      ratio.push_back(t.back() / f.back());
+    }
+    std::printf("| %s | %ld | %s | %.1f | %.2f | %.1f | %.3f |\n", label.c_str(), batch, base.device.str().c_str(),
+                median(t), 1000.0 / median(t), median(f), median(ratio));
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int cmd_bench(const Args& a) {
@@ -330,6 +376,12 @@ int cmd_bench(const Args& a) {
       std::printf("%.4f\n", time(k));
       std::fflush(stdout);
     }
+    return 0;
+  }
+
+  if (!a.get("ascent").empty()) {
+    ascent_table(model_label(a.positional[0]), model, base, batches, std::max(1L, a.integer("ascent", 8)),
+                 std::max(1L, a.integer("iters", 3)));
     return 0;
   }
 

@@ -1,4 +1,5 @@
-// The glassbox command line: inspect, run, explain, bench (bench.cpp).
+// The glassbox command line: inspect, run, explain (explain.h, perturbation.h), saliency (saliency.cpp), features and
+// filters (features.cpp), bench (bench.cpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +19,10 @@
 #include "explain/perturbation.h"
 #include "tools/glassbox/image.h"
 #include "tools/glassbox/overlay.h"
+#include "tools/glassbox/cli_common.h"
+#include "tools/glassbox/dream.h"
+#include "tools/glassbox/features.h"
+#include "tools/glassbox/saliency.h"
 #include "tools/glassbox/labels.h"
 
 namespace fs = std::filesystem;
@@ -43,38 +48,54 @@ usage:
       (or --probability); one overlay PNG per image, method and class in DIR (default explanations), and with
       --save-raw each map as .npy (float32, H x W at the input's resolution, in [0, 1]). --layer: an ONNX value
       name or a friendly scope such as "layer4"; default: the last 4-D activation before global pooling;
-      --fuse-layers: LayerCAM's multi-layer fusion with these (shallower) layers.
+      --fuse-layers: LayerCAM's multi-layer fusion with these (shallower) layers. --tensorboard DIR (explain,
+      saliency, features): every picture also as a TensorBoard image in an event file in DIR.
       Perturbation methods (scorecam, sscam, iscam, ablationcam, reciprocam, rise; not in "all") take
       [--chunk N] (copies per forward pass; default from a 1 GiB budget) [--samples N] [--noise-std S] [--seed N]
       [--rise-masks N] [--rise-cells N] [--rise-probability P] [--channel-softmax] [--one-hot]; progress on stderr
+  glassbox saliency MODEL.onnx IMAGE... [--method gradient|deconvnet|guided|guided-gradcam|smoothgrad[,...]|all]
+                    [--class K | --top K] [--probability] [--layer NAME] [--samples N] [--noise-std S] [--out DIR]
+      pixel-space explanations: the gradient at the input (saliency), Deconvnet, guided backpropagation (backward
+      rules of the rectifiers, chosen per call), guided Grad-CAM (--layer) and SmoothGrad; per image, method and
+      class a map overlay PNG in DIR (default saliency), and for Deconvnet/guided the signal as an RGB picture
+  glassbox features MODEL.onnx IMAGE... [--layer NAME] [--top K] [--rank mean|max] [--normalize channel|shared]
+                    [--colormap viridis|gray|jet|turbo] [--out DIR] [--batch N] [--device cpu|cuda]
+                    [preprocessing options as for run]
+      feature maps of a layer (default: the last 4-D activation before global pooling): per image
+      DIR/<image>_<layer>_grid.png (every channel, or the top K by mean or max activation, ranked per image;
+      each tile min-max normalized, or --normalize shared over all tiles; channel numbers in the corners) and
+      DIR/<image>_<layer>_energy.png (the mean over channels, upsampled over the image); then the layer's
+      statistics over all images: zeros, dead channels (never positive), constant channels, mean activation
+      (DIR default features)
+  glassbox filters MODEL.onnx [--layer NAME] [--max-filters N] [--max-channels N] [--normalize filter|shared]
+                   [--out DIR]
+      the weights of the Conv that computes the layer (directly or through an activation; default: the first
+      Conv) as DIR/<layer>_filters.png, after the importer's BatchNormalization folding (the weights the engine
+      runs): RGB tiles when the filters read 3 channels, else a gray grid of filters (rows) x input channels
+      (columns; depthwise: one tile per filter); 0 is mid gray, +-max|w| per filter (or shared) white / black;
+      --max-filters (default 64) and --max-channels (default 32) cap the grid
+  glassbox dream MODEL.onnx (--layer L --channel C[,C...] [--neuron] | --layer L --energy | --class K[,K...]
+                 [--probability]) [--steps N] [--size S] [--param pixel|fourier] [--lr X] [--seed N] [--l2 X]
+                 [--tv X] [--blur-every N] [--no-transforms] [--out DIR] [--tensorboard DIR]
+      activation maximization by gradient ascent (Adam) on pixels or a decorrelated Fourier basis, with random
+      jitter, scale and rotation each step; one batch row per objective; DIR/dream_<objective>.png, the objective
+      every 32 steps, and the final class probabilities
   glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
                  [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
                  [--explain METHOD[,METHOD...] [--layer NAME]] [--perturbation METHOD[,...] [--chunk N]
-                 [--rise-masks N]] [--serve]
+                 [--rise-masks N]] [--ascent STEPS] [--serve]
       latency and throughput on random input already on the device, per batch size and conv variant,
       interleaved (a markdown table; --json FILE writes the rows with memory); --profile adds per-operator
       times; --per-layer times each convolution under each variant (TFLOP/s, share of the fp32 peak);
       --explain times explanations (top-1 class) against the forward pass, interleaved; --perturbation
       times perturbation methods on one image against F x our forward's per-image time (F: the copies run);
+      --ascent STEPS times gradient-ascent steps (one class objective per batch row) against forward+backward;
       --serve answers "run K" lines on stdin with the mean milliseconds of K forward passes (for the
       interleaved peer comparisons of tools/python/bench_cpu.py and bench_gpu.py)
 
 preprocessing SPEC: "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
 (pixels 0..255, RGB). Default: the model's "glassbox.preprocess" metadata, else torchvision's ImageNet values.
 )";
-
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else o += c;
-  }
-  return o;
-}
 
 int cmd_inspect(const Args& a) {
   GB_CHECK(a.positional.size() == 1, "inspect takes one MODEL.onnx");
@@ -91,22 +112,6 @@ int cmd_inspect(const Args& a) {
   for (const auto& l : layers) std::printf("%-*s  %-20s  %s\n", int(w), l.name.c_str(), l.op.c_str(), shape_str(l.shape).c_str());
   std::printf("\n%zu layers\n", layers.size());
   return 0;
-}
-
-Preprocess preprocess_for(const Model& model, const Args& a) {
-  Preprocess p;
-  const Shape in = model.input_shape();
-  if (in.size() == 4 && in[2] > 0 && in[3] == in[2]) {
-    p.crop = static_cast<int>(in[2]);
-    p.resize = static_cast<int>(std::lround(in[2] * 256.0 / 224.0));
-  }
-  p = Preprocess::parse(model.metadata("glassbox.preprocess"), p);
-  p = Preprocess::parse(a.get("preprocess"), p);
-  if (!a.get("resize").empty()) p.resize = static_cast<int>(a.integer("resize", 0));
-  if (!a.get("crop").empty()) p.crop = static_cast<int>(a.integer("crop", 0));
-  if (!a.get("mean").empty()) p = Preprocess::parse("mean=" + a.get("mean"), p);
-  if (!a.get("std").empty()) p = Preprocess::parse("std=" + a.get("std"), p);
-  return p;
 }
 
 std::vector<std::string> labels_for(const Model& model, const std::string& model_path, const Args& a) {
@@ -141,26 +146,6 @@ std::vector<std::pair<int64_t, double>> top_classes(const float* z, int64_t C, i
 
 // Loads paths[start, start + count): the images that decode, their paths, and one stderr line (and with json one
 // record) per image that does not.
-struct LoadedImages {
-  std::vector<tools::Image> images;
-  std::vector<std::string> names;
-};
-LoadedImages load_images(const std::vector<std::string>& paths, size_t start, size_t count, int64_t max_pixels,
-                         int& failures, bool json) {
-  LoadedImages l;
-  for (size_t i = start; i < std::min(paths.size(), start + count); ++i) {
-    try {
-      l.images.push_back(tools::load_image(paths[i], max_pixels));
-      l.names.push_back(paths[i]);
-    } catch (const Error& e) {
-      ++failures;
-      std::fprintf(stderr, "glassbox: %s\n", e.what());
-      if (json) std::printf("{\"image\": \"%s\", \"error\": \"%s\"}\n", json_escape(paths[i]).c_str(), json_escape(e.what()).c_str());
-    }
-  }
-  return l;
-}
-
 int cmd_run(const Args& a) {
   GB_CHECK(a.positional.size() >= 2, "run takes MODEL.onnx and at least one IMAGE");
   const std::string model_path = a.positional[0];
@@ -238,11 +223,7 @@ int cmd_explain(const Args& a) {
     }
     for (auto m : explain::parse_methods(name)) methods.push_back(m);
   }
-  explain::Target target;
-  GB_CHECK(a.get("class").empty() || a.get("top").empty(), "give --class or --top, not both");
-  if (!a.get("class").empty()) target.classes = {a.integer("class", 0)};
-  target.top = static_cast<int>(std::max(1L, a.integer("top", 1)));
-  target.probability = a.flag("probability");
+  const explain::Target target = target_from(a);
   explain::ExplainOptions eo;
   eo.layer = a.get("layer");
   eo.fuse_layers = split_list(a.get("fuse-layers"));
@@ -274,6 +255,7 @@ int cmd_explain(const Args& a) {
   }
   const std::string layer = explainer ? explainer->layer() : perturber->layer();
   fs::create_directories(out_dir);
+  PictureSink pictures(a);
   std::printf("layer %s\n", layer.c_str());
   int failures = 0;
   // --html FILE: a page with each image, its top-5 classes and every map (PNG paths relative to the page).
@@ -331,7 +313,7 @@ int cmd_explain(const Args& a) {
           const float* map = maps.data<float>() + row * H * W;
           const std::string stem = fs::path(names[i]).stem().string() + "_" + method + "_" + std::to_string(cls);
           const std::string png = (fs::path(out_dir) / (stem + ".png")).string();
-          tools::save_png(png, tools::overlay(seen, map, cmap));
+          pictures.save(png, tools::overlay(seen, map, cmap), int64_t(start / batch));
           if (a.flag("save-raw")) tools::save_npy((fs::path(out_dir) / (stem + ".npy")).string(), map, {H, W});
           std::printf("%s  %-20s %4lld %-24s -> %s\n", names[i].c_str(), method,
                       static_cast<long long>(cls), label_of(labels, cls).c_str(), png.c_str());
@@ -369,7 +351,13 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
     if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw", "channel-softmax", "one-hot"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
-    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, bench; glassbox --help)\n", cmd.c_str());
+    if (cmd == "saliency") return tools::cmd_saliency(parse_args(argc, argv, 2, {"probability"}));
+    if (cmd == "features") return cmd_features(parse_args(argc, argv, 2, {}));
+    if (cmd == "filters") return cmd_filters(parse_args(argc, argv, 2, {}));
+    if (cmd == "dream")
+      return tools::cmd_dream(parse_args(argc, argv, 2, {"probability", "neuron", "energy", "no-transforms"}));
+    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, saliency, features, filters, dream, "
+                 "bench; glassbox --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "glassbox: %s\n", e.what());

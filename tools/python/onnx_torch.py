@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
 
+import backward_rules
+
 
 class OnnxNet(torch.nn.Module):
     """Runs a static ONNX graph node by node with torch.nn.functional (PyTorch eager on exactly that graph).
@@ -19,8 +21,11 @@ class OnnxNet(torch.nn.Module):
     Initializers become buffers (so .cuda() moves them); attributes and constant-shape inputs (Clip bounds,
     Reshape shape, Pad pads, ReduceMean axes) are read once here. Each plan step is (fn, inputs, output)."""
 
-    def __init__(self, path):
+    def __init__(self, path, rule=None):
+        """rule: None, or "gradient", "deconvnet", "guided": Relu, Clip and LeakyRelu then run as
+        backward_rules.Rectifier (their backward follows the rule)."""
         super().__init__()
+        self.rule = rule
         model = onnx.load(path)
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         g = model.graph
@@ -102,7 +107,16 @@ class OnnxNet(torch.nn.Module):
             lo = a.get("min", self._const(node, 1))
             hi = a.get("max", self._const(node, 2))
             lo, hi = (None if v is None else float(v) for v in (lo, hi))
+            if self.rule:
+                return (lambda t: backward_rules.clip(t, lo, hi, self.rule)), x[:1]
             return (lambda t: torch.clamp(t, lo, hi)), x[:1]
+        if op == "Relu" and self.rule:
+            return (lambda t: backward_rules.relu(t, self.rule)), x[:1]
+        if op == "LeakyRelu":
+            alpha = float(a.get("alpha", 0.01))
+            if self.rule:
+                return (lambda t: backward_rules.leaky_relu(t, alpha, self.rule)), x[:1]
+            return (lambda t: F.leaky_relu(t, alpha)), x[:1]
         if op == "Reshape":  # 0 copies the input dimension; the shape may be computed (Shape/Gather chains)
             if x[1] in self.consts:
                 shape = [int(s) for s in self._const(node, 1)]

@@ -1,0 +1,73 @@
+#include "tools/glassbox/cli_common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+namespace glassbox::tools {
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      o += buf;
+    } else o += c;
+  }
+  return o;
+}
+
+Preprocess preprocess_for(const Model& model, const Args& a) {
+  Preprocess p;
+  const Shape in = model.input_shape();
+  if (in.size() == 4 && in[2] > 0 && in[3] == in[2]) {
+    p.crop = static_cast<int>(in[2]);
+    p.resize = static_cast<int>(std::lround(in[2] * 256.0 / 224.0));
+  }
+  p = Preprocess::parse(model.metadata("glassbox.preprocess"), p);
+  p = Preprocess::parse(a.get("preprocess"), p);
+  if (!a.get("resize").empty()) p.resize = static_cast<int>(a.integer("resize", 0));
+  if (!a.get("crop").empty()) p.crop = static_cast<int>(a.integer("crop", 0));
+  if (!a.get("mean").empty()) p = Preprocess::parse("mean=" + a.get("mean"), p);
+  if (!a.get("std").empty()) p = Preprocess::parse("std=" + a.get("std"), p);
+  return p;
+}
+
+LoadedImages load_images(const std::vector<std::string>& paths, size_t start, size_t count, int64_t max_pixels,
+                         int& failures, bool json) {
+  LoadedImages l;
+  for (size_t i = start; i < std::min(paths.size(), start + count); ++i) {
+    try {
+      l.images.push_back(tools::load_image(paths[i], max_pixels));
+      l.names.push_back(paths[i]);
+    } catch (const Error& e) {
+      ++failures;
+      std::fprintf(stderr, "glassbox: %s\n", e.what());
+      if (json) std::printf("{\"image\": \"%s\", \"error\": \"%s\"}\n", json_escape(paths[i]).c_str(), json_escape(e.what()).c_str());
+    }
+  }
+  return l;
+}
+
+explain::Target target_from(const Args& a) {
+  explain::Target target;
+  GB_CHECK(a.get("class").empty() || a.get("top").empty(), "give --class or --top, not both");
+  if (!a.get("class").empty()) target.classes.assign(1, a.integer("class", 0));
+  target.top = static_cast<int>(std::max(1L, a.integer("top", 1)));
+  target.probability = a.flag("probability");
+  return target;
+}
+
+PictureSink::PictureSink(const Args& a) {
+  if (!a.get("tensorboard").empty()) tb_ = std::make_unique<EventWriter>(a.get("tensorboard"));
+}
+
+void PictureSink::save(const std::string& png_path, const Image& image, int64_t step) {
+  save_png(png_path, image);
+  if (tb_) tb_->add_image(std::filesystem::path(png_path).stem().string(), step, image);
+}
+
+}  // namespace glassbox::tools
