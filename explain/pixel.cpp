@@ -30,7 +30,7 @@ const char* pixel_method_name(PixelMethod m) { return name_in(kMethods, m); }
 std::vector<PixelMethod> all_pixel_methods() { return methods_in(kMethods); }
 
 PixelExplainer::PixelExplainer(std::shared_ptr<const Model> model, SessionOptions session, PixelOptions options)
-    : model_(std::move(model)), options_(std::move(options)), session_(model_, std::move(session)) {
+    : model_(std::move(model)), options_(std::move(options)), session_options_(session), session_(model_, session) {
   GB_CHECK(model_->input_names().size() == 1, "pixel-space explanations take single-input models");
   input_ = model_->input_names()[0];
   layer_ = options_.layer.empty() ? default_layer(*model_) : model_->resolve(options_.layer);
@@ -109,6 +109,24 @@ PixelExplanation PixelExplainer::explain(const Tensor& batch, const Target& targ
     out.maps[PixelMethod::smoothgrad] = map;
   }
   return out;
+}
+
+Tensor PixelExplainer::project(const Tensor& batch, const std::string& layer, int64_t channel, bool peak,
+                               BackwardRule rule) {
+  const std::string l = model_->resolve(layer);
+  if (!projector_ || projector_layer_ != l) {
+    projector_ = std::make_unique<Session>(model_, session_options_);
+    projector_->capture({l});
+    projector_->track_gradients({input_}, {l});
+    projector_layer_ = l;
+  }
+  const Result r = projector_->run(projector_->place(batch));
+  const Tensor& A = r.capture(l);
+  GB_CHECK(A.rank() >= 2 && channel >= 0 && channel < A.dim(1), "layer '", l, "' of shape ", shape_str(A.shape()),
+           " has no channel ", channel);
+  Tensor seed = projector_->allocate(A.shape());
+  projector_->backend().channel_seed(peak, channel, view_of(A), view_of(seed));
+  return projector_->backward({seed}, rule).at(input_);
 }
 
 }  // namespace glassbox::explain

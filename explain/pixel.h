@@ -48,12 +48,20 @@ class PixelExplainer {
   const std::string& layer() const { return layer_; }
   Session& session() { return session_; }
   PixelExplanation explain(const Tensor& batch, const Target& target, const std::vector<PixelMethod>& methods);
+  // Deconvnet's own use (Zeiler & Fergus 2014): one channel of a layer projected back to pixels under a rule. The
+  // seed at the layer is the channel's activation map, or with peak only its strongest activation per image; the
+  // other channels are 0 (Backend::channel_seed). Returns the signal at the input [N, C, H, W] on the device.
+  Tensor project(const Tensor& batch, const std::string& layer, int64_t channel, bool peak,
+                 kernels::BackwardRule rule = kernels::BackwardRule::deconvnet);
 
  private:
   std::shared_ptr<const Model> model_;
   PixelOptions options_;
+  SessionOptions session_options_;
   std::string input_, layer_;
   Session session_;
+  std::unique_ptr<Session> projector_;  // gradients from project()'s layer to the input
+  std::string projector_layer_;
 };
 
 }  // namespace glassbox::explain

@@ -38,6 +38,7 @@ void Backend::target_seeds(bool, ConstView, ConstView, View, View) { no_backward
 void Backend::repeat_rows(ConstView, View) { no_backward(*this, "repeated rows"); }
 void Backend::noisy_copies(float, uint32_t, ConstView, View) { no_backward(*this, "noisy copies"); }
 void Backend::channel_abs_max(ConstView, View) { no_backward(*this, "saliency"); }
+void Backend::channel_seed(bool, int64_t, ConstView, View) { no_backward(*this, "channel seeds"); }
 void Backend::row_ranges(ConstView, View) { no_backward(*this, "row ranges"); }
 void Backend::gather_rows(ConstView, ConstView, View) { no_backward(*this, "gathered rows"); }
 void Backend::score_inputs(float, float, uint32_t, uint64_t, ConstView, ConstView, View) {

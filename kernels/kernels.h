@@ -228,6 +228,10 @@ class Backend {
   // every backend; an image's noise does not depend on its place in the batch).
   virtual void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y);
 
+  // Deconvnet's projection seed (Zeiler & Fergus 2014) from a layer's activations a [N, C, ...]: y = a on channel
+  // `channel` and 0 on the others; with peak, only the channel's strongest activation per image (its first
+  // maximum) is kept.
+  virtual void channel_seed(bool peak, int64_t channel, ConstView a, View y);
   // Saliency: y[n, p] = max over c of |x[n, c, p]| for x [N, C, ...] and y [N, ...] (Simonyan et al. 2014).
   virtual void channel_abs_max(ConstView x, View y);
 

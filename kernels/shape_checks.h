@@ -114,4 +114,14 @@ inline void check_unit_seed(int64_t row, int64_t channel, int64_t position, View
            shape_str(seed.shape));
 }
 
+// channel_seed: N images of C channels of P positions, the channel in range.
+inline CopySizes check_channel_seed(int64_t channel, ConstView a, View y) {
+  CopySizes s;
+  s.M = a.shape.size() >= 2 ? a.dim(0) : 0, s.C = a.shape.size() >= 2 ? a.dim(1) : 0;
+  s.P = s.M && s.C ? a.numel() / (s.M * s.C) : 0;
+  GB_CHECK(a.shape.size() >= 2 && y.shape == a.shape && channel >= 0 && channel < s.C, "channel_seed: channel ",
+           channel, " of ", shape_str(a.shape), " into ", shape_str(y.shape));
+  return s;
+}
+
 }  // namespace glassbox::kernels

@@ -103,6 +103,9 @@ class CpuBackend final : public Backend {
   }
   void repeat_rows(ConstView x, View y) override { cpu::repeat_rows(ctx_, x, y); }
   void channel_abs_max(ConstView x, View y) override { cpu::channel_abs_max(ctx_, x, y); }
+  void channel_seed(bool peak, int64_t channel, ConstView a, View y) override {
+    cpu::channel_seed(ctx_, peak, channel, a, y);
+  }
   void noisy_copies(float std_fraction, uint32_t seed, ConstView x, View y) override {
     cpu::noisy_copies(ctx_, std_fraction, seed, x, y);
   }

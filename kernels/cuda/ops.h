@@ -64,6 +64,7 @@ void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView gi
 void repeat_rows(Context& ctx, ConstView x, View y);
 void noisy_copies(Context& ctx, float std_fraction, uint32_t seed, ConstView x, View y);
 void channel_abs_max(Context& ctx, ConstView x, View y);
+void channel_seed(Context& ctx, bool peak, int64_t channel, ConstView a, View y);
 // row_ranges.cu .. rise_masks.cu: the perturbation methods' ranges, gathered rows, masked and ablated copies,
 // target scores and RISE masks (formulas in kernels.h and element_formulas.h).
 void row_ranges(Context& ctx, ConstView x, View range);

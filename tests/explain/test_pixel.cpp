@@ -6,6 +6,7 @@
 // Grad-CAM map, SmoothGrad without noise the gradient, and K targets equal single-class runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -117,6 +118,38 @@ TEST(Pixel, MethodsFromTheirSignals) {
             << pixel_method_name(m) << " image " << n << " rank " << k;
     }
   EXPECT_THROW(parse_pixel_method("lrp"), Error);
+}
+
+// Deconvnet's projection of one channel: the seed keeps that channel (or its first maximum per image) and zeroes
+// the rest; the projection is the backward from that seed at the layer.
+TEST(Pixel, ProjectsOneChannelBackToPixels) {
+  auto model = Model::load(test::source_dir() + "/tests/data/models/resnet_basic/model.onnx");
+  const Tensor x = test::read_tensor_pb(test::source_dir() + "/tests/data/pixel/resnet_basic/input.pb").tensor;
+  PixelExplainer ex(model);
+  const std::string layer = ex.layer(), input = model->input_names()[0];
+  Session s(model);
+  s.capture({layer});
+  s.track_gradients({input}, {layer});
+  const Tensor A = s.run(x).capture(layer);
+  const int64_t N = A.dim(0), C = A.dim(1), P = A.dim(2) * A.dim(3), c = 5;
+  for (bool peak : {false, true}) {
+    Tensor seed = Tensor::zeros(A.shape());
+    for (int64_t n = 0; n < N; ++n) {
+      const float* a = A.data<float>() + (n * C + c) * P;
+      float* out = seed.data<float>() + (n * C + c) * P;
+      const int64_t at = std::max_element(a, a + P) - a;
+      for (int64_t p = 0; p < P; ++p) out[p] = !peak || p == at ? a[p] : 0.f;
+    }
+    for (BackwardRule rule : {BackwardRule::deconvnet, BackwardRule::guided}) {
+      const auto want = host(s.backward({seed}, rule).at(input));
+      const double err = relative_error(host(ex.project(x, layer, c, peak, rule)), want);
+      EXPECT_LE(err, 1e-6) << (peak ? "peak" : "map");
+      double scale = 0;
+      for (double v : want) scale = std::max(scale, std::fabs(v));
+      EXPECT_GT(scale, 0);
+    }
+  }
+  EXPECT_THROW(ex.project(x, layer, C, false), Error);
 }
 
 }  // namespace

@@ -571,6 +571,9 @@ TEST(Backends, Explain) {
                   View seeds{out.data, {3, 50}, out.device}, classes{out.data + 150, {3}, out.device};
                   b.target_seeds(true, in[0], view_of(on_device), seeds, classes);
                 }});
+  for (bool peak : {false, true})
+    cs.push_back({std::string("channel_seed") + (peak ? " peak" : " map"), {{3, 4, 17, 19}}, {3, 4, 17, 19},
+                  [peak](Backend& b, const std::vector<ConstView>& in, View y) { b.channel_seed(peak, 2, in[0], y); }});
   cs.push_back({"channel_abs_max", {{3, 4, 5, 7}}, {3, 5, 7},
                 [](Backend& b, const std::vector<ConstView>& in, View y) { b.channel_abs_max(in[0], y); }});
   cs.push_back({"repeat_rows", {{3, 5, 4}}, {9, 5, 4},

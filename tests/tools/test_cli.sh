@@ -70,6 +70,8 @@ rc=$?; check "filters names a layer that is not a convolution" '[ $rc -eq 1 ] &&
 
 "$GB" saliency "$MODEL" "$PHOTOS/coffee.png" --method gradient,guided --out "$TMP/sal" >"$TMP/sal.txt" 2>&1
 rc=$?; check "saliency writes a map per method and guided's signal picture" '[ $rc -eq 0 ] && [ -f "$TMP/sal/coffee_gradient_967.png" ] && [ -f "$TMP/sal/coffee_guided_967.png" ] && [ -f "$TMP/sal/coffee_guided_967_signal.png" ]'
+"$GB" saliency "$MODEL" "$PHOTOS/coffee.png" --layer blocks.5 --project-channel 3 --peak --out "$TMP/proj" >/dev/null 2>&1
+rc=$?; check "saliency projects one channel back to pixels" '[ $rc -eq 0 ] && [ $(ls "$TMP/proj"/coffee_project_*_3.png | wc -l) -eq 1 ]'
 "$GB" saliency "$MODEL" "$PHOTOS/coffee.png" --method lrp >/dev/null 2>"$TMP/err10.txt"
 rc=$?; check "an unknown saliency method lists the methods" '[ $rc -eq 1 ] && grep -q "guided-gradcam" "$TMP/err10.txt"'
 

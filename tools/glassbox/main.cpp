@@ -57,7 +57,9 @@ usage:
                     [--class K | --top K] [--probability] [--layer NAME] [--samples N] [--noise-std S] [--out DIR]
       pixel-space explanations: the gradient at the input (saliency), Deconvnet, guided backpropagation (backward
       rules of the rectifiers, chosen per call), guided Grad-CAM (--layer) and SmoothGrad; per image, method and
-      class a map overlay PNG in DIR (default saliency), and for Deconvnet/guided the signal as an RGB picture
+      class a map overlay PNG in DIR (default saliency), and for Deconvnet/guided the signal as an RGB picture;
+      --project-channel C [--peak]: Deconvnet's projection of channel C of --layer (its whole map, or its
+      strongest activation) back to pixels
   glassbox features MODEL.onnx IMAGE... [--layer NAME] [--top K] [--rank mean|max] [--normalize channel|shared]
                     [--colormap viridis|gray|jet|turbo] [--out DIR] [--batch N] [--device cpu|cuda]
                     [preprocessing options as for run]
@@ -351,7 +353,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
     if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw", "channel-softmax", "one-hot"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
-    if (cmd == "saliency") return tools::cmd_saliency(parse_args(argc, argv, 2, {"probability"}));
+    if (cmd == "saliency") return tools::cmd_saliency(parse_args(argc, argv, 2, {"probability", "peak"}));
     if (cmd == "features") return cmd_features(parse_args(argc, argv, 2, {}));
     if (cmd == "filters") return cmd_filters(parse_args(argc, argv, 2, {}));
     if (cmd == "dream")

@@ -5,6 +5,7 @@
 #include "tools/glassbox/saliency.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -66,6 +67,25 @@ int cmd_saliency(const Args& a) {
     const LoadedImages loaded = load_images(paths, start, size_t(batch), a.integer("max-pixels", 64L << 20), failures,
                                             false);
     if (loaded.images.empty()) continue;
+    if (!a.get("project-channel").empty()) {  // Deconvnet's projection of one channel of --layer
+      const int64_t c = a.integer("project-channel", 0);
+      const Tensor signal =
+          explainer.project(make_batch(loaded.images, pre), explainer.layer(), c, a.flag("peak")).to(Device::cpu());
+      const int64_t C = signal.dim(1), H = signal.dim(2), W = signal.dim(3);
+      for (size_t i = 0; i < loaded.images.size(); ++i) {
+        std::string layer_part = explainer.layer();
+        for (char& ch : layer_part)
+          if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-') ch = '_';
+        const std::string png = (fs::path(out_dir) / (fs::path(loaded.names[i]).stem().string() + "_project_" +
+                                                      layer_part + "_" + std::to_string(c) + ".png"))
+                                    .string();
+        pictures.save(png, signal_picture(signal.data<float>() + int64_t(i) * C * H * W, C, H, W),
+                      int64_t(start / size_t(batch)));
+        std::printf("%s  deconvnet projection of channel %lld of %s -> %s\n", loaded.names[i].c_str(),
+                    static_cast<long long>(c), explainer.layer().c_str(), png.c_str());
+      }
+      continue;
+    }
     const explain::PixelExplanation e = explainer.explain(make_batch(loaded.images, pre), target, methods);
     const std::vector<int64_t> classes = e.targets.class_list();
     const int64_t K = int64_t(classes.size() / loaded.images.size());
