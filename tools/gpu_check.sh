@@ -16,7 +16,8 @@
 #   bench   glassbox bench: batch 1/32/256, fp32 and TF32 variants and cuDNN, JSON + markdown
 #   layers  resnet50 batch 256 per-layer table: each variant vs cuDNN, TFLOP/s, share of fp32 peak
 #   peers   tools/python/bench_gpu.py: PyTorch eager (TF32 off/on) and ONNX Runtime, interleaved with glassbox
-#   explain resnet50 explanation time against the forward pass (glassbox bench --explain), and Grad-CAM next to
+#   explain resnet50 explanation time against the forward pass (glassbox bench --explain), gradient-ascent steps
+#           against forward+backward (--ascent), and Grad-CAM next to
 #           torchcam and pytorch-grad-cam (tools/python/bench_explain.py; their wheels come in build/gpu-kit/wheels)
 #   perturb resnet50 at layer4: Score-CAM, ReciproCAM and RISE (4,000 masks) per image against F x our forward's
 #           per-image time (glassbox bench --perturbation), and Score-CAM next to torchcam and pytorch-grad-cam
@@ -78,6 +79,7 @@ for stage in $STAGES; do
     explain)
       run explain_resnet50 400 "$BIN/glassbox" bench "$RESNET" --device cuda --batch 1,32,256 --iters 5 \
         --explain gradcam,gradcampp,layercam
+      run ascent_resnet50 300 "$BIN/glassbox" bench "$RESNET" --device cuda --batch 1,16 --ascent 16 --iters 3
       python3 -m pip install -q --no-deps --target build/pylib build/gpu-kit/wheels/*.whl > "$OUT/wheels.log" 2>&1
       export PYTHONPATH="$PWD/build/pylib:${PYTHONPATH:-}"
       run explain_peers 500 python3 tools/python/bench_explain.py --glassbox "$BIN/glassbox" \

@@ -14,7 +14,9 @@
 #endif
 
 #include "explain/explain.h"
+#include "explain/ascent.h"
 #include "explain/perturbation.h"
+#include "explain/pixel.h"
 #include "tests/support/testdata.h"
 
 namespace glassbox::test {
@@ -157,6 +159,32 @@ TEST(CudaExplain, PerturbationMapsMatchCpu) {
     EXPECT_LE(err, 1e-3) << explain::perturbation_method_name(m);
   }
   EXPECT_EQ(a.stats.skipped_channels, b.stats.skipped_channels);
+}
+
+// Pixel-space methods (the backward rules on CUDA) and a few gradient-ascent steps equal the CPU's.
+TEST(CudaExplain, PixelMethodsAndAscentMatchCpu) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
+  auto model = Model::load(source_dir() + "/tests/data/models/resnet_basic/model.onnx");
+  const Tensor input = random_input(*model, 2, 9);
+  explain::PixelExplainer cpu(model), gpu(model, on_cuda());
+  explain::Target top2;
+  top2.top = 2;
+  const auto a = cpu.explain(input, top2, explain::all_pixel_methods());
+  const auto b = gpu.explain(input, top2, explain::all_pixel_methods());
+  for (const auto& [m, g] : a.gradients) {
+    const double err = normalized_error(b.gradients.at(m), g);
+    std::printf("%s on CUDA vs CPU %.3g\n", explain::pixel_method_name(m), err);
+    EXPECT_LE(err, 1e-3) << explain::pixel_method_name(m);
+  }
+  EXPECT_LE(normalized_error(gpu.project(input, gpu.layer(), 3, true), cpu.project(input, cpu.layer(), 3, true)), 1e-3);
+  explain::AscentOptions o;
+  o.height = o.width = 64, o.steps = 4;
+  explain::Dreamer dc(model, {}, o), dg(model, on_cuda(), o);
+  const std::vector<explain::Objective> objectives = {explain::Objective::of(explain::Term::logit(1)),
+                                                      explain::Objective::of(explain::Term::probability(3))};
+  const double err = normalized_error(dg.run(objectives).images, dc.run(objectives).images);
+  std::printf("4 ascent steps on CUDA vs CPU %.3g\n", err);
+  EXPECT_LE(err, 1e-3);
 }
 
 const std::string kEffNet = assets_dir() + "/models/efficientnet_lite0.onnx";
