@@ -124,4 +124,12 @@ inline CopySizes check_channel_seed(int64_t channel, ConstView a, View y) {
   return s;
 }
 
+// adam_step: the gradient and both moments have the parameters' size; steps count from 1.
+inline void check_adam_step(int64_t step, ConstView grad, View m, View v, View param) {
+  check_same_size("adam_step", grad, param);
+  check_same_size("adam_step", m, param);
+  check_same_size("adam_step", v, param);
+  GB_CHECK(step >= 1, "adam_step: steps count from 1, got ", step);
+}
+
 }  // namespace glassbox::kernels

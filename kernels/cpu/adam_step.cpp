@@ -9,10 +9,7 @@ namespace glassbox::kernels::cpu {
 
 void adam_step(Context& ctx, float lr, float b1, float b2, float eps, int64_t step, ConstView grad, View m, View v,
                View param) {
-  check_same_size("adam_step", grad, param);
-  check_same_size("adam_step", m, param);
-  check_same_size("adam_step", v, param);
-  GB_CHECK(step >= 1, "adam_step: steps count from 1, got ", step);
+  check_adam_step(step, grad, m, v, param);
   const float c1 = 1.f - std::pow(b1, float(step)), c2 = 1.f - std::pow(b2, float(step));
   ctx.pool.parallel_for(param.numel(), 4096, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) adam_at(lr, b1, b2, eps, c1, c2, grad.data[i], m.data[i], v.data[i], param.data[i]);

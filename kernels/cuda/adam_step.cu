@@ -19,10 +19,7 @@ __global__ void adam_step_kernel(float lr, float b1, float b2, float eps, float 
 
 void adam_step(Context& ctx, float lr, float b1, float b2, float eps, int64_t step, ConstView grad, View m, View v,
                View param) {
-  check_same_size("adam_step", grad, param);
-  check_same_size("adam_step", m, param);
-  check_same_size("adam_step", v, param);
-  GB_CHECK(step >= 1, "adam_step: steps count from 1, got ", step);
+  check_adam_step(step, grad, m, v, param);
   if (param.numel() == 0) return;
   // The bias corrections on the host, as the CPU kernel computes them (the same float pow).
   const float c1 = 1.f - std::pow(b1, float(step)), c2 = 1.f - std::pow(b2, float(step));
