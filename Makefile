@@ -75,6 +75,8 @@ full-models: $(DEV_VENV)/.stamp
 	$(DEV_VENV)/bin/python tools/python/export_full_models.py --out $(BUILD)/models/full
 	cd tools/python && .venv/bin/python make_gradient_goldens.py --models ../../$(BUILD)/models/full \
 	    --out ../../$(BUILD)/models/full-gradients
+	cd tools/python && .venv/bin/python make_pixel_goldens.py --full ../../$(BUILD)/models/full/resnet18/model.onnx \
+	    --out ../../$(BUILD)/models/full-pixel/resnet18
 
 # CPU forward time against ONNX Runtime (and PyTorch where installed), interleaved; see docs/benchmarks.md.
 bench: build full-models

@@ -37,33 +37,8 @@ struct Case {
 class Rules : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Rules, MatchFloat64Autograd) {
-  const std::string dir = test::source_dir() + "/tests/data/pixel/" + GetParam().name;
-  auto model = Model::load(test::source_dir() + GetParam().model);
-  const Tensor x = test::read_tensor_pb(dir + "/input.pb").tensor;
-  std::ifstream f(dir + "/float32_error.txt");
-  double f32[3] = {0, 0, 0};
-  f >> f32[0] >> f32[1] >> f32[2];
-  for (bool fused : {true, false}) {
-    SessionOptions o;
-    o.fuse_activations = fused;
-    Session s(model, o);
-    const std::string input = model->input_names()[0];
-    s.track_gradients({input});
-    const Tensor z = s.run(x).output();
-    Tensor seed = Tensor::zeros(z.shape());
-    for (int64_t n = 0; n < z.dim(0); ++n) seed.data<float>()[n * z.dim(1) + (3 * n + 1) % z.dim(1)] = 1.f;
-    const std::pair<BackwardRule, const char*> rules[] = {
-        {BackwardRule::gradient, "gradient"}, {BackwardRule::deconvnet, "deconvnet"}, {BackwardRule::guided, "guided"}};
-    for (int i = 0; i < 3; ++i) {
-      const auto [rule, name] = rules[i];
-      const double err = relative_error(host(s.backward({seed}, rule).at(input)),
-                                        host(test::read_tensor_pb(dir + "/grad_" + name + ".pb").tensor));
-      const double bar = std::max(2e-5, 2 * f32[i]);  // deep ReLU networks: masks flip where values round near 0
-      std::printf("%s %s (fusion %s): error %.2g (PyTorch float32 %.2g)\n", GetParam().name.c_str(), name,
-                  fused ? "on" : "off", err, f32[i]);
-      EXPECT_LE(err, bar) << name;
-    }
-  }
+  test::expect_rules_match_golden(test::source_dir() + GetParam().model,
+                                  test::source_dir() + "/tests/data/pixel/" + GetParam().name);
 }
 
 INSTANTIATE_TEST_SUITE_P(Pixel, Rules,

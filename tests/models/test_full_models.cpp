@@ -35,5 +35,15 @@ TEST_P(FullModelGradients, MatchPyTorchAutograd) {
 INSTANTIATE_TEST_SUITE_P(Torchvision, FullModelGradients,
                          ::testing::Values("resnet18", "resnet50", "densenet121", "mobilenet_v2", "mobilenet_v3_small"));
 
+// The rectifiers' backward rules on the full-size torchvision resnet18 (random weights, 224x224) against float64
+// PyTorch autograd with the rules as autograd functions (tools/python/make_pixel_goldens.py --full, run by
+// `make full-models`).
+TEST(FullModelRules, Resnet18MatchesPyTorch) {
+  const std::string golden = assets_dir() + "/models/full-pixel/resnet18";
+  if (!std::filesystem::exists(golden + "/grad_guided.pb"))
+    GTEST_SKIP() << golden << " not made (run `make full-models`; needs PyTorch)";
+  expect_rules_match_golden(assets_dir() + "/models/full/resnet18/model.onnx", golden, /*local_flips=*/true);
+}
+
 }  // namespace
 }  // namespace glassbox::test

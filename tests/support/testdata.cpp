@@ -169,4 +169,45 @@ std::string source_dir() {
 }
 std::string assets_dir() { return source_dir() + "/build"; }
 
+void expect_rules_match_golden(const std::string& model_path, const std::string& golden_dir, bool local_flips) {
+  auto model = Model::load(model_path);
+  const Tensor x = read_tensor_pb(golden_dir + "/input.pb").tensor;
+  std::ifstream f(golden_dir + "/float32_error.txt");
+  double f32[3] = {0, 0, 0};
+  f >> f32[0] >> f32[1] >> f32[2];
+  const std::pair<kernels::BackwardRule, const char*> rules[] = {{kernels::BackwardRule::gradient, "gradient"},
+                                                                 {kernels::BackwardRule::deconvnet, "deconvnet"},
+                                                                 {kernels::BackwardRule::guided, "guided"}};
+  for (bool fused : {true, false}) {
+    SessionOptions o;
+    o.fuse_activations = fused;
+    Session s(model, o);
+    const std::string input = model->input_names()[0];
+    s.track_gradients({input});
+    const Tensor z = s.run(x).output();
+    Tensor seed = Tensor::zeros(z.shape());
+    for (int64_t n = 0; n < z.dim(0); ++n) seed.data<float>()[n * z.dim(1) + (3 * n + 1) % z.dim(1)] = 1.f;
+    for (int i = 0; i < 3; ++i) {
+      const auto [rule, name] = rules[i];
+      const Tensor got = s.backward({seed}, rule).at(input).to(Device::cpu());
+      const Tensor want = read_tensor_pb(golden_dir + "/grad_" + name + ".pb").tensor;
+      ASSERT_EQ(got.shape(), want.shape()) << name;
+      double diff = 0, scale = 0;
+      for (int64_t j = 0; j < want.numel(); ++j) {
+        diff = std::max(diff, std::fabs(double(got.data<float>()[j]) - want.data<float>()[j]));
+        scale = std::max(scale, std::fabs(double(want.data<float>()[j])));
+      }
+      int64_t off = 0;  // elements beyond 1e-5 of the largest value
+      for (int64_t j = 0; j < want.numel(); ++j)
+        off += std::fabs(double(got.data<float>()[j]) - want.data<float>()[j]) > 1e-5 * scale;
+      const double err = scale > 0 ? diff / scale : diff, off_fraction = double(off) / double(want.numel());
+      const double bar = std::max(2e-5, 2 * f32[i]);  // deep ReLU networks: masks flip where values round near 0
+      std::printf("%s %s (fusion %s): error %.2g (PyTorch float32 %.2g), %.3g%% of the elements beyond 1e-5\n",
+                  golden_dir.c_str(), name, fused ? "on" : "off", err, f32[i], 100 * off_fraction);
+      EXPECT_TRUE(err <= bar || (local_flips && off_fraction <= 0.01)) << name << ": error " << err << ", "
+                                                                       << off << " elements off";
+    }
+  }
+}
+
 }  // namespace glassbox::test

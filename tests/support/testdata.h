@@ -41,6 +41,15 @@ void expect_model_matches_golden(const std::string& case_dir, int threads);
 void expect_gradients_match_golden(const std::string& model_dir, const std::string& golden_dir, int threads,
                                    bool allow_float32_error = false);
 
+// The backward rules (gradient, Deconvnet, guided backpropagation) of the model at model_path against
+// make_pixel_goldens.py's files in golden_dir (input.pb, grad_<rule>.pb, float32_error.txt): the gradient at the
+// input for L = sum_n logits[n, (3n + 1) mod classes] under each rule, with and without activation fusion, within
+// 2e-5 of float64 autograd (relative to the largest value), or twice PyTorch's own float32 error where larger.
+// With local_flips (full-size networks), a rule may instead differ beyond 1e-5 of the largest value on at most 1%
+// of the elements: a single gate ([y > 0], or guided's [dy > 0]) whose value rounds across 0 in float32 changes
+// that unit's receptive field only, and which unit that is depends on the order of the float32 sums.
+void expect_rules_match_golden(const std::string& model_path, const std::string& golden_dir, bool local_flips = false);
+
 // Where make test puts generated assets (build/ at the repository root); both follow $GLASSBOX_SOURCE_DIR.
 std::string assets_dir();
 std::string source_dir();

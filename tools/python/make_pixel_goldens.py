@@ -10,7 +10,8 @@ OUT/<name>/input.pb         the input [2, 3, H, W]
 OUT/<name>/grad_<rule>.pb   d(sum_n logits[n, c_n]) / d input under the rule, c_n = (3n + 1) mod classes
 OUT/<name>/float32_error.txt  PyTorch's own float32 run of each rule against float64 (relative to the max)
 
-for `rectifiers` and for tests/data/models/resnet_basic (resnet18's structure; its input test_data_set_0).
+for `rectifiers` and for tests/data/models/resnet_basic (resnet18's structure; its input test_data_set_0); with
+--full MODEL.onnx, for that full-size model alone (make full-models: build/models/full-pixel/resnet18).
 """
 import argparse
 import os
@@ -72,7 +73,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="tests/data/pixel")
     ap.add_argument("--models", default="tests/data/models")
+    ap.add_argument("--full", help="a full-size model.onnx (224x224): only its goldens, into --out, input randn seed 5")
     args = ap.parse_args()
+    if args.full:
+        torch.manual_seed(5)
+        goldens(args.full, torch.randn(2, 3, 224, 224).numpy(), args.out)
+        return
     torch.manual_seed(3)
     rect = os.path.join(args.out, "rectifiers")
     os.makedirs(rect, exist_ok=True)
