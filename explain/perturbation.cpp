@@ -18,8 +18,6 @@ using kernels::ConstView;
 using kernels::View;
 using kernels::view_of;
 
-// Rows [begin, end) of a tensor (a view).
-Tensor rows(const Tensor& t, int64_t begin, int64_t end) { return t.slice(begin, end); }
 }  // namespace
 
 bool parse_perturbation_method(const std::string& name, PerturbationMethod& method) {
@@ -145,6 +143,22 @@ PerturbationExplainer::Result PerturbationExplainer::explain(const Tensor& batch
   return out;
 }
 
+// L = ReLU(weights [K, M] x selected [M, h*w]) into map rows [K, h, w]; without channels (M = 0) L = 0.
+void PerturbationExplainer::channel_map(const Tensor& weights, const Tensor& selected, Tensor& map) {
+  kernels::Backend& backend = session_.backend();
+  if (!selected.defined()) {
+    const Tensor zeros = session_.place(Tensor::zeros(map.shape()));
+    backend.copy(view_of(zeros), view_of(map));
+    return;
+  }
+  const int64_t K = map.dim(0), P = map.dim(1) * map.dim(2), M = selected.dim(0);
+  kernels::GemmAttrs gemm;
+  gemm.beta = 0.f;
+  gemm.act.kind = kernels::Activation::relu;
+  backend.gemm(gemm, view_of(weights), {selected.data<float>(), {M, P}, selected.device()}, {},
+               {map.data<float>(), {K, P}, map.device()});
+}
+
 // Score-CAM, SS-CAM, IS-CAM for each image: the varying channels' masks chunk by chunk, their masked inputs, the
 // target probabilities into scores [K, channels]; then L = ReLU(w [K, channels] x A [channels, h*w]).
 void PerturbationExplainer::score_family(PerturbationMethod m, const Tensor& x, const Tensor& A, const Tensor& classes,
@@ -158,22 +172,21 @@ void PerturbationExplainer::score_family(PerturbationMethod m, const Tensor& x, 
     const std::vector<int64_t>& idx = channels[n];
     const int64_t M = int64_t(idx.size());
     stats.channels += Ch, stats.skipped_channels += Ch - M;
-    Tensor map_n = rows(maps, n * K, (n + 1) * K);
-    if (M == 0) {  // no usable mask: every weight is 0
-      Tensor zeros = session_.place(Tensor::zeros(map_n.shape()));
-      backend.copy(view_of(zeros), view_of(map_n));
+    Tensor map_n = maps.slice(n * K, (n + 1) * K);
+    if (M == 0) {  // no usable channel: every weight is 0
+      channel_map({}, {}, map_n);
       continue;
     }
-    const Tensor A_n = rows(A, n, n + 1);
+    const Tensor A_n = A.slice(n, n + 1);
     Tensor selected = session_.allocate({M, h, w});
     backend.gather_rows({A_n.data<float>(), {Ch, h, w}, A.device()}, view_of(upload_indices(idx)), view_of(selected));
-    const Tensor x_n = rows(x, n, n + 1).reshape({x.dim(1), H, W});
-    const Tensor classes_n = rows(classes, n * K, (n + 1) * K);
+    const Tensor x_n = x.slice(n, n + 1).reshape({x.dim(1), H, W});
+    const Tensor classes_n = classes.slice(n * K, (n + 1) * K);
     Tensor scores = session_.allocate({K, M});
     for (int64_t j0 = 0; j0 < M; j0 += B) {
       const int64_t b = std::min(B, M - j0);
       Tensor masks = session_.allocate({b, H, W});
-      backend.resize_bilinear(view_of(rows(selected, j0, j0 + b)), view_of(masks));
+      backend.resize_bilinear(view_of(selected.slice(j0, j0 + b)), view_of(masks));
       backend.normalize_minmax(view_of(masks));
       Tensor inputs = session_.allocate({b, x.dim(1), H, W});
       double coefficient = 0;
@@ -196,11 +209,7 @@ void PerturbationExplainer::score_family(PerturbationMethod m, const Tensor& x, 
       weights = session_.allocate({K, M});
       backend.softmax(1, view_of(scores), view_of(weights));
     }
-    kernels::GemmAttrs gemm;
-    gemm.beta = 0.f;
-    gemm.act.kind = kernels::Activation::relu;
-    backend.gemm(gemm, view_of(weights), {selected.data<float>(), {M, h * w}, A.device()}, {},
-                 {map_n.data<float>(), {K, h * w}, A.device()});
+    channel_map(weights, selected, map_n);
   }
 }
 
@@ -216,21 +225,20 @@ void PerturbationExplainer::ablation(const Tensor& A, const Tensor& logits, cons
     const std::vector<int64_t>& idx = channels[n];
     const int64_t M = int64_t(idx.size());
     stats.channels += Ch, stats.skipped_channels += Ch - M;
-    Tensor map_n = rows(maps, n * K, (n + 1) * K);
-    if (M == 0) {
-      Tensor zeros = session_.place(Tensor::zeros(map_n.shape()));
-      backend.copy(view_of(zeros), view_of(map_n));
+    Tensor map_n = maps.slice(n * K, (n + 1) * K);
+    if (M == 0) {  // no usable channel: every weight is 0
+      channel_map({}, {}, map_n);
       continue;
     }
-    const Tensor A_n = rows(A, n, n + 1).reshape({Ch, h, w});
-    const Tensor classes_n = rows(classes, n * K, (n + 1) * K);
+    const Tensor A_n = A.slice(n, n + 1).reshape({Ch, h, w});
+    const Tensor classes_n = classes.slice(n * K, (n + 1) * K);
     const Tensor index = upload_indices(idx);
     Tensor base = session_.allocate({K, 1}), ablated = session_.allocate({K, M});
-    backend.target_scores(false, 1.f, false, view_of(rows(logits, n, n + 1)), view_of(classes_n), 0, view_of(base));
+    backend.target_scores(false, 1.f, false, view_of(logits.slice(n, n + 1)), view_of(classes_n), 0, view_of(base));
     for (int64_t j0 = 0; j0 < M; j0 += B) {
       const int64_t b = std::min(B, M - j0);
       Tensor copies = session_.allocate({b, Ch, h, w});
-      backend.ablate_channels(view_of(A_n), view_of(rows(index, j0, j0 + b)), view_of(copies));
+      backend.ablate_channels(view_of(A_n), view_of(index.slice(j0, j0 + b)), view_of(copies));
       const Tensor out = session_.run_from(copies, n, 1).output();
       backend.target_scores(false, 1.f, false, view_of(out), view_of(classes_n), j0, view_of(ablated));
       stats.forward_images += b;
@@ -242,11 +250,7 @@ void PerturbationExplainer::ablation(const Tensor& A, const Tensor& logits, cons
     backend.binary(kernels::BinaryOp::div, {}, view_of(weights), view_of(base), view_of(weights));
     Tensor selected = session_.allocate({M, h, w});
     backend.gather_rows(view_of(A_n), view_of(index), view_of(selected));
-    kernels::GemmAttrs gemm;
-    gemm.beta = 0.f;
-    gemm.act.kind = kernels::Activation::relu;
-    backend.gemm(gemm, view_of(weights), {selected.data<float>(), {M, h * w}, A.device()}, {},
-                 {map_n.data<float>(), {K, h * w}, A.device()});
+    channel_map(weights, selected, map_n);
   }
 }
 
@@ -257,9 +261,9 @@ void PerturbationExplainer::reciprocam(const Tensor& A, const Tensor& classes, i
   const int64_t N = A.dim(0), Ch = A.dim(1), h = A.dim(2), w = A.dim(3), P = h * w;
   const int64_t B = batch_for(input_shape_);
   for (int64_t n = 0; n < N; ++n) {
-    const Tensor A_n = rows(A, n, n + 1).reshape({Ch, h, w});
-    const Tensor classes_n = rows(classes, n * K, (n + 1) * K);
-    Tensor map_n = rows(maps, n * K, (n + 1) * K);
+    const Tensor A_n = A.slice(n, n + 1).reshape({Ch, h, w});
+    const Tensor classes_n = classes.slice(n * K, (n + 1) * K);
+    Tensor map_n = maps.slice(n * K, (n + 1) * K);
     for (int64_t j0 = 0; j0 < P; j0 += B) {
       const int64_t b = std::min(B, P - j0);
       Tensor copies = session_.allocate({b, Ch, h, w});
@@ -281,9 +285,9 @@ void PerturbationExplainer::rise(const Tensor& x, const Tensor& classes, int64_t
   const int64_t B = batch_for(x.shape());
   const float scale = 1.f / (float(masks_total) * options_.rise_probability);
   for (int64_t n = 0; n < N; ++n) {
-    const Tensor x_n = rows(x, n, n + 1).reshape({x.dim(1), H, W});
-    const Tensor classes_n = rows(classes, n * K, (n + 1) * K);
-    Tensor map_n = rows(maps, n * K, (n + 1) * K);
+    const Tensor x_n = x.slice(n, n + 1).reshape({x.dim(1), H, W});
+    const Tensor classes_n = classes.slice(n * K, (n + 1) * K);
+    Tensor map_n = maps.slice(n * K, (n + 1) * K);
     const View saliency{map_n.data<float>(), {K, H * W}, x.device()};
     for (int64_t j0 = 0; j0 < masks_total; j0 += B) {
       const int64_t b = std::min(B, masks_total - j0);

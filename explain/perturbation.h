@@ -85,6 +85,7 @@ class PerturbationExplainer {
                 const std::vector<std::vector<int64_t>>& channels, Tensor& maps, PerturbationStats& stats);
   void reciprocam(const Tensor& A, const Tensor& classes, int64_t K, Tensor& maps, PerturbationStats& stats);
   void rise(const Tensor& x, const Tensor& classes, int64_t K, Tensor& maps, PerturbationStats& stats);
+  void channel_map(const Tensor& weights, const Tensor& selected, Tensor& map);
   Tensor upload_indices(const std::vector<int64_t>& v);
   void report(int64_t add);
 

@@ -146,8 +146,6 @@ std::vector<std::pair<int64_t, double>> top_classes(const float* z, int64_t C, i
   return top;
 }
 
-// Loads paths[start, start + count): the images that decode, their paths, and one stderr line (and with json one
-// record) per image that does not.
 int cmd_run(const Args& a) {
   GB_CHECK(a.positional.size() >= 2, "run takes MODEL.onnx and at least one IMAGE");
   const std::string model_path = a.positional[0];
