@@ -71,6 +71,20 @@ Targets make_targets(Session& session, const Tensor& logits, const Target& targe
   return t;
 }
 
+Targets copy_targets(Session& session, const Tensor& copy_logits, const Tensor& classes, int64_t K, bool probability) {
+  const int64_t N = classes.dim(0) / K, S = copy_logits.dim(0) / N;
+  Targets t;
+  t.K = K;
+  Tensor given = session.allocate({N * S * K});
+  session.backend().repeat_rows({classes.data<float>(), {N, K}, classes.device()},
+                                {given.data<float>(), {N * S, K}, given.device()});
+  t.classes = session.allocate({N * S * K});
+  t.seeds = session.allocate({N * S * K, copy_logits.dim(1)});
+  session.backend().target_seeds(probability, kernels::view_of(copy_logits), kernels::view_of(given),
+                                 kernels::view_of(t.seeds), kernels::view_of(t.classes));
+  return t;
+}
+
 std::string default_layer(const Model& model) {
   const Graph& g = model.graph();
   for (auto it = g.nodes.rbegin(); it != g.nodes.rend(); ++it)
@@ -134,7 +148,7 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
   e.logits = r.output();
   Targets targets = make_targets(session_, e.logits, target);
   const int64_t K = targets.K;
-  const int64_t N = e.logits.dim(0), C = e.logits.dim(1);
+  const int64_t N = e.logits.dim(0);
   e.classes = targets.classes;
   const Tensor& seeds = targets.seeds;
 
@@ -174,13 +188,8 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
     Tensor noisy = session_.allocate({N * S, x.dim(1), x.dim(2), x.dim(3)});
     backend.noisy_copies(options_.noise_std, options_.noise_seed, kernels::view_of(x), kernels::view_of(noisy));
     const Result rn = session_.run(noisy);
-    Tensor noisy_given = session_.allocate({N * S * K}), noisy_classes = session_.allocate({N * S * K});
-    backend.repeat_rows({e.classes.data<float>(), {N, K}, e.classes.device()},
-                        {noisy_given.data<float>(), {N * S, K}, noisy_given.device()});
-    Tensor noisy_seeds = session_.allocate({N * S * K, C});
-    backend.target_seeds(target.probability, kernels::view_of(rn.output()), kernels::view_of(noisy_given),
-                         kernels::view_of(noisy_seeds), kernels::view_of(noisy_classes));
-    const Tensor Gn = session_.backward({noisy_seeds}).at(layer_);
+    const Targets noisy_targets = copy_targets(session_, rn.output(), e.classes, K, target.probability);
+    const Tensor Gn = session_.backward({noisy_targets.seeds}).at(layer_);
     Tensor& out = e.maps[CamMethod::smoothgradcampp] = session_.allocate({N * K, H, W});
     layer_map(CamMethod::smoothgradcampp, int(S), rn.capture(layer_), Gn, out);
     finish(out);

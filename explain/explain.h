@@ -60,6 +60,10 @@ struct Targets {
   Tensor classes, seeds;
 };
 Targets make_targets(Session& session, const Tensor& logits, const Target& target);
+// The targets of S copies per image (Smooth Grad-CAM++, SmoothGrad): copy n*S + s of image n gets image n's K
+// classes (classes [N * K], from make_targets), and seeds [N * S * K, C] from the copies' logits [N * S, C]: rows
+// (n*S + s)*K + k, the row order of Session::backward for K seeds per copy.
+Targets copy_targets(Session& session, const Tensor& copy_logits, const Tensor& classes, int64_t K, bool probability);
 
 // The output of the last global pooling's input: the last 4-D activation, where Grad-CAM looks.
 std::string default_layer(const Model& model);

@@ -91,12 +91,8 @@ PixelExplanation PixelExplainer::explain(const Tensor& batch, const Target& targ
     Tensor noisy = session_.allocate({N * S, C, H, W});
     backend.noisy_copies(options_.noise_std, options_.noise_seed, view_of(x), view_of(noisy));
     const Result rn = session_.run(noisy);
-    Tensor given = session_.allocate({N * S * K}), classes = session_.allocate({N * S * K});
-    backend.repeat_rows({e.classes.data<float>(), {N, K}, e.classes.device()},
-                        {given.data<float>(), {N * S, K}, given.device()});
-    Tensor seeds = session_.allocate({N * S * K, rn.output().dim(1)});
-    backend.target_seeds(target.probability, view_of(rn.output()), view_of(given), view_of(seeds), view_of(classes));
-    const Tensor g = session_.backward({seeds}, BackwardRule::gradient).at(input_);  // rows (n*S + s)*K + k
+    const Targets copies = copy_targets(session_, rn.output(), e.classes, K, target.probability);
+    const Tensor g = session_.backward({copies.seeds}, BackwardRule::gradient).at(input_);  // rows (n*S + s)*K + k
     Tensor per_copy = session_.allocate({N * S * K, H, W});
     backend.channel_abs_max(view_of(g), view_of(per_copy));
     Tensor mean = session_.allocate({N * K, C, H, W}), map = session_.allocate({N * K, H, W});
