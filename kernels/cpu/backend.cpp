@@ -17,6 +17,8 @@ const VariantTable<Conv2dFn>& conv2d_variants() {
   static const VariantTable<Conv2dFn> table("conv2d", {
       {"im2col_gemm", "depthwise direct; 1x1 as GEMM; others im2col + blocked sgemm", cpu::conv2d_im2col_gemm},
       {"direct", "the definition, loop by loop, float64 accumulation (reference)", cpu::conv2d_direct},
+      {"winograd_f2x3", "Winograd F(2x2,3x3) for 3x3 stride-1 convolutions; others as im2col_gemm",
+       cpu::conv2d_winograd_f2x3},
   });
   return table;
 }

@@ -9,6 +9,7 @@ namespace glassbox::kernels::cpu {
 
 void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+void conv2d_winograd_f2x3(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void pool2d(Context& ctx, const Pool2dAttrs& a, ConstView x, View y);
 void global_avg_pool(Context& ctx, ConstView x, View y);
 void batchnorm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, ConstView mean, ConstView var,
