@@ -2,8 +2,8 @@
 // attribute sweeps, guard bytes around every output buffer, and a failure on a NaN/inf mismatch or a normalized
 // error max|got - ref| / max|ref| above the backend's stated tolerance:
 //   fp32 kernels 2e-5 (summation order only), TF32 tensor-core variants 5e-3 (10-bit mantissa operands).
-// Backends under test: the CPU backend in another configuration (1 thread, the generic sgemm micro-kernel, the
-// direct convolution), and every CUDA convolution variant and the CUDA kernels of every other operator where a GPU
+// Backends under test: the CPU backend in another configuration (1 thread, the generic sgemm micro-kernel; for
+// convolution, each registered CPU variant in turn), and every CUDA convolution variant and the CUDA kernels of every other operator where a GPU
 // is present. Built as test_backends_emulated, the "CUDA backend" is the same kernel sources run by the CPU
 // emulation of tests/cuda_emulation: their logic is checked in every CI run, the GPU run remains the real test.
 // Input-gradients join when the backward pass exists.
@@ -16,7 +16,7 @@
 
 #include "engine/error.h"
 #include "kernels/kernels.h"
-#include "tests/support/null_backend.h"
+#include "kernels/null_backend.h"
 
 namespace glassbox::kernels {
 namespace {
@@ -165,8 +165,11 @@ Participant cpu_participant(const std::string& conv_variant = "") {
 
 std::vector<Participant> participants_for(const std::string& op) {
   std::vector<Participant> out;
-  if (op == "conv2d") out.push_back(cpu_participant("direct"));
-  else out.push_back(cpu_participant());
+  if (op == "conv2d") {  // every registered CPU convolution variant, by name (a new one joins without an edit here)
+    for (const std::string& v : make_cpu_backend(1)->variants("conv2d")) out.push_back(cpu_participant(v));
+  } else {
+    out.push_back(cpu_participant());
+  }
   if (!has_cuda()) return out;
   if (op == "conv2d") {
     for (const std::string& v : make_cuda_backend(0)->variants("conv2d")) {
@@ -242,6 +245,15 @@ std::vector<Case> conv_cases() {
   cs.push_back(conv_case(1, 5, 6, 19, 7, 1, 5, rect, true));  // 1x5 kernel, unequal strides
   cs.push_back(conv_case(4, 130, 3, 3, 66, 3, 3, conv_attrs(1, 1, 1, 1, Activation::hard_swish), true));
   cs.push_back(conv_case(2, 3, 1, 1, 5, 1, 1, conv_attrs(1, 0, 1, 1, Activation::sigmoid), true));  // 1x1 image
+  // 3x3, stride 1 (Winograd's shapes): odd output sizes (edge tiles), no padding and uneven padding, batches, C and
+  // M that are multiples of nothing, a plane narrower than a tile.
+  cs.push_back(conv_case(3, 7, 11, 9, 13, 3, 3, conv_attrs(1, 1, 1, 1, Activation::relu), true));
+  cs.push_back(conv_case(2, 5, 10, 13, 6, 3, 3, conv_attrs(1, 0), false));
+  Conv2dAttrs uneven = conv_attrs(1, 0, 1, 1, Activation::clip);
+  uneven.pad_top = 2, uneven.pad_left = 1, uneven.pad_bottom = 0, uneven.pad_right = 2;
+  cs.push_back(conv_case(2, 9, 6, 7, 11, 3, 3, uneven, true));
+  cs.push_back(conv_case(1, 3, 2, 3, 4, 3, 3, conv_attrs(1, 1, 1, 1, Activation::sigmoid), true));
+  cs.push_back(conv_case(1, 33, 17, 19, 47, 3, 3, conv_attrs(1, 1, 1, 1, Activation::hard_swish), true));
   return cs;
 }
 
@@ -799,7 +811,7 @@ TEST(Backends, Upload) {
 }
 
 // The harness must be able to fail: a backend that writes past its output, and one that returns a NaN.
-class FaultyBackend final : public test::NullBackend {
+class FaultyBackend final : public NullBackend {
  public:
   explicit FaultyBackend(bool overrun) : inner_(make_cpu_backend(1)), overrun_(overrun) {}
   void activation(const ActivationAttrs& a, ConstView x, View y) override {

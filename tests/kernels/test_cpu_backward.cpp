@@ -13,7 +13,7 @@
 
 #include "engine/error.h"
 #include "kernels/kernels.h"
-#include "tests/support/null_backend.h"
+#include "kernels/null_backend.h"
 
 namespace glassbox::kernels {
 namespace {
@@ -407,7 +407,7 @@ TEST(CpuBackward, Layout) {
 
 // A backend without a backward kernel says so (the CUDA backend has none yet).
 TEST(CpuBackward, MissingKernelIsAnError) {
-  test::NullBackend b;  // the interface's default backward methods
+  NullBackend b;  // the interface's default backward methods
   try {
     b.softmax_backward(0, {}, {}, {});
     FAIL() << "no error";

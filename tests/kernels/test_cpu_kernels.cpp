@@ -1,5 +1,5 @@
 // CPU kernels against float64 loops on random shapes: the blocked sgemm (transposes, alpha, beta, edge tiles,
-// threads) and the convolution variants (im2col_gemm against the direct definition over an attribute sweep).
+// threads) and every registered convolution variant against the direct definition over an attribute sweep.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -59,35 +59,54 @@ struct ConvCase {
   int64_t N, C, H, W, M, KH, KW, G, sh, sw, dh, dw, pt, pl, pb, pr;
 };
 
-TEST(Conv2d, Im2colGemmMatchesDirect) {
+// Every registered CPU convolution variant (by name, through the backend) against the direct definition over an
+// attribute sweep, on 1 and 2 threads. The 3x3 stride-1 cases cover Winograd's edge tiles (odd outputs), uneven
+// padding, batches, channel counts that are multiples of nothing, and planes that take several tile chunks.
+class Conv2dVariant : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Conv2dVariant, MatchesDirect) {
   std::mt19937 rng(2);
-  Context ctx(2);
   const ConvCase cases[] = {
       {2, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   {1, 8, 8, 8, 8, 3, 3, 8, 1, 1, 1, 1, 1, 1, 1, 1},
       {1, 8, 9, 9, 16, 3, 3, 8, 2, 2, 1, 1, 0, 0, 1, 1},   {2, 6, 7, 7, 4, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0},
       {1, 4, 10, 10, 6, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2},  {1, 3, 15, 15, 8, 7, 7, 1, 2, 2, 1, 1, 3, 3, 3, 3},
       {1, 5, 6, 9, 7, 1, 3, 1, 1, 2, 1, 1, 0, 1, 0, 1},    {1, 12, 7, 7, 12, 5, 5, 12, 2, 2, 1, 1, 1, 1, 2, 2},
       {1, 16, 5, 5, 32, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},  {1, 2, 4, 4, 3, 4, 4, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {3, 7, 13, 11, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  {2, 5, 8, 9, 6, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+      {1, 6, 5, 7, 5, 3, 3, 1, 1, 1, 1, 1, 2, 0, 1, 2},    {2, 1, 1, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+      {1, 96, 19, 17, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
   };
-  for (const auto& c : cases)
-    for (Activation act : {Activation::none, Activation::relu, Activation::clip}) {
-      Conv2dAttrs a;
-      a.stride_h = c.sh, a.stride_w = c.sw, a.dilation_h = c.dh, a.dilation_w = c.dw, a.groups = c.G;
-      a.pad_top = c.pt, a.pad_left = c.pl, a.pad_bottom = c.pb, a.pad_right = c.pr;
-      a.act = {act, 0.f, 0.5f};
-      const int64_t OH = (c.H + c.pt + c.pb - ((c.KH - 1) * c.dh + 1)) / c.sh + 1;
-      const int64_t OW = (c.W + c.pl + c.pr - ((c.KW - 1) * c.dw + 1)) / c.sw + 1;
-      auto x = random_vector(c.N * c.C * c.H * c.W, rng), w = random_vector(c.M * (c.C / c.G) * c.KH * c.KW, rng),
-           b = random_vector(c.M, rng);
-      std::vector<float> y1(c.N * c.M * OH * OW), y2(y1.size());
-      const Device cpu = Device::cpu();
-      const ConstView xv{x.data(), {c.N, c.C, c.H, c.W}, cpu}, wv{w.data(), {c.M, c.C / c.G, c.KH, c.KW}, cpu},
-          bv{b.data(), {c.M}, cpu};
-      conv2d_im2col_gemm(ctx, a, xv, wv, bv, {y1.data(), {c.N, c.M, OH, OW}, cpu});
-      conv2d_direct(ctx, a, xv, wv, bv, {y2.data(), {c.N, c.M, OH, OW}, cpu});
-      for (size_t i = 0; i < y1.size(); ++i) ASSERT_NEAR(y1[i], y2[i], 1e-4 * (1 + std::fabs(y2[i]))) << i;
-    }
+  for (int threads : {1, 2}) {
+    auto b = make_cpu_backend(threads), ref = make_cpu_backend(threads);
+    b->select_variant("conv2d", GetParam());
+    ref->select_variant("conv2d", "direct");
+    for (const auto& c : cases)
+      for (Activation act : {Activation::none, Activation::relu, Activation::clip}) {
+        Conv2dAttrs a;
+        a.stride_h = c.sh, a.stride_w = c.sw, a.dilation_h = c.dh, a.dilation_w = c.dw, a.groups = c.G;
+        a.pad_top = c.pt, a.pad_left = c.pl, a.pad_bottom = c.pb, a.pad_right = c.pr;
+        a.act = {act, 0.f, 0.5f};
+        const int64_t OH = (c.H + c.pt + c.pb - ((c.KH - 1) * c.dh + 1)) / c.sh + 1;
+        const int64_t OW = (c.W + c.pl + c.pr - ((c.KW - 1) * c.dw + 1)) / c.sw + 1;
+        auto x = random_vector(c.N * c.C * c.H * c.W, rng), w = random_vector(c.M * (c.C / c.G) * c.KH * c.KW, rng),
+             bias = random_vector(c.M, rng);
+        std::vector<float> y1(c.N * c.M * OH * OW), y2(y1.size());
+        const Device cpu = Device::cpu();
+        const ConstView xv{x.data(), {c.N, c.C, c.H, c.W}, cpu}, wv{w.data(), {c.M, c.C / c.G, c.KH, c.KW}, cpu},
+            bv{bias.data(), {c.M}, cpu};
+        b->conv2d(a, xv, wv, bv, {y1.data(), {c.N, c.M, OH, OW}, cpu});
+        ref->conv2d(a, xv, wv, bv, {y2.data(), {c.N, c.M, OH, OW}, cpu});
+        const double scale = 1 + std::sqrt(double(c.C / c.G * c.KH * c.KW));
+        for (size_t i = 0; i < y1.size(); ++i)
+          ASSERT_NEAR(y1[i], y2[i], 1e-5 * scale * (1 + std::fabs(y2[i])))
+              << "x[" << c.N << "," << c.C << "," << c.H << "," << c.W << "] M " << c.M << " k" << c.KH << "x" << c.KW
+              << " act " << int(act) << " threads " << threads << " element " << i;
+      }
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Registered, Conv2dVariant, ::testing::ValuesIn(make_cpu_backend(1)->variants("conv2d")),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace glassbox::kernels::cpu

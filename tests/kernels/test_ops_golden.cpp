@@ -1,5 +1,6 @@
 // Every operator's CPU forward against ONNX Runtime goldens (tests/data/ops, made by
-// tools/python/make_op_goldens.py): one case per folder, attribute sweeps and opsets 11..21.
+// tools/python/make_op_goldens.py): one case per folder, attribute sweeps and opsets 11..21; convolutions under
+// every registered CPU variant.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,12 +15,17 @@ struct OpCase {
   std::string conv_variant;
 };
 
+// Every case with the CPU backend's default convolution; convolution cases with every registered variant.
 std::vector<OpCase> all_cases() {
+  const auto backend = kernels::make_cpu_backend(1);
+  const std::string default_variant = backend->selected_variant("conv2d");
   std::vector<OpCase> cases;
   for (const auto& d : case_dirs(source_dir() + "/tests/data/ops")) {
-    cases.push_back({d, "im2col_gemm"});
-    // Convolution cases also check the reference variant.
-    if (std::filesystem::path(d).filename().string().rfind("conv", 0) == 0) cases.push_back({d, "direct"});
+    if (std::filesystem::path(d).filename().string().rfind("conv", 0) != 0) {
+      cases.push_back({d, default_variant});
+      continue;
+    }
+    for (const std::string& v : backend->variants("conv2d")) cases.push_back({d, v});
   }
   return cases;
 }
