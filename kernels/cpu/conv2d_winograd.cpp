@@ -1,6 +1,7 @@
 // Convolution, CPU, variant "winograd_f2x3": Winograd's minimal filtering F(2x2, 3x3) for 3x3 convolutions with
 // stride 1, dilation 1 and one group (A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural Networks",
-// CVPR 2016, section 4). Every other convolution runs the default path (conv2d_im2col_gemm).
+// CVPR 2016: the F(2x2, 3x3) matrices of section 4.1, the batched-GEMM formulation of section 4). Every other
+// convolution runs the default path (conv2d_im2col_gemm).
 //
 // The output is cut into 2x2 tiles; tile t reads the 4x4 input tile d (zero outside the input) whose corner is
 // (2*th - pad_top, 2*tw - pad_left). For one input channel c and filter g = w[m, c] (3x3):
@@ -11,16 +12,20 @@
 //         [ 0 -1  1  0 ]        [ 1/2 -1/2  1/2 ]
 //         [ 0  1  0 -1 ]        [ 0    0    1  ]
 // Summing over c inside the brackets (the transforms are linear), each of the 16 positions e = (xi, nu) of the
-// 4x4 transformed tile is one GEMM (Lavin & Gray, eq. 12):
+// 4x4 transformed tile is one GEMM:
 //   M_e[m, t] = sum_c U_e[m, c] V_e[c, t],   U_e[m, c] = (G w[m, c] G^T)[e],   V_e[c, t] = (B^T d[c, t] B)[e]
 // and the output tile is Y[m, t] = A^T M[m, t] A, then bias and the fused activation. The GEMMs do 16 multiplies
 // per 2x2 outputs and input channel where the direct form does 36 (2.25x fewer), at the cost of the three
 // transforms.
 //
-// Tiles are processed in chunks whose transformed inputs (V) and products (M) stay in the L2 cache: each thread
-// transforms a chunk of tiles, runs the 16 GEMMs on it with the serial sgemm, and writes that chunk's outputs
-// before it moves on. The filter transform U is computed once per call (shared by all threads).
+// Schedule: U is computed once per call (shared; the kernel interface has no per-layer state in which to keep it
+// between calls, as an engine that transforms weights at load time would). The tiles are cut into chunks sized so
+// that re-reading U per chunk costs no more than the chunk's own transforms; a thread transforms a chunk's inputs,
+// runs its 16 GEMMs with the serial sgemm and writes its outputs before it moves on (with fewer chunks than
+// threads, the output channels are split too). The transforms work on 16 filters or tiles at a time, so that they
+// vectorize and write whole cache lines. docs/kernels.md measures it against im2col_gemm.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/sgemm.h"
@@ -41,118 +46,177 @@ struct Tiling {
   int64_t TH, TW, T;  // 2x2 output tiles per column and row of the output, and in all (over the batch)
 };
 
-// u[e * stride] = (G g G^T)[e] for one 3x3 filter g (row-major).
-void transform_filter(const float* g, float* u, int64_t stride) {
-  float q[4][3];  // G g: rows of g combined
-  for (int j = 0; j < 3; ++j) {
-    const float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-    q[0][j] = g0;
-    q[1][j] = 0.5f * (g0 + g1 + g2);
-    q[2][j] = 0.5f * (g0 - g1 + g2);
-    q[3][j] = g2;
-  }
+// The transforms work on groups of kLanes filters or tiles at once, each value of a 3x3 filter or 4x4 tile a row of
+// kLanes floats: the arithmetic vectorizes across the group, and every store to U or V (and load from M) is kLanes
+// contiguous floats.
+constexpr int64_t kLanes = 16;
+
+// u[e * stride + l] = (G g_l G^T)[e] for the 3x3 filters g_l = w[m, c0 + l], l < lanes (<= kLanes).
+void transform_filters(const float* w, int64_t C, int64_t m, int64_t c0, int64_t lanes, float* u, int64_t stride) {
+  float g[3][3][kLanes] = {};
+  for (int64_t l = 0; l < lanes; ++l)
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) g[i][j][l] = w[((m * C + c0 + l) * 3 + i) * 3 + j];
+  float q[4][3][kLanes];  // G g: rows of g combined
+  for (int j = 0; j < 3; ++j)
+    for (int64_t l = 0; l < kLanes; ++l) {
+      q[0][j][l] = g[0][j][l];
+      q[1][j][l] = 0.5f * (g[0][j][l] + g[1][j][l] + g[2][j][l]);
+      q[2][j][l] = 0.5f * (g[0][j][l] - g[1][j][l] + g[2][j][l]);
+      q[3][j][l] = g[2][j][l];
+    }
   for (int i = 0; i < 4; ++i) {  // (G g) G^T: columns combined the same way
-    const float q0 = q[i][0], q1 = q[i][1], q2 = q[i][2];
-    u[(i * 4 + 0) * stride] = q0;
-    u[(i * 4 + 1) * stride] = 0.5f * (q0 + q1 + q2);
-    u[(i * 4 + 2) * stride] = 0.5f * (q0 - q1 + q2);
-    u[(i * 4 + 3) * stride] = q2;
+    float* u0 = u + (i * 4) * stride;
+    for (int64_t l = 0; l < lanes; ++l) {
+      u0[l] = q[i][0][l];
+      u0[stride + l] = 0.5f * (q[i][0][l] + q[i][1][l] + q[i][2][l]);
+      u0[2 * stride + l] = 0.5f * (q[i][0][l] - q[i][1][l] + q[i][2][l]);
+      u0[3 * stride + l] = q[i][2][l];
+    }
   }
 }
 
 // U[e][m][c] for all filters, e-major so that U_e is a row-major M x C matrix.
-void transform_filters(Context& ctx, const float* w, int64_t M, int64_t C, float* U) {
+void transform_all_filters(Context& ctx, const float* w, int64_t M, int64_t C, float* U) {
   ctx.pool.parallel_for(M, 8, [&](int64_t b, int64_t e) {
     for (int64_t m = b; m < e; ++m)
-      for (int64_t c = 0; c < C; ++c) transform_filter(w + (m * C + c) * 9, U + m * C + c, M * C);
+      for (int64_t c = 0; c < C; c += kLanes) transform_filters(w, C, m, c, std::min(kLanes, C - c), U + m * C + c, M * C);
   });
 }
 
-// d = the 4x4 input tile of plane x (H x W) with corner (r0, c0), zero outside the plane.
-void load_tile(const float* x, int64_t H, int64_t W, int64_t r0, int64_t c0, float d[4][4]) {
-  if (r0 >= 0 && c0 >= 0 && r0 + 4 <= H && c0 + 4 <= W) {
+// d[i][j][l] = the 4x4 input tile of plane x (H x W) for tile t0 + l, zero outside the plane and for tiles past t1.
+void load_tiles(const Conv2dAttrs& a, const Tiling& s, const float* x, int64_t c, int64_t t0, int64_t t1,
+                float d[4][4][kLanes]) {
+  for (int64_t l = 0; l < kLanes; ++l) {
+    const int64_t t = t0 + l;
+    if (t >= t1) {
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) d[i][j][l] = 0.f;
+      continue;
+    }
+    const int64_t n = t / (s.TH * s.TW), r0 = 2 * (t / s.TW % s.TH) - a.pad_top, c0 = 2 * (t % s.TW) - a.pad_left;
+    const float* p = x + (n * s.C + c) * s.H * s.W;
+    if (r0 >= 0 && c0 >= 0 && r0 + 4 <= s.H && c0 + 4 <= s.W) {
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) d[i][j][l] = p[(r0 + i) * s.W + c0 + j];
+      continue;
+    }
     for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) d[i][j] = x[(r0 + i) * W + c0 + j];
-    return;
+      for (int j = 0; j < 4; ++j) {
+        const int64_t r = r0 + i, q = c0 + j;
+        d[i][j][l] = r >= 0 && r < s.H && q >= 0 && q < s.W ? p[r * s.W + q] : 0.f;
+      }
   }
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      const int64_t r = r0 + i, c = c0 + j;
-      d[i][j] = r >= 0 && r < H && c >= 0 && c < W ? x[r * W + c] : 0.f;
-    }
 }
 
-// v[e * stride] = (B^T d B)[e].
-void transform_input(const float d[4][4], float* v, int64_t stride) {
-  float r[4][4];  // B^T d: rows combined
-  for (int j = 0; j < 4; ++j) {
-    r[0][j] = d[0][j] - d[2][j];
-    r[1][j] = d[1][j] + d[2][j];
-    r[2][j] = d[2][j] - d[1][j];
-    r[3][j] = d[1][j] - d[3][j];
-  }
+// v[e * stride + l] = (B^T d_l B)[e] for the kLanes tiles l.
+void transform_inputs(const float d[4][4][kLanes], float* v, int64_t stride) {
+  float r[4][4][kLanes];  // B^T d: rows combined
+  for (int j = 0; j < 4; ++j)
+    for (int64_t l = 0; l < kLanes; ++l) {
+      r[0][j][l] = d[0][j][l] - d[2][j][l];
+      r[1][j][l] = d[1][j][l] + d[2][j][l];
+      r[2][j][l] = d[2][j][l] - d[1][j][l];
+      r[3][j][l] = d[1][j][l] - d[3][j][l];
+    }
   for (int i = 0; i < 4; ++i) {  // (B^T d) B: columns combined the same way
-    v[(i * 4 + 0) * stride] = r[i][0] - r[i][2];
-    v[(i * 4 + 1) * stride] = r[i][1] + r[i][2];
-    v[(i * 4 + 2) * stride] = r[i][2] - r[i][1];
-    v[(i * 4 + 3) * stride] = r[i][1] - r[i][3];
+    float* v0 = v + (i * 4) * stride;
+    for (int64_t l = 0; l < kLanes; ++l) {
+      v0[l] = r[i][0][l] - r[i][2][l];
+      v0[stride + l] = r[i][1][l] + r[i][2][l];
+      v0[2 * stride + l] = r[i][2][l] - r[i][1][l];
+      v0[3 * stride + l] = r[i][1][l] - r[i][3][l];
+    }
   }
 }
 
-// out[2][2] = A^T m A for the 16 values m[e * stride].
-void transform_output(const float* m, int64_t stride, float out[2][2]) {
-  float s[2][4];  // A^T m: rows combined
-  for (int j = 0; j < 4; ++j) {
-    const float m0 = m[j * stride], m1 = m[(4 + j) * stride], m2 = m[(8 + j) * stride], m3 = m[(12 + j) * stride];
-    s[0][j] = m0 + m1 + m2;
-    s[1][j] = m1 - m2 - m3;
-  }
-  for (int i = 0; i < 2; ++i) {
-    out[i][0] = s[i][0] + s[i][1] + s[i][2];
-    out[i][1] = s[i][1] - s[i][2] - s[i][3];
+// out[i][j][l] = (A^T m_l A)[i][j] for the kLanes tiles l, m_l[e] = m[e * stride + l].
+void transform_outputs(const float* m, int64_t stride, float out[2][2][kLanes]) {
+  float s[2][4][kLanes];  // A^T m: rows combined
+  for (int j = 0; j < 4; ++j)
+    for (int64_t l = 0; l < kLanes; ++l) {
+      const float m0 = m[j * stride + l], m1 = m[(4 + j) * stride + l], m2 = m[(8 + j) * stride + l],
+                  m3 = m[(12 + j) * stride + l];
+      s[0][j][l] = m0 + m1 + m2;
+      s[1][j][l] = m1 - m2 - m3;
+    }
+  for (int i = 0; i < 2; ++i)
+    for (int64_t l = 0; l < kLanes; ++l) {
+      out[i][0][l] = s[i][0][l] + s[i][1][l] + s[i][2][l];
+      out[i][1][l] = s[i][1][l] - s[i][2][l] - s[i][3][l];
+    }
+}
+
+// y's 2x2 tiles t0 + l (l < kLanes, t < t1) from out, plus bias, through the activation; tiles at the bottom and
+// right edges write only the pixels inside the output.
+void store_tiles(const Conv2dAttrs& a, const Tiling& s, const float out[2][2][kLanes], float bias, int64_t m,
+                 int64_t t0, int64_t t1, float* y) {
+  for (int64_t l = 0; l < kLanes && t0 + l < t1; ++l) {
+    const int64_t t = t0 + l, n = t / (s.TH * s.TW), oh = 2 * (t / s.TW % s.TH), ow = 2 * (t % s.TW);
+    float* yp = y + (n * s.M + m) * s.OH * s.OW;
+    for (int64_t i = 0; i < 2 && oh + i < s.OH; ++i)
+      for (int64_t j = 0; j < 2 && ow + j < s.OW; ++j) yp[(oh + i) * s.OW + ow + j] = a.act.apply(out[i][j][l] + bias);
   }
 }
 
-// V[e][c][t - t0] for the tiles [t0, t1) (tile t = (n, th, tw), row-major) and every input channel.
-void transform_inputs(const Conv2dAttrs& a, const Tiling& s, const float* x, int64_t t0, int64_t t1, float* V) {
-  const int64_t tc = t1 - t0, stride = s.C * tc;
-  float d[4][4];
+// One thread's buffers for a chunk of tc tiles (tc a multiple of kLanes): V [16][C][tc] and M [16][M][tc], each
+// position e a row-major matrix; consecutive positions one cache line further apart than the matrix size, so that
+// the 16 streams of a transform do not fall into the same cache sets.
+struct ChunkBuffers {
+  float *V, *Mo;
+  int64_t v_stride, m_stride;
+  static int64_t floats(const Tiling& s, int64_t tc) { return kTransformed * ((s.C + s.M) * tc + 32); }
+  ChunkBuffers(float* p, const Tiling& s, int64_t tc)
+      : V(p), Mo(p + kTransformed * (s.C * tc + 16)), v_stride(s.C * tc + 16), m_stride(s.M * tc + 16) {}
+};
+
+// One piece of work: the tiles [t0, t1) (at most tc of them) for the output channels [m0, m1): V = B^T d B, the 16
+// GEMMs M_e = U_e V_e on those rows of U_e, y = A^T M A (+ bias, act).
+struct Work {
+  int64_t t0, t1, m0, m1;
+};
+
+void run_work(const Context& ctx, const Conv2dAttrs& a, const Tiling& s, const float* x, const float* U,
+              const float* bias, const Work& w, int64_t tc, const ChunkBuffers& b, float* y) {
+  const int64_t n = w.t1 - w.t0, rows = w.m1 - w.m0;
+  float d[4][4][kLanes], out[2][2][kLanes];
   for (int64_t c = 0; c < s.C; ++c)
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t n = t / (s.TH * s.TW), th = t / s.TW % s.TH, tw = t % s.TW;
-      load_tile(x + (n * s.C + c) * s.H * s.W, s.H, s.W, 2 * th - a.pad_top, 2 * tw - a.pad_left, d);
-      transform_input(d, V + c * tc + (t - t0), stride);
+    for (int64_t g = 0; g < n; g += kLanes) {
+      load_tiles(a, s, x, c, w.t0 + g, w.t1, d);
+      transform_inputs(d, b.V + c * tc + g, b.v_stride);
+    }
+  for (int64_t e = 0; e < kTransformed; ++e)
+    sgemm_serial(ctx, rows, n, s.C, 1.f, MatRef{U + e * s.M * s.C + w.m0 * s.C, s.C, 1},
+                 MatRef{b.V + e * b.v_stride, tc, 1}, 0.f, b.Mo + e * b.m_stride, tc);
+  for (int64_t m = w.m0; m < w.m1; ++m)
+    for (int64_t g = 0; g < n; g += kLanes) {
+      transform_outputs(b.Mo + (m - w.m0) * tc + g, b.m_stride, out);
+      store_tiles(a, s, out, bias ? bias[m] : 0.f, m, w.t0 + g, w.t1, y);
     }
 }
 
-// y's 2x2 tiles [t0, t1) from Mo[e][m][t - t0]: A^T M A, plus bias, through the activation; tiles at the bottom
-// and right edges write only the pixels inside the output.
-void transform_outputs(const Conv2dAttrs& a, const Tiling& s, const float* Mo, const float* bias, int64_t t0,
-                       int64_t t1, float* y) {
-  const int64_t tc = t1 - t0, stride = s.M * tc;
-  float out[2][2];
-  for (int64_t m = 0; m < s.M; ++m) {
-    const float bm = bias ? bias[m] : 0.f;
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t n = t / (s.TH * s.TW), th = t / s.TW % s.TH, tw = t % s.TW;
-      transform_output(Mo + m * tc + (t - t0), stride, out);
-      float* yp = y + (n * s.M + m) * s.OH * s.OW;
-      for (int64_t i = 0; i < 2 && 2 * th + i < s.OH; ++i)
-        for (int64_t j = 0; j < 2 && 2 * tw + j < s.OW; ++j)
-          yp[(2 * th + i) * s.OW + 2 * tw + j] = a.act.apply(out[i][j] + bm);
-    }
-  }
-}
-
-// Tiles per chunk: V (16 x C x tc) and M (16 x M x tc) together about 1 MiB (an L2 cache), at least 16 tiles,
-// a multiple of 16 (the sgemm micro-kernels' column tiles are 16 or 32 wide); fewer when that would leave a
-// thread without a chunk.
+// Tiles per chunk. Each chunk's 16 GEMMs pack (read) all of U, 16 x M x C floats, and its transforms write and
+// read 16 x (C + M) floats per tile: with about 2MC / (C + M) tiles per chunk (the channel count when C = M) the
+// two costs are equal, so U's share stays small. A multiple of kLanes, at least 32 (the widest micro-kernel's
+// column tile), at most 512; fewer when that would leave a thread without a chunk.
 int64_t chunk_tiles(const Tiling& s, int threads) {
-  constexpr int64_t kBudgetFloats = 256 * 1024;
-  int64_t tc = kBudgetFloats / (kTransformed * (s.C + s.M));
-  tc = std::clamp<int64_t>(tc / 16 * 16, 16, 512);
-  const int64_t per_thread = (s.T + threads - 1) / threads;
-  return std::max<int64_t>(1, std::min(tc, per_thread));
+  const int64_t balance = (2 * s.M * s.C / (s.M + s.C) + kLanes - 1) / kLanes * kLanes;
+  const int64_t per_thread = ((s.T + threads - 1) / threads + kLanes - 1) / kLanes * kLanes;
+  return std::min(std::clamp<int64_t>(balance, 32, 512), per_thread);
+}
+
+// The work list: every chunk of tiles; when there are fewer chunks than threads (small planes), each chunk's output
+// channels are also split (whole micro-tile rows of 12), so that every thread has work. A split repeats the chunk's
+// input transform, a small part of the work.
+std::vector<Work> work_list(const Tiling& s, int64_t tc, int threads) {
+  const int64_t chunks = (s.T + tc - 1) / tc;
+  const int64_t splits = std::clamp<int64_t>(threads / chunks, 1, (s.M + 11) / 12);
+  const int64_t rows = ((s.M + splits - 1) / splits + 11) / 12 * 12;
+  std::vector<Work> list;
+  for (int64_t k = 0; k < chunks; ++k)
+    for (int64_t m0 = 0; m0 < s.M; m0 += rows)
+      list.push_back({k * tc, std::min(s.T, k * tc + tc), m0, std::min(s.M, m0 + rows)});
+  return list;
 }
 
 }  // namespace
@@ -165,25 +229,18 @@ void conv2d_winograd_f2x3(Context& ctx, const Conv2dAttrs& a, ConstView xv, Cons
   Tiling s{xv.dim(0), xv.dim(1), xv.dim(2), xv.dim(3), wv.dim(0), yv.dim(2), yv.dim(3), 0, 0, 0};
   s.TH = (s.OH + 1) / 2, s.TW = (s.OW + 1) / 2, s.T = s.N * s.TH * s.TW;
   const int threads = ctx.pool.size();
-  const int64_t tc = chunk_tiles(s, threads), chunks = (s.T + tc - 1) / tc;
-  const int64_t per_slot = kTransformed * (s.C + s.M) * tc;  // one thread's V and M
+  const int64_t tc = chunk_tiles(s, threads), per_slot = ChunkBuffers::floats(s, tc);
+  const std::vector<Work> work = work_list(s, tc, threads);
   float* U = ctx.scratch(kTransformed * s.M * s.C + threads * per_slot);
-  transform_filters(ctx, wv.data, s.M, s.C, U);
+  transform_all_filters(ctx, wv.data, s.M, s.C, U);
   const float* bias = bv.empty() ? nullptr : bv.data;
-  // One slot per thread (parallel_for makes at most `threads` chunks of [0, threads)), each with its own V and M
-  // in the scratch; slot k runs tile chunks k, k + threads, ...
+  // One slot per thread (parallel_for makes at most `threads` chunks of [0, threads)), each with its own buffers
+  // in the scratch; slot k runs the work items k, k + threads, ...
   ctx.pool.parallel_for(threads, 1, [&](int64_t b, int64_t e) {
     for (int64_t slot = b; slot < e; ++slot) {
-      float* V = U + kTransformed * s.M * s.C + slot * per_slot;
-      float* Mo = V + kTransformed * s.C * tc;
-      for (int64_t chunk = slot; chunk < chunks; chunk += threads) {
-        const int64_t t0 = chunk * tc, t1 = std::min(s.T, t0 + tc), n = t1 - t0;
-        transform_inputs(a, s, xv.data, t0, t1, V);
-        for (int64_t p = 0; p < kTransformed; ++p)
-          sgemm_serial(ctx, s.M, n, s.C, 1.f, MatRef{U + p * s.M * s.C, s.C, 1}, MatRef{V + p * s.C * n, n, 1}, 0.f,
-                       Mo + p * s.M * n, n);
-        transform_outputs(a, s, Mo, bias, t0, t1, yv.data);
-      }
+      const ChunkBuffers buffers(U + kTransformed * s.M * s.C + slot * per_slot, s, tc);
+      for (size_t i = size_t(slot); i < work.size(); i += size_t(threads))
+        run_work(ctx, a, s, xv.data, U, bias, work[i], tc, buffers, yv.data);
     }
   });
 }

@@ -61,7 +61,8 @@ struct ConvCase {
 
 // Every registered CPU convolution variant (by name, through the backend) against the direct definition over an
 // attribute sweep, on 1 and 2 threads. The 3x3 stride-1 cases cover Winograd's edge tiles (odd outputs), uneven
-// padding, batches, channel counts that are multiples of nothing, and planes that take several tile chunks.
+// padding, batches, channel counts that are multiples of nothing, planes that take several tile chunks, and a
+// plane so small that threads split its output channels.
 class Conv2dVariant : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Conv2dVariant, MatchesDirect) {
@@ -74,7 +75,7 @@ TEST_P(Conv2dVariant, MatchesDirect) {
       {1, 16, 5, 5, 32, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},  {1, 2, 4, 4, 3, 4, 4, 1, 1, 1, 1, 1, 0, 0, 0, 0},
       {3, 7, 13, 11, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  {2, 5, 8, 9, 6, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0},
       {1, 6, 5, 7, 5, 3, 3, 1, 1, 1, 1, 1, 2, 0, 1, 2},    {2, 1, 1, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
-      {1, 96, 19, 17, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+      {1, 96, 19, 17, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  {1, 20, 5, 6, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
   };
   for (int threads : {1, 2}) {
     auto b = make_cpu_backend(threads), ref = make_cpu_backend(threads);
