@@ -2,7 +2,7 @@
 # The GPU run of the CUDA backend, on a machine with an NVIDIA GPU, from binaries built on a machine without one:
 #
 #   here:   make gpu-kit        Release build with CUDA (sm_90 + PTX), stripped binaries in build/gpu-kit/bin
-#   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers peers explain perturb
+#   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers kernels peers explain perturb
 #                                             (default: all)
 #
 # carrying build/gpu-kit, build/models/efficientnet_lite0.onnx and build/models/efficientnet_lite0_test (the
@@ -15,6 +15,9 @@
 #           mobilenet_v3_small; random weights), then the same model test on them
 #   bench   glassbox bench: batch 1/32/256, fp32 and TF32 variants and cuDNN, JSON + markdown
 #   layers  resnet50 batch 256 per-layer table: each variant vs cuDNN, TFLOP/s, share of fp32 peak
+#   kernels the kernel workbench (glassbox bench kernels; docs/kernels.md) on resnet50's and mobilenet_v2's distinct
+#           convolutions at batch 1 and 32: every CUDA conv2d variant checked against the CPU's float64 direct
+#           convolution, ms, GFLOP/s, GB/s, share of the fp32 and bandwidth peaks, time ratio to cuDNN
 #   peers   tools/python/bench_gpu.py: PyTorch eager (TF32 off/on) and ONNX Runtime, interleaved with glassbox
 #   explain resnet50 explanation time against the forward pass (glassbox bench --explain), gradient-ascent steps
 #           against forward+backward (--ascent), and Grad-CAM next to
@@ -28,7 +31,7 @@ OUT=${OUT:-build/gpu-check}
 mkdir -p "$OUT"
 BIN=build/gpu-kit/bin
 export GLASSBOX_SOURCE_DIR=$PWD
-STAGES=${*:-env tests models bench layers peers explain perturb}
+STAGES=${*:-env tests models bench layers kernels peers explain perturb}
 RESNET=build/models/full/resnet50/model.onnx
 MOBILENET=build/models/full/mobilenet_v2/model.onnx
 EFFNET=build/models/efficientnet_lite0.onnx
@@ -72,6 +75,14 @@ for stage in $STAGES; do
     layers)
       run layers_resnet50 500 "$BIN/glassbox" bench "$RESNET" --device cuda --batch 256 --per-layer --iters 3 \
         --conv-variant implicit_gemm_128x128,implicit_gemm_64x64,implicit_gemm_tf32,direct,cudnn,cudnn_tf32 ;;
+    kernels)
+      for m in "$RESNET" "$MOBILENET"; do
+        n=$(basename "$(dirname "$m")")
+        for b in 1 32; do
+          run "kernels_${n}_b$b" 500 "$BIN/glassbox" bench kernels "$m" --device cuda --batch "$b" --iters 5 \
+            --json "$OUT/kernels_${n}_b$b.json"
+        done
+      done ;;
     peers)
       run peers 550 python3 tools/python/bench_gpu.py --glassbox "$BIN/glassbox" --batch 1 32 256 --pairs 5 \
         --conv-variants implicit_gemm implicit_gemm_tf32 --json "$OUT/peers.json" \
@@ -91,6 +102,6 @@ for stage in $STAGES; do
       export PYTHONPATH="$PWD/build/pylib:${PYTHONPATH:-}"
       run perturb_peers 500 python3 tools/python/bench_explain.py --glassbox "$BIN/glassbox" --model "$RESNET" \
         --device cuda --method scorecam --chunk 128 --batch 1 --pairs 3 --json "$OUT/perturb_peers.json" ;;
-    *) echo "unknown stage $stage (env tests models bench layers peers explain perturb)"; exit 2 ;;
+    *) echo "unknown stage $stage (env tests models bench layers kernels peers explain perturb)"; exit 2 ;;
   esac
 done

@@ -35,6 +35,16 @@ rc=$?; check "a bad preprocess spec is a one-line error" '[ $rc -eq 1 ] && grep 
 check "bench tables every batch and variant" '[ $(grep -c "^| efficientnet_lite0 | [12] | cpu | " "$TMP/bench.txt") -eq 4 ] && [ $(grep -c "images_per_s" "$TMP/bench.json") -eq 4 ]'
 "$GB" bench "$MODEL" --batch 1,x >/dev/null 2>"$TMP/err4.txt"
 rc=$?; check "bench rejects a bad batch list" '[ $rc -eq 1 ] && grep -q "batch" "$TMP/err4.txt"'
+KMODEL="$(dirname "$0")/../data/models/resnet_basic/model.onnx"
+"$GB" bench kernels "$KMODEL" --iters 1 --sample-ms 1 --json "$TMP/kernels.json" >"$TMP/kernels.txt" 2>&1
+rc=$?; check "bench kernels checks every conv2d variant on the model's convolutions" '[ $rc -eq 0 ] && for v in im2col_gemm direct winograd_f2x3; do [ $(grep -c "| $v | ok " "$TMP/kernels.txt") -eq 9 ] || exit 1; done && ! grep -q FAIL "$TMP/kernels.txt" && grep -q "all checks passed" "$TMP/kernels.txt" && [ $(grep -c "\"check\": \"ok\"" "$TMP/kernels.json") -eq $(grep -c "\"check\": " "$TMP/kernels.json") ] && [ $(grep -c "\"check\": \"ok\"" "$TMP/kernels.json") -ge 27 ]'
+check "bench kernels reports the measured CPU peaks and the cuDNN note" 'grep -q "measured on this machine" "$TMP/kernels.txt" && grep -q "no cuDNN ratio" "$TMP/kernels.txt" && grep -q "1x64x16x16 \* 64x64x3x3 s1 p1 +Relu | 1 |" "$TMP/kernels.txt"'
+"$GB" bench kernels --op sgemm --shapes "64,100,30;7,5,3" --variants generic_6x16 --iters 1 >"$TMP/sgemm.txt" 2>&1
+rc=$?; check "bench kernels --op sgemm checks given GEMM shapes" '[ $rc -eq 0 ] && [ $(grep -c "| generic_6x16 | ok " "$TMP/sgemm.txt") -eq 2 ] && grep -q "no cuBLAS ratio" "$TMP/sgemm.txt"'
+"$GB" bench kernels --shapes "1,64,56:64,3,3" >/dev/null 2>"$TMP/err_kernels.txt"
+rc=$?; check "bench kernels rejects a bad --shapes spec and says what it expected" '[ $rc -eq 1 ] && [ $(wc -l <"$TMP/err_kernels.txt") -eq 1 ] && grep -q "bad entry .1,64,56:64,3,3.: expected N,C,H,W:M,KH,KW" "$TMP/err_kernels.txt"'
+"$GB" bench kernels --shapes "1,8,8,8:8,3,3" --variants winograd >/dev/null 2>"$TMP/err_kernels2.txt"
+rc=$?; check "bench kernels names the registered variants for an unknown one" '[ $rc -eq 1 ] && grep -q "registered: im2col_gemm, direct, winograd_f2x3" "$TMP/err_kernels2.txt"'
 "$GB" run "$MODEL" "$PHOTOS/coffee.png" --device cuda:7 >/dev/null 2>"$TMP/err5.txt"
 rc=$?; check "an absent CUDA device is a one-line error" '[ $rc -eq 1 ] && [ $(wc -l <"$TMP/err5.txt") -eq 1 ] && grep -q "CUDA device 7\|cuda:7" "$TMP/err5.txt"'
 

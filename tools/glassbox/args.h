@@ -68,18 +68,19 @@ inline SessionOptions session_options(const Args& a) {
   return o;
 }
 
-// A comma-separated list: "1,32,256" -> {"1", "32", "256"}.
-inline std::vector<std::string> split_list(const std::string& s) {
+// A comma-separated (or `sep`-separated) list: "1,32,256" -> {"1", "32", "256"}; empty items are dropped.
+inline std::vector<std::string> split_list(const std::string& s, char sep = ',') {
   std::vector<std::string> out;
   size_t start = 0;
   for (size_t i = 0; i <= s.size(); ++i)
-    if (i == s.size() || s[i] == ',') {
+    if (i == s.size() || s[i] == sep) {
       if (i > start) out.push_back(s.substr(start, i - start));
       start = i + 1;
     }
   return out;
 }
 
-int cmd_bench(const Args& a);  // bench.cpp
+int cmd_bench(const Args& a);          // bench.cpp
+int cmd_bench_kernels(const Args& a);  // bench_kernels.cpp: glassbox bench kernels
 
 }  // namespace glassbox::tools

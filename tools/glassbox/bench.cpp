@@ -7,7 +7,6 @@
 // --per-layer times every convolution step of the first batch size under each variant (synchronized per step)
 // and reports achieved TFLOP/s and the fraction of the device's fp32 peak.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -18,33 +17,14 @@
 #include "explain/ascent.h"
 #include "explain/perturbation.h"
 #include "tools/glassbox/args.h"
+#include "tools/glassbox/bench_util.h"
 
 namespace glassbox::tools {
 
 namespace {
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 Tensor random_input(const Model& model, long batch, Device device) {
-  Shape shape = model.input_shape();
-  GB_CHECK(!shape.empty(), "the model's input declares no shape");
-  shape[0] = batch;
-  for (int64_t d : shape) GB_CHECK(d > 0, "the input shape ", shape_str(model.input_shape()), " is not concrete");
-  Tensor x = Tensor::empty(shape);
-  uint32_t state = 12345;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    state = state * 1664525u + 1013904223u;
-    x.data<float>()[i] = float(state >> 8) / float(1 << 24) * 2.f - 1.f;
-  }
-  return x.to(device);
+  return random_tensor(input_shape_at(model, batch), 12345).to(device);
 }
 
 // One timed configuration: a session and its resident input.
@@ -64,24 +44,6 @@ struct Runner {
     return (now_ms() - t0) / double(k);
   }
 };
-
-// "resnet50" for .../resnet50/model.onnx, else the file's stem.
-std::string model_label(const std::string& path) {
-  std::string p = path;
-  const size_t slash = p.find_last_of('/');
-  std::string file = slash == std::string::npos ? p : p.substr(slash + 1);
-  if (file == "model.onnx" && slash != std::string::npos) {
-    const std::string dir = p.substr(0, slash);
-    return dir.substr(dir.find_last_of('/') == std::string::npos ? 0 : dir.find_last_of('/') + 1);
-  }
-  return file.substr(0, file.rfind(".onnx"));
-}
-
-std::string json_number(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.6g", v);
-  return b;
-}
 
 void per_operator_profile(Session& session, const Tensor& input) {
   session.run(input);

@@ -1,5 +1,5 @@
 // The glassbox command line: inspect, run, explain (explain.h, perturbation.h), saliency (saliency.cpp), features and
-// filters (features.cpp), bench (bench.cpp).
+// filters (features.cpp), bench (bench.cpp), bench kernels (bench_kernels.cpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -94,6 +94,16 @@ usage:
       --ascent STEPS times gradient-ascent steps (one class objective per batch row) against forward+backward;
       --serve answers "run K" lines on stdin with the mean milliseconds of K forward passes (for the
       interleaved peer comparisons of tools/python/bench_cpu.py and bench_gpu.py)
+  glassbox bench kernels [MODEL.onnx] [--op conv2d|sgemm] [--shapes SPEC] [--batch N] [--device cpu|cuda]
+                         [--variants NAME[,NAME...]] [--iters N] [--sample-ms MS] [--threads N] [--no-check]
+                         [--json FILE]
+      the kernel workbench: every registered variant of an operator (or --variants) on the model's distinct
+      convolutions at --batch (default 1; --op sgemm: their im2col GEMMs, on the CPU's micro-kernels) or on
+      --shapes, each checked against a float64 reference (FAIL and exit 1 on a mismatch; a variant that cannot
+      run a shape shows its error), then timed round by round: ms, GFLOP/s, GB/s, % of the device's peak FLOP/s
+      and bandwidth (CPU: measured by probes at start), time ratio to the first variant and to cuDNN (CUDA, the
+      "cudnn" variant). SPEC for conv2d: "N,C,H,W:M,KH,KW[:stride[,pad[,dilation[,groups]]]];..." (bias, no
+      activation), for sgemm "M,N,K;...". docs/kernels.md
 
 preprocessing SPEC: "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
 (pixels 0..255, RGB). Default: the model's "glassbox.preprocess" metadata, else torchvision's ImageNet values.
@@ -350,6 +360,8 @@ int main(int argc, char** argv) {
     if (cmd == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
     if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw", "channel-softmax", "one-hot"}));
+    if (cmd == "bench" && argc > 2 && !std::strcmp(argv[2], "kernels"))
+      return cmd_bench_kernels(parse_args(argc, argv, 3, {"no-check"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
     if (cmd == "saliency") return tools::cmd_saliency(parse_args(argc, argv, 2, {"probability", "peak"}));
     if (cmd == "features") return cmd_features(parse_args(argc, argv, 2, {}));
