@@ -1,0 +1,56 @@
+#include "explain/named.h"
+
+#include <algorithm>
+
+namespace glassbox::explain {
+
+std::vector<std::string> method_names() {
+  std::vector<std::string> names;
+  for (CamMethod m : all_methods()) names.push_back(method_name(m));
+  for (PerturbationMethod m : all_perturbation_methods()) names.push_back(perturbation_method_name(m));
+  return names;
+}
+
+NamedExplainer::NamedExplainer(std::shared_ptr<const Model> model, const std::string& method, SessionOptions session,
+                               const std::string& layer)
+    : method_(method) {
+  if (parse_perturbation_method(method, perturbation_method_)) {
+    PerturbationOptions options;
+    options.layer = layer;
+    perturbation_ = std::make_unique<PerturbationExplainer>(std::move(model), std::move(session), options);
+    return;
+  }
+  const std::vector<CamMethod> gradient = all_methods();
+  const auto it = std::find_if(gradient.begin(), gradient.end(), [&](CamMethod m) { return method == method_name(m); });
+  if (it == gradient.end()) {
+    std::string list;
+    for (const auto& name : method_names()) list += (list.empty() ? "" : ", ") + name;
+    fail("unknown explanation method '", method, "' (available: ", list, ")");
+  }
+  gradient_method_ = *it;
+  ExplainOptions options;
+  options.layer = layer;
+  gradient_ = std::make_unique<Explainer>(std::move(model), std::move(session), options);
+}
+
+NamedExplainer::~NamedExplainer() = default;
+
+const std::string& NamedExplainer::layer() const { return gradient_ ? gradient_->layer() : perturbation_->layer(); }
+
+Session& NamedExplainer::session() { return gradient_ ? gradient_->session() : perturbation_->session(); }
+
+NamedExplanation NamedExplainer::explain(const Tensor& batch, const Target& target) {
+  NamedExplanation out;
+  if (gradient_) {
+    out.targets = gradient_->explain(batch, target, {gradient_method_});
+    out.maps = out.targets.maps.at(gradient_method_);
+    out.targets.maps.clear();
+  } else {
+    auto r = perturbation_->explain(batch, target, {perturbation_method_});
+    out.targets = std::move(r.targets);
+    out.maps = r.maps.at(perturbation_method_);
+  }
+  return out;
+}
+
+}  // namespace glassbox::explain

@@ -1,0 +1,51 @@
+// One explanation method of either family, chosen by name: the names `glassbox explain --method` takes, the
+// gradient family's (explain.h) and the perturbation family's (perturbation.h). What the C API (glassbox_c.h) and
+// the example application (tools/examples) build on.
+//
+//   glassbox::explain::NamedExplainer ex(model, "reciprocam");     // its own session; layer: default_layer(model)
+//   glassbox::explain::Target target;
+//   target.top = 2;
+//   auto e = ex.explain(batch, target);                            // e.maps [N * 2, H, W], e.targets.classes
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "explain/explain.h"
+#include "explain/perturbation.h"
+
+namespace glassbox::explain {
+
+// Every method name NamedExplainer takes: the gradient family's, then the perturbation family's.
+std::vector<std::string> method_names();
+
+struct NamedExplanation {
+  Explanation targets;  // logits [N, classes] and classes [N * K] (its maps stay empty)
+  Tensor maps;          // [N * K, H, W] at the input's resolution, each min-max normalized to [0, 1]
+};
+
+class NamedExplainer {
+ public:
+  // An unknown method is a glassbox::Error listing method_names(). layer: any name Model::resolve takes, "" for
+  // default_layer(model). The family's other options keep their defaults.
+  NamedExplainer(std::shared_ptr<const Model> model, const std::string& method, SessionOptions session = {},
+                 const std::string& layer = "");
+  ~NamedExplainer();
+  NamedExplainer(const NamedExplainer&) = delete;
+  NamedExplainer& operator=(const NamedExplainer&) = delete;
+
+  const std::string& method() const { return method_; }
+  const std::string& layer() const;
+  Session& session();
+  // The maps of the K targets of every image (top-k or given classes), on the session's device.
+  NamedExplanation explain(const Tensor& batch, const Target& target);
+
+ private:
+  std::string method_;
+  CamMethod gradient_method_{};
+  PerturbationMethod perturbation_method_{};
+  std::unique_ptr<Explainer> gradient_;               // one of these two is set
+  std::unique_ptr<PerturbationExplainer> perturbation_;
+};
+
+}  // namespace glassbox::explain
