@@ -9,6 +9,7 @@
 
 #include "engine/error.h"
 #include "kernels/cuda/backend_ops.h"
+#include "kernels/cuda/conv2d_variants.h"
 #include "kernels/registry.h"
 #if GLASSBOX_HAS_CUDNN
 #include "kernels/cudnn/conv2d.h"
@@ -86,40 +87,19 @@ class CudaBackend final : public CudaOps {
  private:
   void activate() const override { cuda::check(cudaSetDevice(ctx_.device()), "cudaSetDevice"); }
 
-  // Depthwise layers go to the dedicated depthwise kernel in every hand-written variant but "direct".
-  ConvFn depthwise_or(std::function<void(const Conv2dAttrs&, ConstView, ConstView, ConstView, View)> general) {
-    return [this, general](const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) {
-      if (cuda::is_depthwise(a, x, w)) cuda::conv2d_depthwise(ctx_, a, x, w, b, y);
-      else general(a, x, w, b, y);
-    };
-  }
-
+  // The hand-written variants (conv2d_variants.h) on this backend's context, then the autotuners and cuDNN.
   std::vector<VariantTable<ConvFn>::Entry> make_conv_variants() {
-    using namespace std::placeholders;
-    std::vector<VariantTable<ConvFn>::Entry> v = {
-        {"implicit_gemm", "fp32 implicit GEMM, 128x128 or 64x64 tiles by shape; depthwise kernel for depthwise",
-         depthwise_or([this](auto& a, auto x, auto w, auto b, auto y) {
-           cuda::conv2d_implicit_gemm(ctx_, 0, a, x, w, b, y);
-         })},
-        {"implicit_gemm_128x128", "fp32 implicit GEMM, 128x128 block tile, 8x8 per thread",
-         depthwise_or([this](auto& a, auto x, auto w, auto b, auto y) {
-           cuda::conv2d_implicit_gemm(ctx_, 128, a, x, w, b, y);
-         })},
-        {"implicit_gemm_64x64", "fp32 implicit GEMM, 64x64 block tile, 4x4 per thread",
-         depthwise_or([this](auto& a, auto x, auto w, auto b, auto y) {
-           cuda::conv2d_implicit_gemm(ctx_, 64, a, x, w, b, y);
-         })},
-        {"implicit_gemm_tf32", "implicit GEMM on TF32 tensor cores (WMMA), fp32 accumulation",
-         depthwise_or([this](auto& a, auto x, auto w, auto b, auto y) {
-           cuda::conv2d_implicit_gemm_tf32(ctx_, a, x, w, b, y);
-         })},
-        {"direct", "tiled direct convolution (patch and filters in shared memory), every layer",
-         [this](auto& a, auto x, auto w, auto b, auto y) { cuda::conv2d_direct(ctx_, a, x, w, b, y); }},
-        {"autotune", "per shape, the fastest fp32 hand-written variant, timed once and cached",
-         [this](auto& a, auto x, auto w, auto b, auto y) { autotuned(false, a, x, w, b, y); }},
-        {"autotune_tf32", "per shape, the fastest hand-written variant including TF32, timed once and cached",
-         [this](auto& a, auto x, auto w, auto b, auto y) { autotuned(true, a, x, w, b, y); }},
-    };
+    std::vector<VariantTable<ConvFn>::Entry> v;
+    for (const auto& e : cuda::conv2d_variants()) {
+      hand_written_.push_back(e.name);
+      v.push_back({e.name, e.description, [this, fn = e.fn](auto& a, auto x, auto w, auto b, auto y) {
+                     fn(ctx_, a, x, w, b, y);
+                   }});
+    }
+    v.push_back({"autotune", "per shape, the fastest fp32 hand-written variant, timed once and cached",
+                 [this](auto& a, auto x, auto w, auto b, auto y) { autotuned(false, a, x, w, b, y); }});
+    v.push_back({"autotune_tf32", "per shape, the fastest hand-written variant including TF32, timed once and cached",
+                 [this](auto& a, auto x, auto w, auto b, auto y) { autotuned(true, a, x, w, b, y); }});
 #if GLASSBOX_HAS_CUDNN
     v.push_back({"cudnn", "cuDNN, fp32 FMA math, its fastest algorithm per shape (the yardstick)",
                  [this](auto& a, auto x, auto w, auto b, auto y) { cudnn_conv(false, a, x, w, b, y); }});
@@ -138,8 +118,9 @@ class CudaBackend final : public CudaOps {
       key += "," + std::to_string(v);
     auto it = tuned_.find(key);
     if (it == tuned_.end()) {
-      std::vector<std::string> candidates = {"implicit_gemm_128x128", "implicit_gemm_64x64", "direct"};
-      if (tf32) candidates.push_back("implicit_gemm_tf32");
+      std::vector<std::string> candidates;  // every hand-written variant; TF32 ones for autotune_tf32 only
+      for (const std::string& name : hand_written_)
+        if (tf32 || !cuda::is_tf32_variant(name)) candidates.push_back(name);
       cudaEvent_t start, stop;
       cuda::check(cudaEventCreate(&start), "cudaEventCreate");
       cuda::check(cudaEventCreate(&stop), "cudaEventCreate");
@@ -179,6 +160,7 @@ class CudaBackend final : public CudaOps {
   }
 #endif
 
+  std::vector<std::string> hand_written_;  // names of the conv2d_variants.h entries (autotune candidates)
   VariantTable<ConvFn> conv_variants_;
   const VariantTable<ConvFn>::Entry* conv_ = nullptr;
   std::map<std::string, const VariantTable<ConvFn>::Entry*> tuned_;

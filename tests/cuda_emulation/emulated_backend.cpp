@@ -3,10 +3,10 @@
 // tests/kernels/test_backends.cpp runs the CUDA kernels' logic where there is no GPU. The Context is emulated
 // too: no stream, host scratch, and the SM count of an H100 so that tile choices match the real device.
 #include <cstdlib>
-#include <functional>
 
 #include "engine/error.h"
 #include "kernels/cuda/backend_ops.h"
+#include "kernels/cuda/conv2d_variants.h"
 #include "kernels/registry.h"
 
 namespace glassbox::kernels {
@@ -33,31 +33,9 @@ void* Context::scratch(size_t bytes) {
 
 namespace {
 
-using ConvFn = std::function<void(cuda::Context&, const Conv2dAttrs&, ConstView, ConstView, ConstView, View)>;
-
-// The hand-written variants of the CUDA backend (backend.cpp) with the same depthwise routing.
-const VariantTable<ConvFn>& conv_variants() {
-  auto depthwise_or = [](ConvFn general) -> ConvFn {
-    return [general](cuda::Context& c, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) {
-      if (cuda::is_depthwise(a, x, w)) cuda::conv2d_depthwise(c, a, x, w, b, y);
-      else general(c, a, x, w, b, y);
-    };
-  };
-  static const VariantTable<ConvFn> table(
-      "conv2d",
-      {{"implicit_gemm", "", depthwise_or([](auto& c, auto& a, auto x, auto w, auto b, auto y) {
-          cuda::conv2d_implicit_gemm(c, 0, a, x, w, b, y);
-        })},
-       {"implicit_gemm_128x128", "", depthwise_or([](auto& c, auto& a, auto x, auto w, auto b, auto y) {
-          cuda::conv2d_implicit_gemm(c, 128, a, x, w, b, y);
-        })},
-       {"implicit_gemm_64x64", "", depthwise_or([](auto& c, auto& a, auto x, auto w, auto b, auto y) {
-          cuda::conv2d_implicit_gemm(c, 64, a, x, w, b, y);
-        })},
-       {"implicit_gemm_tf32", "", depthwise_or([](auto& c, auto& a, auto x, auto w, auto b, auto y) {
-          cuda::conv2d_implicit_gemm_tf32(c, a, x, w, b, y);
-        })},
-       {"direct", "", [](auto& c, auto& a, auto x, auto w, auto b, auto y) { cuda::conv2d_direct(c, a, x, w, b, y); }}});
+// The hand-written variants of the CUDA backend (kernels/cuda/conv2d_variants.h: the same table).
+const VariantTable<cuda::Conv2dFn>& conv_variants() {
+  static const VariantTable<cuda::Conv2dFn> table("conv2d", cuda::conv2d_variants());
   return table;
 }
 
@@ -80,7 +58,7 @@ class EmulatedCudaBackend final : public CudaOps {
   std::string selected_variant(const std::string& op) const override { return op == "conv2d" ? conv_->name : ""; }
 
  private:
-  const VariantTable<ConvFn>::Entry* conv_;
+  const VariantTable<cuda::Conv2dFn>::Entry* conv_;
 };
 
 }  // namespace
