@@ -16,10 +16,11 @@ demo: deps assets build
 	$(BUILD)/bin/glassbox explain $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg --method all \
 	    --out $(BUILD)/demo --html $(BUILD)/demo/index.html > $(BUILD)/demo.log
 
-# GPU and slow tests first (they skip without a device or the exported full-size models), the CPU tests under
-# ASan+UBSan last, so that the closing summary is the suite that always runs.
+# GPU and slow tests first (they skip without a device or the exported full-size models) with the installed package
+# built and run by an outside project (package), the CPU tests under ASan+UBSan last, so that the closing summary is
+# the suite that always runs.
 test: deps assets build build-asan
-	cd $(BUILD) && ctest -L 'gpu|slow' --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest -L 'gpu|slow|package' --output-on-failure -j $(JOBS)
 	cd $(ASAN) && ctest -L cpu --output-on-failure -j $(JOBS)
 
 deps:
