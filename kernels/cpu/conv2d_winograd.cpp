@@ -84,19 +84,39 @@ void transform_all_filters(Context& ctx, const float* w, int64_t M, int64_t C, f
   });
 }
 
-// d[i][j][l] = the 4x4 input tile of plane x (H x W) for tile t0 + l, zero outside the plane and for tiles past t1.
-void load_tiles(const Conv2dAttrs& a, const Tiling& s, const float* x, int64_t c, int64_t t0, int64_t t1,
+// Where the tiles t0 + l (l < count <= kLanes) of a group are: the offset of their image, the top-left corner of
+// their 2x2 output tile, and whether their 4x4 input tile lies inside the input (no bounds checks needed). Computed
+// once per group, not per channel.
+struct TileGroup {
+  int64_t count = 0;
+  int64_t image[kLanes], row[kLanes], col[kLanes];
+  bool inside[kLanes];
+};
+
+TileGroup tile_group(const Conv2dAttrs& a, const Tiling& s, int64_t t0, int64_t t1) {
+  TileGroup g;
+  g.count = std::min(kLanes, t1 - t0);
+  for (int64_t l = 0; l < g.count; ++l) {
+    const int64_t t = t0 + l;
+    g.image[l] = t / (s.TH * s.TW), g.row[l] = 2 * (t / s.TW % s.TH), g.col[l] = 2 * (t % s.TW);
+    const int64_t r0 = g.row[l] - a.pad_top, c0 = g.col[l] - a.pad_left;
+    g.inside[l] = r0 >= 0 && c0 >= 0 && r0 + 4 <= s.H && c0 + 4 <= s.W;
+  }
+  return g;
+}
+
+// d[i][j][l] = the 4x4 input tile of channel c for the group's tile l, zero outside the input and past its count.
+void load_tiles(const Conv2dAttrs& a, const Tiling& s, const float* x, int64_t c, const TileGroup& g,
                 float d[4][4][kLanes]) {
   for (int64_t l = 0; l < kLanes; ++l) {
-    const int64_t t = t0 + l;
-    if (t >= t1) {
+    if (l >= g.count) {
       for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 4; ++j) d[i][j][l] = 0.f;
       continue;
     }
-    const int64_t n = t / (s.TH * s.TW), r0 = 2 * (t / s.TW % s.TH) - a.pad_top, c0 = 2 * (t % s.TW) - a.pad_left;
-    const float* p = x + (n * s.C + c) * s.H * s.W;
-    if (r0 >= 0 && c0 >= 0 && r0 + 4 <= s.H && c0 + 4 <= s.W) {
+    const int64_t r0 = g.row[l] - a.pad_top, c0 = g.col[l] - a.pad_left;
+    const float* p = x + (g.image[l] * s.C + c) * s.H * s.W;
+    if (g.inside[l]) {
       for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 4; ++j) d[i][j][l] = p[(r0 + i) * s.W + c0 + j];
       continue;
@@ -147,15 +167,16 @@ void transform_outputs(const float* m, int64_t stride, float out[2][2][kLanes]) 
     }
 }
 
-// y's 2x2 tiles t0 + l (l < kLanes, t < t1) from out, plus bias, through the activation; tiles at the bottom and
-// right edges write only the pixels inside the output.
-void store_tiles(const Conv2dAttrs& a, const Tiling& s, const float out[2][2][kLanes], float bias, int64_t m,
-                 int64_t t0, int64_t t1, float* y) {
-  for (int64_t l = 0; l < kLanes && t0 + l < t1; ++l) {
-    const int64_t t = t0 + l, n = t / (s.TH * s.TW), oh = 2 * (t / s.TW % s.TH), ow = 2 * (t % s.TW);
-    float* yp = y + (n * s.M + m) * s.OH * s.OW;
-    for (int64_t i = 0; i < 2 && oh + i < s.OH; ++i)
-      for (int64_t j = 0; j < 2 && ow + j < s.OW; ++j) yp[(oh + i) * s.OW + ow + j] = a.act.apply(out[i][j][l] + bias);
+// Output channel m of the group's 2x2 tiles: out + bias through the activation (one vectorized pass per tile
+// position), then stored; tiles at the bottom and right edges write only the pixels inside the output.
+void store_tiles(const Conv2dAttrs& a, const Tiling& s, const TileGroup& g, float out[2][2][kLanes], float bias,
+                 int64_t m, float* y) {
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) apply_activation(a.act, out[i][j], out[i][j], kLanes, bias);
+  for (int64_t l = 0; l < g.count; ++l) {
+    float* yp = y + (g.image[l] * s.M + m) * s.OH * s.OW;
+    for (int64_t i = 0; i < 2 && g.row[l] + i < s.OH; ++i)
+      for (int64_t j = 0; j < 2 && g.col[l] + j < s.OW; ++j) yp[(g.row[l] + i) * s.OW + g.col[l] + j] = out[i][j][l];
   }
 }
 
@@ -180,19 +201,23 @@ void run_work(const Context& ctx, const Conv2dAttrs& a, const Tiling& s, const f
               const float* bias, const Work& w, int64_t tc, const ChunkBuffers& b, float* y) {
   const int64_t n = w.t1 - w.t0, rows = w.m1 - w.m0;
   float d[4][4][kLanes], out[2][2][kLanes];
-  for (int64_t c = 0; c < s.C; ++c)
-    for (int64_t g = 0; g < n; g += kLanes) {
-      load_tiles(a, s, x, c, w.t0 + g, w.t1, d);
-      transform_inputs(d, b.V + c * tc + g, b.v_stride);
+  for (int64_t k = 0; k < n; k += kLanes) {
+    const TileGroup g = tile_group(a, s, w.t0 + k, w.t1);
+    for (int64_t c = 0; c < s.C; ++c) {
+      load_tiles(a, s, x, c, g, d);
+      transform_inputs(d, b.V + c * tc + k, b.v_stride);
     }
+  }
   for (int64_t e = 0; e < kTransformed; ++e)
     sgemm_serial(ctx, rows, n, s.C, 1.f, MatRef{U + e * s.M * s.C + w.m0 * s.C, s.C, 1},
                  MatRef{b.V + e * b.v_stride, tc, 1}, 0.f, b.Mo + e * b.m_stride, tc);
-  for (int64_t m = w.m0; m < w.m1; ++m)
-    for (int64_t g = 0; g < n; g += kLanes) {
-      transform_outputs(b.Mo + (m - w.m0) * tc + g, b.m_stride, out);
-      store_tiles(a, s, out, bias ? bias[m] : 0.f, m, w.t0 + g, w.t1, y);
+  for (int64_t k = 0; k < n; k += kLanes) {
+    const TileGroup g = tile_group(a, s, w.t0 + k, w.t1);
+    for (int64_t m = w.m0; m < w.m1; ++m) {
+      transform_outputs(b.Mo + (m - w.m0) * tc + k, b.m_stride, out);
+      store_tiles(a, s, g, out, bias ? bias[m] : 0.f, m, y);
     }
+  }
 }
 
 // Tiles per chunk. Each chunk's 16 GEMMs pack (read) all of U, 16 x M x C floats, and its transforms write and
