@@ -80,7 +80,8 @@ void transform_filters(const float* w, int64_t C, int64_t m, int64_t c0, int64_t
 void transform_all_filters(Context& ctx, const float* w, int64_t M, int64_t C, float* U) {
   ctx.pool.parallel_for(M, 8, [&](int64_t b, int64_t e) {
     for (int64_t m = b; m < e; ++m)
-      for (int64_t c = 0; c < C; c += kLanes) transform_filters(w, C, m, c, std::min(kLanes, C - c), U + m * C + c, M * C);
+      for (int64_t c = 0; c < C; c += kLanes)
+        transform_filters(w, C, m, c, std::min(kLanes, C - c), U + m * C + c, M * C);
   });
 }
 

@@ -131,8 +131,8 @@ std::vector<std::pair<ConvShape, int64_t>> model_convolutions(const Model& model
 std::vector<int64_t> parse_ints(const std::string& field, int64_t lo, const std::string& entry, const char* expected) {
   std::vector<int64_t> v;
   for (const std::string& s : split_list(field)) {
-    GB_CHECK(!s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos && std::stol(s) >= lo,
-             "--shapes: bad entry '", entry, "': expected ", expected);
+    const bool digits = !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
+    GB_CHECK(digits && std::stol(s) >= lo, "--shapes: bad entry '", entry, "': expected ", expected);
     v.push_back(std::stol(s));
   }
   return v;
@@ -339,7 +339,8 @@ double measure_cpu_gflops(int threads, std::string& isa) {
   int lanes = 4;
   isa = "SSE2 multiply+add";
   if (__builtin_cpu_supports("avx512f")) probe = fma_avx512, lanes = 16, isa = "AVX-512 FMA";
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) probe = fma_avx2, lanes = 8, isa = "AVX2 FMA";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    probe = fma_avx2, lanes = 8, isa = "AVX2 FMA";
   constexpr int64_t kIters = 20'000'000;
   std::vector<float> sink(static_cast<size_t>(threads));
   double best = 0;
@@ -562,7 +563,8 @@ void print_rows(size_t index, const Problem& p, const std::vector<Measurement>& 
               "\", \"check\": \"" + (!x.error.empty() ? "error" : !x.checked ? "not checked" : x.pass ? "ok" : "FAIL") +
               "\", \"error\": \"" + json_escape(x.error) + "\", \"max_error\": " + json_number(x.max_error) +
               ", \"ms\": " + json_number(x.ms) + ", \"gflops\": " + json_number(gflops) + ", \"gbps\": " +
-              json_number(gbps) + ", \"peak_flops_fraction\": " + json_number(peaks.gflops > 0 ? gflops / peaks.gflops : 0) +
+              json_number(gbps) + ", \"peak_flops_fraction\": " +
+              json_number(peaks.gflops > 0 ? gflops / peaks.gflops : 0) +
               ", \"peak_bandwidth_fraction\": " + json_number(peaks.gbps > 0 ? gbps / peaks.gbps : 0) +
               ", \"ratio_to_first\": " + json_number(vs_first) + ", \"ratio_to_cudnn\": " + json_number(vs_cudnn) + "}";
   }
@@ -581,6 +583,52 @@ void print_summary(const Options& o, size_t problems, const Report& r) {
                     ? times(r.total_ms[v] / r.total_ms[0]).c_str()
                     : "— (not every problem ran)");
   }
+}
+
+// The problems: a model's distinct convolutions at `batch` (or their im2col GEMMs), or --shapes. `source` says
+// which; conv2d problems check against `reference`, which must outlive them.
+std::vector<Problem> problems_for(const Args& a, const Options& o, long batch, Backend& reference,
+                                  std::string& source) {
+  std::vector<Problem> problems;
+  if (!a.get("shapes").empty()) {
+    source = "given shapes";
+    if (o.op == "sgemm") return parse_gemm_shapes(a.get("shapes"));
+    for (const auto& [c, count] : parse_conv_shapes(a.get("shapes")))
+      problems.push_back(conv_problem(c, count, reference));
+    return problems;
+  }
+  const auto model = Model::load(a.positional[0]);
+  const auto convs = model_convolutions(*model, batch);
+  GB_CHECK(!convs.empty(), a.positional[0], " has no convolution");
+  source = model_label(a.positional[0]) + " at batch " + std::to_string(batch);
+  if (o.op == "sgemm") return gemms_of(convs);
+  for (const auto& [c, count] : convs) problems.push_back(conv_problem(c, count, reference));
+  return problems;
+}
+
+// What was run, the peaks and how they were obtained, what the check and the ratios mean, and the table's header.
+void print_header(const Options& o, const std::string& device_name, const Peaks& peaks, size_t problems,
+                  const std::string& source, bool cudnn_column) {
+  std::printf("kernel workbench: %s on %s, %zu distinct problems from %s; variants: %s\n", o.op.c_str(),
+              device_name.c_str(), problems, source.c_str(), join(o.variants).c_str());
+  std::printf("peaks: fp32 %.1f GFLOP/s, memory %s (%s)\n", peaks.gflops,
+              peaks.gbps > 0 ? format("%.1f GB/s", peaks.gbps).c_str() : "unknown", peaks.note.c_str());
+  if (o.check)
+    std::printf("check: max|got - ref| / max|ref| against %s; tolerance 2e-5 (TF32 variants 5e-3)\n",
+                o.op == "conv2d" ? "the CPU backend's direct convolution (float64 accumulation)" : "a float64 GEMM");
+  else
+    std::printf("check: skipped (--no-check)\n");
+  std::printf("time: median ms per call over %ld interleaved rounds; \"vs %s\" and \"vs cuDNN\" are medians of "
+              "per-round time ratios (below 1: faster)\n",
+              o.rounds, o.variants[0].c_str());
+  if (o.op == "sgemm")
+    std::printf("no cuBLAS ratio: the sgemm micro-kernels are CPU kernels and glassbox has no BLAS to compare with\n");
+  else if (!cudnn_column)
+    std::printf("no cuDNN ratio: cuDNN is a comparison on CUDA devices only (the \"cudnn\" variant); conv2d has no "
+                "cuBLAS comparison\n");
+  std::printf("\n| # | problem | count | GFLOP | variant | check | ms | GFLOP/s | GB/s | %% of peak FLOP/s "
+              "| %% of peak GB/s | vs %s |%s\n|---|---|---|---|---|---|---|---|---|---|---|---|%s\n",
+              o.variants[0].c_str(), cudnn_column ? " vs cuDNN |" : "", cudnn_column ? "---|" : "");
 }
 
 }  // namespace
@@ -606,26 +654,10 @@ int cmd_bench_kernels(const Args& a) {
     GB_CHECK(std::find(registered.begin(), registered.end(), v) != registered.end(), "--variants: unknown ", o.op,
              " variant '", v, "' on ", device.str(), " (registered: ", join(registered), ")");
 
-  // The problems: a model's convolutions (or their im2col GEMMs), or --shapes.
   auto reference = kernels::make_cpu_backend(0);
   reference->select_variant("conv2d", "direct");
-  std::vector<Problem> problems;
   std::string source;
-  if (!a.get("shapes").empty()) {
-    source = "given shapes";
-    if (o.op == "sgemm") problems = parse_gemm_shapes(a.get("shapes"));
-    else
-      for (const auto& [c, count] : parse_conv_shapes(a.get("shapes")))
-        problems.push_back(conv_problem(c, count, *reference));
-  } else {
-    const auto model = Model::load(a.positional[0]);
-    const auto convs = model_convolutions(*model, batch);
-    GB_CHECK(!convs.empty(), a.positional[0], " has no convolution");
-    source = model_label(a.positional[0]) + " at batch " + std::to_string(batch);
-    if (o.op == "sgemm") problems = gemms_of(convs);
-    else
-      for (const auto& [c, count] : convs) problems.push_back(conv_problem(c, count, *reference));
-  }
+  const std::vector<Problem> problems = problems_for(a, o, batch, *reference, source);
 
   std::string device_name = device.str();
   Peaks peaks;
@@ -639,27 +671,8 @@ int cmd_bench_kernels(const Args& a) {
   }
   const bool cudnn_column = std::any_of(o.variants.begin(), o.variants.end(),
                                         [](const std::string& v) { return v.rfind("cudnn", 0) == 0; });
-  std::printf("kernel workbench: %s on %s, %zu distinct problems from %s; variants: %s\n", o.op.c_str(),
-              device_name.c_str(), problems.size(), source.c_str(), join(o.variants).c_str());
-  std::printf("peaks: fp32 %.1f GFLOP/s, memory %s (%s)\n", peaks.gflops,
-              peaks.gbps > 0 ? format("%.1f GB/s", peaks.gbps).c_str() : "unknown", peaks.note.c_str());
-  if (o.check)
-    std::printf("check: max|got - ref| / max|ref| against %s; tolerance 2e-5 (TF32 variants 5e-3)\n",
-                o.op == "conv2d" ? "the CPU backend's direct convolution (float64 accumulation)" : "a float64 GEMM");
-  else
-    std::printf("check: skipped (--no-check)\n");
-  std::printf("time: median ms per call over %ld interleaved rounds; \"vs %s\" and \"vs cuDNN\" are medians of "
-              "per-round time ratios (below 1: faster)\n",
-              o.rounds, o.variants[0].c_str());
-  if (o.op == "sgemm")
-    std::printf("no cuBLAS ratio: the sgemm micro-kernels are CPU kernels and glassbox has no BLAS to compare with\n");
-  else if (!cudnn_column)
-    std::printf("no cuDNN ratio: cuDNN is a comparison on CUDA devices only (the \"cudnn\" variant); conv2d has no "
-                "cuBLAS comparison\n");
+  print_header(o, device_name, peaks, problems.size(), source, cudnn_column);
 
-  std::printf("\n| # | problem | count | GFLOP | variant | check | ms | GFLOP/s | GB/s | %% of peak FLOP/s | %% of peak "
-              "GB/s | vs %s |%s\n|---|---|---|---|---|---|---|---|---|---|---|---|%s\n",
-              o.variants[0].c_str(), cudnn_column ? " vs cuDNN |" : "", cudnn_column ? "---|" : "");
   Report r;
   r.json = "[";
   r.total_ms.assign(o.variants.size(), 0);

@@ -62,7 +62,8 @@ void register_kernel(const std::string& name, int threads, const std::string& op
           benchmark::DoNotOptimize(b.out_data.data());
           benchmark::ClobberMemory();
         }
-        if (flops > 0) state.counters["FLOPS"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+        if (flops > 0)
+          state.counters["FLOPS"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
         state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
       })
       ->Unit(benchmark::kMillisecond)
@@ -106,7 +107,8 @@ void register_sgemm(int threads) {
       GemmAttrs g;
       g.beta = 0.f;
       register_kernel("sgemm/" + kernel + "/" + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K),
-                      threads, "sgemm", kernel, {{M, K}, {K, N}}, {M, N}, 2.0 * M * N * K, 4.0 * (M * K + K * N + M * N),
+                      threads, "sgemm", kernel, {{M, K}, {K, N}}, {M, N}, 2.0 * M * N * K,
+                      4.0 * (M * K + K * N + M * N),
                       [g](Backend& b, const Buffers& d) { b.gemm(g, d.in[0], d.in[1], ConstView{}, d.out); });
     }
 }
@@ -124,7 +126,9 @@ void register_others(int threads) {
   // batchnorm's variance (input 4) positive
   register_kernel("batchnorm/1x64x112x112", threads, "", "", {act, channels, channels, channels, channels}, act, 0,
                   2 * act_bytes,
-                  [](Backend& b, const Buffers& d) { b.batchnorm(1e-5f, d.in[0], d.in[1], d.in[2], d.in[3], d.in[4], d.out); },
+                  [](Backend& b, const Buffers& d) {
+                    b.batchnorm(1e-5f, d.in[0], d.in[1], d.in[2], d.in[3], d.in[4], d.out);
+                  },
                   true);
   ActivationAttrs relu{Activation::relu}, hswish{Activation::hard_swish};
   register_kernel("activation/relu/1x64x112x112", threads, "", "", {act}, act, 0, 2 * act_bytes,
