@@ -90,18 +90,6 @@ std::vector<std::string> images_in(const std::string& folder) {
   return paths;
 }
 
-// The input the model expects: its declared square size (resized to 256/224 of it first, as for ImageNet), then
-// the model's "glassbox.preprocess" metadata where it has one — as `glassbox explain` does.
-tools::Preprocess preprocess_for(const Model& model) {
-  tools::Preprocess p;
-  const Shape in = model.input_shape();
-  if (in.size() == 4 && in[2] > 0 && in[3] == in[2]) {
-    p.crop = int(in[2]);
-    p.resize = int(std::lround(in[2] * 256.0 / 224.0));
-  }
-  return tools::Preprocess::parse(model.metadata("glassbox.preprocess"), p);
-}
-
 // The shared work queue: the next batch of paths, under a lock.
 class Queue {
  public:
@@ -177,7 +165,9 @@ int main(int argc, char** argv) {
                    session_threads, cores);
     tools::check_colormap(o.colormap);
     auto model = Model::load(o.model);  // loaded once, shared by every worker
-    const tools::Preprocess pre = preprocess_for(*model);
+    // The input size the model declares and its "glassbox.preprocess" metadata, as `glassbox explain` takes them.
+    const tools::Preprocess pre = tools::Preprocess::for_model(model->input_shape(),
+                                                               model->metadata("glassbox.preprocess"));
     std::vector<std::string> paths;
     const std::vector<std::string> found = images_in(o.folder);
     for (int r = 0; r < o.repeat; ++r) paths.insert(paths.end(), found.begin(), found.end());

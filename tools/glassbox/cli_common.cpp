@@ -21,13 +21,7 @@ std::string json_escape(const std::string& s) {
 }
 
 Preprocess preprocess_for(const Model& model, const Args& a) {
-  Preprocess p;
-  const Shape in = model.input_shape();
-  if (in.size() == 4 && in[2] > 0 && in[3] == in[2]) {
-    p.crop = static_cast<int>(in[2]);
-    p.resize = static_cast<int>(std::lround(in[2] * 256.0 / 224.0));
-  }
-  p = Preprocess::parse(model.metadata("glassbox.preprocess"), p);
+  Preprocess p = Preprocess::for_model(model.input_shape(), model.metadata("glassbox.preprocess"));
   p = Preprocess::parse(a.get("preprocess"), p);
   if (!a.get("resize").empty()) p.resize = static_cast<int>(a.integer("resize", 0));
   if (!a.get("crop").empty()) p.crop = static_cast<int>(a.integer("crop", 0));

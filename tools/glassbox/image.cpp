@@ -96,6 +96,15 @@ Preprocess Preprocess::parse(const std::string& spec, Preprocess p) {
 
 Preprocess Preprocess::parse(const std::string& spec) { return parse(spec, Preprocess()); }
 
+Preprocess Preprocess::for_model(const Shape& in, const std::string& spec) {
+  Preprocess p;
+  if (in.size() == 4 && in[2] > 0 && in[3] == in[2]) {
+    p.crop = static_cast<int>(in[2]);
+    p.resize = static_cast<int>(std::lround(double(in[2]) * 256.0 / 224.0));
+  }
+  return parse(spec, p);
+}
+
 std::string Preprocess::str() const {
   std::ostringstream os;
   os << "resize=" << resize << ";crop=" << crop << ";mean=" << mean[0] << "," << mean[1] << "," << mean[2]

@@ -31,6 +31,9 @@ struct Preprocess {
   std::string interp = "bilinear";  // "bilinear" (antialiased when shrinking) or "nearest"
   static Preprocess parse(const std::string& spec, Preprocess base);
   static Preprocess parse(const std::string& spec);
+  // What a model expects: its declared square input [N, C, S, S] as the crop, resized first to S * 256 / 224 (as
+  // for ImageNet), then its "glassbox.preprocess" metadata (`spec`, "" when it has none) over that.
+  static Preprocess for_model(const Shape& input_shape, const std::string& spec);
   std::string str() const;
 };
 
