@@ -19,7 +19,7 @@ const std::vector<std::string>& supported_operators() {
       // computed at run time
       "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "Div", "Dropout", "Flatten", "Gemm",
       "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad",
-      "ReduceMean", "Relu", "Reshape", "Sigmoid", "Softmax", "Sub",
+      "ReduceMean", "Relu", "Reshape", "Sigmoid", "Softmax", "Sub", "Transpose",
       // folded at plan time (shape computations exporters emit around Flatten and Reshape)
       "Cast", "Constant", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze"};
   return ops;

@@ -139,6 +139,12 @@ Spatial spatial(const NodeCtx& c, const Shape& x, int64_t kh, int64_t kw, bool c
   return s;
 }
 
+std::vector<int64_t> row_major_strides(const Shape& s) {
+  std::vector<int64_t> stride(s.size(), 1);
+  for (int d = static_cast<int>(s.size()) - 2; d >= 0; --d) stride[d] = stride[d + 1] * s[d + 1];
+  return stride;
+}
+
 void expect_rank(const NodeCtx& c, size_t i, size_t rank, const char* what) {
   if (c.shape(i).size() != rank)
     c.error("input ", i, " (", what, ") must have rank ", rank, ", got shape ", shape_str(c.shape(i)));
@@ -607,6 +613,40 @@ OpPlan plan_reduce_mean(const NodeCtx& c) {
   return p;
 }
 
+OpPlan plan_transpose(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  std::vector<int64_t> raw(r);  // default: the dimensions reversed
+  for (int d = 0; d < r; ++d) raw[d] = r - 1 - d;
+  if (c.n.attrs.has("perm")) raw = c.n.attrs.ints("perm");
+  if (static_cast<int>(raw.size()) != r) c.error("perm has ", raw.size(), " values for an input of rank ", r);
+  std::vector<int> perm(r), inverse(r, -1);
+  Shape y(r);
+  for (int d = 0; d < r; ++d) {
+    perm[d] = normalize_axis(c, raw[d], r);
+    if (inverse[perm[d]] >= 0) c.error("perm repeats axis ", perm[d]);
+    inverse[perm[d]] = d;
+    y[d] = x[perm[d]];
+  }
+  // A strided copy reading x's stride of dimension perm[d] along y's dimension d; the backward is the same with
+  // the inverse permutation, from dy's strides.
+  const auto permuted = [](const Shape& s, const std::vector<int>& order) {
+    const std::vector<int64_t> stride = row_major_strides(s);
+    std::vector<int64_t> steps(s.size());
+    for (size_t d = 0; d < s.size(); ++d) steps[d] = stride[order[d]];
+    return steps;
+  };
+  const std::vector<int64_t> steps = permuted(x, perm), back = permuted(y, inverse);
+  OpPlan p;
+  p.shapes = {y};
+  p.run = [steps](Backend& b, const Ins& in, const Outs& out) { b.strided_copy(0, steps, in[0], out[0]); };
+  p.backward = [back](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.strided_copy(0, back, dy, dx[0]);
+  };
+  return p;
+}
+
 // ---- shape computations, folded on the host -------------------------------------------------------------------
 
 OpPlan folded(const Tensor& t) {
@@ -697,8 +737,7 @@ OpPlan plan_slice(const NodeCtx& c) {
     len[a] = s > 0 ? std::max<int64_t>(0, (to - from + s - 1) / s) : std::max<int64_t>(0, (from - to - s - 1) / -s);
   }
   Tensor out = Tensor::empty(Shape(len.begin(), len.end()), data.dtype());
-  std::vector<int64_t> stride(r, 1);
-  for (int d = r - 2; d >= 0; --d) stride[d] = stride[d + 1] * data.dim(d + 1);
+  const std::vector<int64_t> stride = row_major_strides(data.shape());
   const int64_t n = out.numel();
   for (int64_t i = 0; i < n; ++i) {
     int64_t rem = i, src = 0;
@@ -776,6 +815,7 @@ OpPlan plan_op(const NodeCtx& c) {
   if (op == "Pad") return plan_pad(c);
   if (op == "Softmax") return plan_softmax(c);
   if (op == "ReduceMean") return plan_reduce_mean(c);
+  if (op == "Transpose") return plan_transpose(c);
   if (op == "Shape") return plan_shape(c);
   if (op == "Gather") return plan_gather(c);
   if (op == "Slice") return plan_slice(c);

@@ -154,6 +154,9 @@ class Backend {
   virtual void softmax(int axis, ConstView x, View y) = 0;
   // Mean over `axes` (sorted, non-negative); y keeps the reduced dimensions as 1.
   virtual void reduce_mean(const std::vector<int>& axes, ConstView x, View y) = 0;
+  // The strided copy behind Transpose, Slice and Gather (a scalar index): y[j_0, ..., j_{r-1}] =
+  // x[offset + sum_d j_d * steps[d]], r = y's rank (Transpose: steps[d] = x's stride of dimension perm[d]).
+  virtual void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) = 0;
   virtual void copy(ConstView x, View y) = 0;
   // Host memory into a view on this backend's device, ordered after the work queued so far (CUDA: through a
   // pinned staging buffer, asynchronously on the session's stream).
@@ -199,6 +202,8 @@ class Backend {
   virtual void softmax_backward(int axis, ConstView y, ConstView dy, View dx);
   // dx[i] = dy[i with the reduced coordinates set to 0] / (number of reduced elements)
   virtual void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx);
+  // The adjoint of strided_copy: dx = 0, then dx[offset + sum_d j_d * steps[d]] += dy[j] for every element j of dy.
+  virtual void strided_copy_backward(int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx);
 
   // ---- Explanations. maps [N * K, H, W] from A [N * S, C, H, W] and G [N * S * K, C, H, W]: K targets per image
   // (from one batched backward), S noisy copies per image (S = samples > 1 for smoothgradcampp only). Map n*K + k

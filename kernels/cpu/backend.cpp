@@ -50,6 +50,9 @@ class CpuBackend final : public Backend {
   void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
     cpu::reduce_mean(ctx_, axes, x, y);
   }
+  void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) override {
+    cpu::strided_copy(ctx_, offset, steps, x, y);
+  }
   void copy(ConstView x, View y) override {
     if (x.data != y.data) std::memcpy(y.data, x.data, static_cast<size_t>(x.numel()) * sizeof(float));
   }
@@ -87,6 +90,9 @@ class CpuBackend final : public Backend {
   void pad_backward(const PadAttrs& a, ConstView dy, View dx) override { cpu::pad_backward(ctx_, a, dy, dx); }
   void softmax_backward(int axis, ConstView y, ConstView dy, View dx) override {
     cpu::softmax_backward(ctx_, axis, y, dy, dx);
+  }
+  void strided_copy_backward(int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx) override {
+    cpu::strided_copy_backward(ctx_, offset, steps, dy, dx);
   }
   void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx) override {
     cpu::reduce_mean_backward(ctx_, axes, dy, dx);

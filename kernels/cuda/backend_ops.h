@@ -31,6 +31,9 @@ class CudaOps : public Backend {
   void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
     activate(), cuda::reduce_mean(ctx_, axes, x, y);
   }
+  void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) override {
+    activate(), cuda::strided_copy(ctx_, offset, steps, x, y);
+  }
 
   void conv2d_backward_data(const Conv2dAttrs& a, ConstView dy, ConstView w, View dx) override {
     activate(), cuda::conv2d_backward_data(ctx_, a, dy, w, dx);
@@ -68,6 +71,9 @@ class CudaOps : public Backend {
   }
   void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx) override {
     activate(), cuda::reduce_mean_backward(ctx_, axes, dy, dx);
+  }
+  void strided_copy_backward(int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx) override {
+    activate(), cuda::strided_copy_backward(ctx_, offset, steps, dy, dx);
   }
 
   void cam(CamMethod m, int samples, ConstView A, ConstView G, View map) override {

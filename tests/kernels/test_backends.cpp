@@ -376,6 +376,24 @@ TEST(Backends, GemmAndMatmul) {
   expect_all(cs, participants_for("gemm"));
 }
 
+// Strided copies of x [2, 6, 5, 7] (strides 210, 35, 7, 1): transposes (ViT's [B, T, H, d] -> [B, H, T, d] and a
+// reversal), a slice with steps and a negative step, the class-token pick x[:, 0] (Gather axis 1, scalar index),
+// and a broadcast (step 0).
+struct StridedCase {
+  std::string name;
+  Shape x, y;
+  int64_t offset;
+  std::vector<int64_t> steps;
+};
+std::vector<StridedCase> strided_cases() {
+  return {{"transpose 0213", {2, 6, 5, 7}, {2, 5, 6, 7}, 0, {210, 7, 35, 1}},
+          {"transpose 3210", {2, 6, 5, 7}, {7, 5, 6, 2}, 0, {1, 7, 35, 210}},
+          {"transpose 2-D", {130, 70}, {70, 130}, 0, {1, 70}},
+          {"slice 1:6:2, ::-1", {2, 6, 5, 7}, {2, 3, 5, 7}, 35 + 6, {210, 70, 7, -1}},
+          {"gather axis 1 index 0", {2, 6, 5, 7}, {2, 5, 7}, 0, {210, 7, 1}},
+          {"broadcast", {1, 6, 1, 7}, {2, 6, 5, 7}, 0, {0, 7, 0, 1}}};
+}
+
 TEST(Backends, Layout) {
   std::vector<Case> cs;
   for (int axis : {0, 1, 3})
@@ -402,6 +420,10 @@ TEST(Backends, Layout) {
     cs.push_back({"reduce_mean " + shape_str(Shape(axes.begin(), axes.end())), {{2, 6, 5, 7}}, shape,
                   [axes = axes](Backend& b, const std::vector<ConstView>& in, View y) {
                     b.reduce_mean(axes, in[0], y);
+                  }});
+  for (const StridedCase& s : strided_cases())
+    cs.push_back({"strided_copy " + s.name, {s.x}, s.y, [s](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.strided_copy(s.offset, s.steps, in[0], y);
                   }});
   expect_all(cs, participants_for("layout"));
 }
@@ -532,6 +554,10 @@ TEST(Backends, Backward) {
     cs.push_back({"reduce_mean_backward " + shape_str(Shape(axes.begin(), axes.end())), {shape}, {2, 6, 5, 7},
                   [axes = axes](Backend& b, const std::vector<ConstView>& in, View dx) {
                     b.reduce_mean_backward(axes, in[0], dx);
+                  }});
+  for (const StridedCase& s : strided_cases())
+    cs.push_back({"strided_copy_backward " + s.name, {s.y}, s.x, [s](Backend& b, const std::vector<ConstView>& in, View dx) {
+                    b.strided_copy_backward(s.offset, s.steps, in[0], dx);
                   }});
   expect_all(cs, participants_for("backward"));
 }

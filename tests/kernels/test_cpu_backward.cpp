@@ -405,6 +405,39 @@ TEST(CpuBackward, Layout) {
   }
 }
 
+// Strided copies of x [2, 3, 4, 5] (strides 60, 20, 5, 1): a transpose (its backward also as the inverse
+// transpose, as the Transpose plan runs it), a slice with a negative step, a scalar Gather, and a broadcast.
+TEST(CpuBackward, StridedCopy) {
+  auto b = make_cpu_backend(2);
+  uint32_t seed = 1;
+  struct S {
+    const char* name;
+    Shape y;
+    int64_t offset;
+    std::vector<int64_t> steps, inverse;  // inverse: the transpose's backward as a gather from dy, or empty
+  };
+  const S cases[] = {{"transpose 0213", {2, 4, 3, 5}, 0, {60, 5, 20, 1}, {60, 5, 15, 1}},
+                     {"slice 1:3, 3:0:-2", {2, 2, 2, 5}, 20 + 15, {60, 20, -10, 1}, {}},
+                     {"gather axis 1 index 2", {2, 4, 5}, 40, {60, 5, 1}, {}},
+                     {"broadcast", {2, 2, 4, 5}, 0, {60, 0, 5, 1}, {}}};
+  for (const S& s : cases)
+    for (bool by_inverse : {false, true}) {
+      if (by_inverse && s.inverse.empty()) continue;
+      GradCase c;
+      c.name = std::string("strided_copy ") + s.name + (by_inverse ? " (inverse transpose)" : "");
+      c.inputs = {{2, 3, 4, 5}};
+      c.output = s.y;
+      c.forward = [s](Backend& bk, const Inputs& in, View y) { bk.strided_copy(s.offset, s.steps, in[0], y); };
+      c.wrt = {0};
+      c.backward = [s, by_inverse](Backend& bk, const Inputs&, ConstView, ConstView dy, const std::vector<View>& g) {
+        if (by_inverse) bk.strided_copy(0, s.inverse, dy, g[0]);
+        else bk.strided_copy_backward(s.offset, s.steps, dy, g[0]);
+      };
+      c.linear = GradCase::Linear::each;
+      expect_gradients_match(*b, c, seed++);
+    }
+}
+
 // A backend without a backward kernel says so (the CUDA backend has none yet).
 TEST(CpuBackward, MissingKernelIsAnError) {
   NullBackend b;  // the interface's default backward methods

@@ -655,6 +655,17 @@ def concat_cases():
         single(c, "Concat", names, {"axis": axis})
 
 
+def transpose_cases():
+    # ViT's attention: [B, T, H, d] -> [B, H, T, d] and K^T as [B, H, d, T]; the default reverses the axes.
+    for name, opset, x, perm in [("transpose_0213_opset13", 13, (2, 5, 3, 4), [0, 2, 1, 3]),
+                                 ("transpose_0231_opset21", 21, (2, 5, 3, 4), [0, 2, 3, 1]),
+                                 ("transpose_default_3d_opset11", 11, (2, 3, 4), None),
+                                 ("transpose_2d_opset13", 13, (7, 9), [1, 0])]:
+        c = Case(name, opset)
+        c.input("x", c.randn(*x))
+        single(c, "Transpose", ["x"], {} if perm is None else {"perm": perm})
+
+
 def identity_constant_cases():
     for name, opset in [("identity_opset11", 11), ("identity_opset14", 14),
                         ("identity_opset19", 19), ("identity_opset21", 21)]:
@@ -761,6 +772,7 @@ def define_cases():
     flatten_cases()
     reshape_cases()
     concat_cases()
+    transpose_cases()
     identity_constant_cases()
     shape_pattern_cases()
     tiny_graph_cases()
