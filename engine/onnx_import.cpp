@@ -17,9 +17,9 @@ namespace glassbox {
 const std::vector<std::string>& supported_operators() {
   static const std::vector<std::string> ops = {
       // computed at run time
-      "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "Div", "Dropout", "Flatten", "Gemm",
-      "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad",
-      "ReduceMean", "Relu", "Reshape", "Sigmoid", "Softmax", "Sub", "Transpose",
+      "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu", "Gemm",
+      "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad",
+      "Pow", "ReduceMean", "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Sub", "Transpose",
       // folded at plan time (shape computations exporters emit around Flatten and Reshape)
       "Cast", "Constant", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze"};
   return ops;

@@ -8,6 +8,8 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/element_formulas.h"
+
 namespace glassbox {
 
 using kernels::ActivationAttrs;
@@ -57,9 +59,7 @@ int normalize_axis(const NodeCtx& c, int64_t axis, int rank) {
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
-bool derivative_from_output(const ActivationAttrs& a) {
-  return a.kind != Activation::hard_swish && !(a.kind == Activation::leaky_relu && a.alpha < 0.f);
-}
+bool derivative_from_output(const ActivationAttrs& a) { return kernels::has_output_derivative(a); }
 
 namespace {
 
@@ -211,6 +211,22 @@ OpPlan plan_clip(const NodeCtx& c) {
   a.alpha = c.has(1) ? c.scalar_input(1, "min", 0.f) : c.n.attrs.f("min", -std::numeric_limits<float>::infinity());
   a.beta = c.has(2) ? c.scalar_input(2, "max", 0.f) : c.n.attrs.f("max", std::numeric_limits<float>::infinity());
   return plan_activation(c, a);
+}
+
+// Pow with a constant scalar exponent (x^2 and x^0.5 of the decomposed LayerNorm): an element-wise function of x.
+OpPlan plan_pow(const NodeCtx& c) {
+  c.expect_inputs(2, 2);
+  const Tensor* e = c.known_input(1);
+  if (!e || e->numel() != 1) c.error("the exponent must be a constant scalar (a run-time or tensor exponent is not supported)");
+  return plan_activation(c, {Activation::pow, c.scalar_input(1, "exponent", 1.f)});
+}
+
+OpPlan plan_gelu(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const std::string approximate = c.n.attrs.s("approximate", "none");
+  if (approximate != "none" && approximate != "tanh")
+    c.error("approximate='", approximate, "' is not supported (none and tanh are)");
+  return plan_activation(c, {approximate == "tanh" ? Activation::gelu_tanh : Activation::gelu});
 }
 
 OpPlan plan_binary(const NodeCtx& c, kernels::BinaryOp op) {
@@ -647,6 +663,30 @@ OpPlan plan_transpose(const NodeCtx& c) {
   return p;
 }
 
+OpPlan plan_layer_norm(const NodeCtx& c) {
+  c.expect_inputs(2, 3);
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  const int axis = normalize_axis(c, c.n.attrs.i("axis", -1), r);
+  const Shape normalized(x.begin() + axis, x.end());
+  for (size_t i = 1; i < 3; ++i)  // scale and bias: one value per normalized element
+    if (c.has(i) && (numel(c.shape(i)) != numel(normalized) || broadcast(c, c.shape(i), normalized) != normalized))
+      c.error("input ", i, " of shape ", shape_str(c.shape(i)), " does not match the normalized shape ",
+              shape_str(normalized), " (axis ", axis, ")");
+  const float eps = c.n.attrs.f("epsilon", 1e-5f);
+  const bool has_bias = c.has(2);
+  OpPlan p;
+  p.shapes = {x};  // the Mean and InvStdDev outputs are not produced (make_plan rejects their use)
+  p.run = [eps, has_bias](Backend& b, const Ins& in, const Outs& out) {
+    b.layer_norm(eps, in[0], in[1], has_bias ? in[2] : ConstView{}, out[0]);
+  };
+  p.backward = [eps](Backend& b, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.layer_norm_backward(eps, in[0], in[1], dy, dx[0]);
+  };
+  p.backward_inputs = {0, 1};
+  return p;
+}
+
 // ---- shape computations, folded on the host -------------------------------------------------------------------
 
 OpPlan folded(const Tensor& t) {
@@ -789,6 +829,10 @@ OpPlan plan_op(const NodeCtx& c) {
   if (op == "HardSigmoid")
     return plan_activation(c, {Activation::hard_sigmoid, c.n.attrs.f("alpha", 0.2f), c.n.attrs.f("beta", 0.5f)});
   if (op == "HardSwish") return plan_activation(c, {Activation::hard_swish});
+  if (op == "Erf") return plan_activation(c, {Activation::erf});
+  if (op == "Gelu") return plan_gelu(c);
+  if (op == "Sqrt") return plan_activation(c, {Activation::sqrt});
+  if (op == "Pow") return plan_pow(c);
   if (op == "Add") return plan_binary(c, BinaryOp::add);
   if (op == "Sub") return plan_binary(c, BinaryOp::sub);
   if (op == "Mul") return plan_binary(c, BinaryOp::mul);
@@ -816,6 +860,7 @@ OpPlan plan_op(const NodeCtx& c) {
   if (op == "Softmax") return plan_softmax(c);
   if (op == "ReduceMean") return plan_reduce_mean(c);
   if (op == "Transpose") return plan_transpose(c);
+  if (op == "LayerNormalization") return plan_layer_norm(c);
   if (op == "Shape") return plan_shape(c);
   if (op == "Gather") return plan_gather(c);
   if (op == "Slice") return plan_slice(c);

@@ -30,6 +30,9 @@ void Backend::matmul_backward(ConstView, ConstView, ConstView, View, View) { no_
 void Backend::concat_backward(int, ConstView, const std::vector<View>&) { no_backward(*this, "Concat"); }
 void Backend::pad_backward(const PadAttrs&, ConstView, View) { no_backward(*this, "Pad"); }
 void Backend::softmax_backward(int, ConstView, ConstView, View) { no_backward(*this, "Softmax"); }
+void Backend::layer_norm_backward(float, ConstView, ConstView, ConstView, View) {
+  no_backward(*this, "LayerNormalization");
+}
 void Backend::strided_copy_backward(int64_t, const std::vector<int64_t>&, ConstView, View) {
   no_backward(*this, "Slice/Gather");
 }

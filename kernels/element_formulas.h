@@ -8,6 +8,12 @@
 
 namespace glassbox::kernels {
 
+// LayerNormalization's input gradient at one element of a row: (1/sigma) (g - mean(g) - xhat mean(g xhat)), with
+// g = dy * scale there, xhat = (x - mean) / sigma, and the row means mean_g, mean_gx of g and g xhat.
+GB_HOST_DEVICE inline float layer_norm_dx(float g, float xhat, float mean_g, float mean_gx, float inv_sigma) {
+  return inv_sigma * (g - mean_g - xhat * mean_gx);
+}
+
 // Pad: the input coordinate that output coordinate `o` reads along one dimension, or -1 for the constant value.
 // Inside: o - begin; reflect mirrors without repeating the edge (... 2 1 [0 1 2 3] 2 1 0 ...); edge repeats the
 // nearest edge; wrap takes the other side.
@@ -74,8 +80,31 @@ GB_HOST_DEVICE inline float activation_derivative_at_input(const ActivationAttrs
       return z > 0.f && z < 1.f ? a.alpha : 0.f;
     }
     case Activation::hard_swish: return x < -3.f ? 0.f : (x > 3.f ? 1.f : x / 3.f + 0.5f);
+    case Activation::erf: return 1.12837917f * std::exp(-x * x);  // 2/sqrt(pi) e^(-x^2)
+    case Activation::gelu:  // Phi(x) + x phi(x)
+      return 0.5f * (1.f + std::erf(x * 0.70710678f)) + x * 0.39894228f * std::exp(-0.5f * x * x);
+    case Activation::gelu_tanh: {  // t = tanh(k (x + c x^3)): (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 c x^2)
+      const float t = std::tanh(0.79788456f * (x + 0.044715f * x * x * x));
+      return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * 0.79788456f * (1.f + 3.f * 0.044715f * x * x);
+    }
+    case Activation::sqrt: return 0.5f / std::sqrt(x);
+    case Activation::pow: return a.alpha * std::pow(x, a.alpha - 1.f);
   }
   return 1.f;
+}
+
+// Whether the derivative is a function of the output y (activation_derivative_at_output); the others need x.
+GB_HOST_DEVICE inline bool has_output_derivative(const ActivationAttrs& a) {
+  switch (a.kind) {
+    case Activation::leaky_relu: return a.alpha >= 0.f;
+    case Activation::hard_swish:
+    case Activation::erf:
+    case Activation::gelu:
+    case Activation::gelu_tanh:
+    case Activation::sqrt:
+    case Activation::pow: return false;
+    default: return true;
+  }
 }
 
 // The same from the output y, for the activations whose output determines it (all but hard_swish; leaky_relu
@@ -88,7 +117,7 @@ GB_HOST_DEVICE inline float activation_derivative_at_output(const ActivationAttr
     case Activation::leaky_relu: return y > 0.f ? 1.f : a.alpha;
     case Activation::sigmoid: return y * (1.f - y);
     case Activation::hard_sigmoid: return y > 0.f && y < 1.f ? a.alpha : 0.f;
-    case Activation::hard_swish: return NAN;  // not a function of y: callers pass x
+    default: return NAN;  // not a function of y (has_output_derivative): callers pass x
   }
   return 1.f;
 }

@@ -50,14 +50,18 @@ inline View view_of(Tensor& t) { return {t.data<float>(), t.shape(), t.device()}
 enum class BackwardRule { gradient, deconvnet, guided };
 
 // Pointwise activations; also the fused epilogue of convolution and GEMM.
-enum class Activation { none, relu, clip, leaky_relu, sigmoid, hard_sigmoid, hard_swish };
+// The element-wise functions of ViT exports are kinds here too: erf, gelu (exact), gelu_tanh, sqrt and pow (a
+// constant exponent). They are never fused into a producer's epilogue.
+enum class Activation { none, relu, clip, leaky_relu, sigmoid, hard_sigmoid, hard_swish, erf, gelu, gelu_tanh, sqrt,
+                        pow };
 
 struct ActivationAttrs {
   Activation kind = Activation::none;
-  float alpha = 0.f;  // clip: min; leaky_relu: slope; hard_sigmoid: alpha
+  float alpha = 0.f;  // clip: min; leaky_relu: slope; hard_sigmoid: alpha; pow: the exponent
   float beta = 0.f;   // clip: max; hard_sigmoid: beta
   // relu: max(0,x); clip: min(max(x,alpha),beta); leaky_relu: x<0 ? alpha*x : x; sigmoid: 1/(1+e^-x);
-  // hard_sigmoid: max(0, min(1, alpha*x+beta)); hard_swish: x * max(0, min(1, x/6 + 1/2)).
+  // hard_sigmoid: max(0, min(1, alpha*x+beta)); hard_swish: x * max(0, min(1, x/6 + 1/2)); erf: the error function;
+  // gelu: x/2 (1 + erf(x/sqrt(2))); gelu_tanh: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); sqrt; pow: x^alpha.
   GB_HOST_DEVICE float apply(float x) const {
     switch (kind) {
       case Activation::none: return x;
@@ -67,6 +71,11 @@ struct ActivationAttrs {
       case Activation::sigmoid: return 1.f / (1.f + std::exp(-x));
       case Activation::hard_sigmoid: return std::fmax(0.f, std::fmin(1.f, alpha * x + beta));
       case Activation::hard_swish: return x * std::fmax(0.f, std::fmin(1.f, x / 6.f + 0.5f));
+      case Activation::erf: return std::erf(x);
+      case Activation::gelu: return 0.5f * x * (1.f + std::erf(x * 0.70710678f));
+      case Activation::gelu_tanh: return 0.5f * x * (1.f + std::tanh(0.79788456f * (x + 0.044715f * x * x * x)));
+      case Activation::sqrt: return std::sqrt(x);
+      case Activation::pow: return std::pow(x, alpha);
     }
     return x;
   }
@@ -157,6 +166,9 @@ class Backend {
   // The strided copy behind Transpose, Slice and Gather (a scalar index): y[j_0, ..., j_{r-1}] =
   // x[offset + sum_d j_d * steps[d]], r = y's rank (Transpose: steps[d] = x's stride of dimension perm[d]).
   virtual void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) = 0;
+  // LayerNormalization: x viewed as [rows, len], len = scale.numel() (the normalized trailing dimensions); per row
+  // y = (x - mean) / sigma * scale + bias, sigma = sqrt(var + epsilon), var the biased variance; bias may be empty.
+  virtual void layer_norm(float epsilon, ConstView x, ConstView scale, ConstView bias, View y) = 0;
   virtual void copy(ConstView x, View y) = 0;
   // Host memory into a view on this backend's device, ordered after the work queued so far (CUDA: through a
   // pinned staging buffer, asynchronously on the session's stream).
@@ -202,6 +214,9 @@ class Backend {
   virtual void softmax_backward(int axis, ConstView y, ConstView dy, View dx);
   // dx[i] = dy[i with the reduced coordinates set to 0] / (number of reduced elements)
   virtual void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx);
+  // Per row of layer_norm: dx = (1/sigma) (g - mean(g) - xhat mean(g xhat)), g = dy * scale,
+  // xhat = (x - mean) / sigma (element_formulas.h: layer_norm_dx).
+  virtual void layer_norm_backward(float epsilon, ConstView x, ConstView scale, ConstView dy, View dx);
   // The adjoint of strided_copy: dx = 0, then dx[offset + sum_d j_d * steps[d]] += dy[j] for every element j of dy.
   virtual void strided_copy_backward(int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx);
 

@@ -33,8 +33,8 @@ void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y) {
 // dx = dy * act'(x), read from x where given, else from y (element_formulas.h).
 void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx,
                          BackwardRule rule) {
-  GB_CHECK(!x.empty() || (!y.empty() && a.kind != Activation::hard_swish),
-           "activation backward needs the input x for hard_swish, else x or y");
+  GB_CHECK(!x.empty() || (!y.empty() && has_output_derivative(a)),
+           "activation backward needs the input x for this kind (", int(a.kind), "), else x or y");
   const bool by_rule = rule != BackwardRule::gradient && is_rectifier(a);
   GB_CHECK(!by_rule || !y.empty(), "the deconvnet and guided rules read the rectifier's output y");
   ctx.pool.parallel_for(dy.numel(), 1 << 14, [&](int64_t b, int64_t e) {

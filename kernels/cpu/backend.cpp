@@ -53,6 +53,9 @@ class CpuBackend final : public Backend {
   void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) override {
     cpu::strided_copy(ctx_, offset, steps, x, y);
   }
+  void layer_norm(float eps, ConstView x, ConstView scale, ConstView bias, View y) override {
+    cpu::layer_norm(ctx_, eps, x, scale, bias, y);
+  }
   void copy(ConstView x, View y) override {
     if (x.data != y.data) std::memcpy(y.data, x.data, static_cast<size_t>(x.numel()) * sizeof(float));
   }
@@ -90,6 +93,9 @@ class CpuBackend final : public Backend {
   void pad_backward(const PadAttrs& a, ConstView dy, View dx) override { cpu::pad_backward(ctx_, a, dy, dx); }
   void softmax_backward(int axis, ConstView y, ConstView dy, View dx) override {
     cpu::softmax_backward(ctx_, axis, y, dy, dx);
+  }
+  void layer_norm_backward(float eps, ConstView x, ConstView scale, ConstView dy, View dx) override {
+    cpu::layer_norm_backward(ctx_, eps, x, scale, dy, dx);
   }
   void strided_copy_backward(int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx) override {
     cpu::strided_copy_backward(ctx_, offset, steps, dy, dx);

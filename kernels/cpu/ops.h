@@ -23,6 +23,7 @@ void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
 void softmax(Context& ctx, int axis, ConstView x, View y);
 void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
 void strided_copy(Context& ctx, int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y);
+void layer_norm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, View y);
 
 // Backward (kernels.h states each formula).
 void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView w, View dx);
@@ -39,6 +40,7 @@ void concat_backward(Context& ctx, int axis, ConstView dy, const std::vector<Vie
 void pad_backward(Context& ctx, const PadAttrs& a, ConstView dy, View dx);
 void softmax_backward(Context& ctx, int axis, ConstView y, ConstView dy, View dx);
 void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx);
+void layer_norm_backward(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView dy, View dx);
 void strided_copy_backward(Context& ctx, int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx);
 
 // Explanations (kernels.h): class activation maps, min-max normalization, bilinear resizing.

@@ -68,8 +68,8 @@ void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, Co
                          BackwardRule rule) {
   const int64_t n = dx.numel();
   if (n == 0) return;
-  GB_CHECK(!x.empty() || (!y.empty() && a.kind != Activation::hard_swish),
-           "activation backward needs the input x for hard_swish, else x or y");
+  GB_CHECK(!x.empty() || (!y.empty() && has_output_derivative(a)),
+           "activation backward needs the input x for this kind (", int(a.kind), "), else x or y");
   if (!is_rectifier(a)) rule = BackwardRule::gradient;
   GB_CHECK(rule == BackwardRule::gradient || !y.empty(), "the deconvnet and guided rules read the rectifier's output y");
   GB_LAUNCH(activation_backward_kernel, ctx.grid_for(n, 256), 256, 0, ctx.stream())(a, rule, x.data, y.data, dy.data,

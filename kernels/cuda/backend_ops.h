@@ -34,6 +34,9 @@ class CudaOps : public Backend {
   void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) override {
     activate(), cuda::strided_copy(ctx_, offset, steps, x, y);
   }
+  void layer_norm(float eps, ConstView x, ConstView scale, ConstView bias, View y) override {
+    activate(), cuda::layer_norm(ctx_, eps, x, scale, bias, y);
+  }
 
   void conv2d_backward_data(const Conv2dAttrs& a, ConstView dy, ConstView w, View dx) override {
     activate(), cuda::conv2d_backward_data(ctx_, a, dy, w, dx);
@@ -71,6 +74,9 @@ class CudaOps : public Backend {
   }
   void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx) override {
     activate(), cuda::reduce_mean_backward(ctx_, axes, dy, dx);
+  }
+  void layer_norm_backward(float eps, ConstView x, ConstView scale, ConstView dy, View dx) override {
+    activate(), cuda::layer_norm_backward(ctx_, eps, x, scale, dy, dx);
   }
   void strided_copy_backward(int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx) override {
     activate(), cuda::strided_copy_backward(ctx_, offset, steps, dy, dx);

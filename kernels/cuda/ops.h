@@ -37,6 +37,7 @@ void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
 void softmax(Context& ctx, int axis, ConstView x, View y);
 void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
 void strided_copy(Context& ctx, int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y);
+void layer_norm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, View y);
 
 // Backward (formulas in kernels.h), beside each forward in its operator's file. Kernels that scatter into a
 // gradient (overlapping pooling windows, padding read twice, broadcast operands) zero it and add atomically.
@@ -53,6 +54,7 @@ void concat_backward(Context& ctx, int axis, ConstView dy, const std::vector<Vie
 void pad_backward(Context& ctx, const PadAttrs& a, ConstView dy, View dx);
 void softmax_backward(Context& ctx, int axis, ConstView y, ConstView dy, View dx);
 void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx);
+void layer_norm_backward(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView dy, View dx);
 void strided_copy_backward(Context& ctx, int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx);
 void fill_zero(Context& ctx, View y);  // activation.cu; no-op on an empty view
 

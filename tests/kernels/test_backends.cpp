@@ -15,6 +15,7 @@
 #include <random>
 
 #include "engine/error.h"
+#include "kernels/element_formulas.h"
 #include "kernels/kernels.h"
 #include "kernels/null_backend.h"
 
@@ -307,14 +308,16 @@ TEST(Backends, Pointwise) {
   const std::pair<Activation, const char*> acts[] = {
       {Activation::relu, "relu"}, {Activation::clip, "clip"}, {Activation::leaky_relu, "leaky_relu"},
       {Activation::sigmoid, "sigmoid"}, {Activation::hard_sigmoid, "hard_sigmoid"},
-      {Activation::hard_swish, "hard_swish"}};
+      {Activation::hard_swish, "hard_swish"}, {Activation::erf, "erf"}, {Activation::gelu, "gelu"},
+      {Activation::gelu_tanh, "gelu_tanh"}, {Activation::sqrt, "sqrt"}, {Activation::pow, "pow"}};
   for (auto [kind, name] : acts) {
     ActivationAttrs a;
     a.kind = kind;
-    a.alpha = kind == Activation::clip ? -0.5f : 0.2f;
+    a.alpha = kind == Activation::clip ? -0.5f : kind == Activation::pow ? 2.f : 0.2f;
     a.beta = kind == Activation::clip ? 0.7f : 0.5f;
     cs.push_back({std::string("activation ") + name, {{3, 1000, 3}}, {3, 1000, 3},
-                  [a](Backend& b, const std::vector<ConstView>& in, View y) { b.activation(a, in[0], y); }});
+                  [a](Backend& b, const std::vector<ConstView>& in, View y) { b.activation(a, in[0], y); },
+                  kind == Activation::sqrt ? std::vector<int>{0} : std::vector<int>{}});
   }
   struct Bin {
     BinaryOp op;
@@ -425,6 +428,12 @@ TEST(Backends, Layout) {
     cs.push_back({"strided_copy " + s.name, {s.x}, s.y, [s](Backend& b, const std::vector<ConstView>& in, View y) {
                     b.strided_copy(s.offset, s.steps, in[0], y);
                   }});
+  for (const Shape& x : {Shape{4, 197, 192}, Shape{3, 5, 1000}, Shape{2, 7}})
+    for (bool bias : {true, false})
+      cs.push_back({"layer_norm " + shape_str(x) + (bias ? " bias" : ""), {x, {x.back()}, {x.back()}}, x,
+                    [bias](Backend& b, const std::vector<ConstView>& in, View y) {
+                      b.layer_norm(1e-6f, in[0], in[1], bias ? in[2] : ConstView{}, y);
+                    }});
   expect_all(cs, participants_for("layout"));
 }
 
@@ -466,16 +475,19 @@ TEST(Backends, Backward) {
                 },
                 {1}});
   for (Activation kind : {Activation::relu, Activation::clip, Activation::leaky_relu, Activation::sigmoid,
-                          Activation::hard_sigmoid, Activation::hard_swish})
+                          Activation::hard_sigmoid, Activation::hard_swish, Activation::erf, Activation::gelu,
+                          Activation::gelu_tanh, Activation::sqrt, Activation::pow})
     for (bool from_x : {true, false}) {
-      if (kind == Activation::hard_swish && !from_x) continue;
       ActivationAttrs a;
-      a.kind = kind, a.alpha = kind == Activation::clip ? -0.5f : 0.2f, a.beta = kind == Activation::clip ? 0.7f : 0.5f;
+      a.kind = kind, a.alpha = kind == Activation::clip ? -0.5f : kind == Activation::pow ? 3.f : 0.2f;
+      a.beta = kind == Activation::clip ? 0.7f : 0.5f;
+      if (!from_x && !has_output_derivative(a)) continue;
       cs.push_back({"activation_backward " + std::to_string(int(kind)) + (from_x ? " x" : " y"), {{3, 50}, {3, 50}},
                     {3, 50}, [a, from_x](Backend& b, const std::vector<ConstView>& in, View dx) {
                       b.activation_backward(a, from_x ? in[0] : ConstView{}, from_x ? ConstView{} : in[0], in[1], dx,
                                             BackwardRule::gradient);
-                    }});
+                    },
+                    kind == Activation::sqrt ? std::vector<int>{0} : std::vector<int>{}});
     }
   for (Activation kind : {Activation::relu, Activation::clip, Activation::leaky_relu, Activation::sigmoid})
     for (BackwardRule rule : {BackwardRule::deconvnet, BackwardRule::guided}) {
@@ -558,6 +570,11 @@ TEST(Backends, Backward) {
   for (const StridedCase& s : strided_cases())
     cs.push_back({"strided_copy_backward " + s.name, {s.y}, s.x, [s](Backend& b, const std::vector<ConstView>& in, View dx) {
                     b.strided_copy_backward(s.offset, s.steps, in[0], dx);
+                  }});
+  for (const Shape& x : {Shape{4, 197, 192}, Shape{3, 5, 1000}, Shape{2, 7}})
+    cs.push_back({"layer_norm_backward " + shape_str(x), {x, {x.back()}, x}, x,
+                  [](Backend& b, const std::vector<ConstView>& in, View dx) {
+                    b.layer_norm_backward(1e-5f, in[0], in[1], in[2], dx);
                   }});
   expect_all(cs, participants_for("backward"));
 }

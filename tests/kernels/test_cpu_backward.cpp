@@ -12,6 +12,7 @@
 #include <random>
 
 #include "engine/error.h"
+#include "kernels/element_formulas.h"
 #include "kernels/kernels.h"
 #include "kernels/null_backend.h"
 
@@ -246,12 +247,19 @@ TEST(CpuBackward, Activations) {
                     {Activation::leaky_relu, 0.1f, 0, {0.f}},
                     {Activation::sigmoid, 0, 0, {}},
                     {Activation::hard_sigmoid, 0.5f, 0.4f, {-0.8f, 1.2f}},
-                    {Activation::hard_swish, 0, 0, {-3.f, 3.f}}};
+                    {Activation::hard_swish, 0, 0, {-3.f, 3.f}},
+                    {Activation::erf, 0, 0, {}},
+                    {Activation::gelu, 0, 0, {}},
+                    {Activation::gelu_tanh, 0, 0, {}},
+                    {Activation::sqrt, 0, 0, {}},
+                    {Activation::pow, 2.f, 0, {}},
+                    {Activation::pow, 3.f, 0, {}},
+                    {Activation::pow, 0.5f, 0, {}}};
   for (const A& act : acts)
     for (bool from_input : {false, true}) {
-      if (act.kind == Activation::hard_swish && !from_input) continue;  // needs x
       ActivationAttrs a;
       a.kind = act.kind, a.alpha = act.alpha, a.beta = act.beta;
+      if (!from_input && !has_output_derivative(a)) continue;  // needs x
       GradCase c;
       c.name = "activation " + std::to_string(int(act.kind)) + (from_input ? " from x" : " from y");
       c.inputs = {{3, 40}};
@@ -264,6 +272,7 @@ TEST(CpuBackward, Activations) {
                                BackwardRule::gradient);
       };
       c.kinks = act.kinks;
+      if (act.kind == Activation::sqrt || (act.kind == Activation::pow && act.alpha < 1.f)) c.positive = {0};
       if (act.kind == Activation::hard_swish) {  // spread over the three pieces
         c.inputs = {{3, 40}};
       }
@@ -436,6 +445,23 @@ TEST(CpuBackward, StridedCopy) {
       c.linear = GradCase::Linear::each;
       expect_gradients_match(*b, c, seed++);
     }
+}
+
+TEST(CpuBackward, LayerNorm) {
+  auto b = make_cpu_backend(2);
+  uint32_t seed = 1;
+  for (const Shape& x : {Shape{3, 8}, Shape{2, 3, 17}}) {
+    GradCase c;
+    c.name = "layer_norm " + shape_str(x);
+    c.inputs = {x, {x.back()}, {x.back()}};
+    c.output = x;
+    c.forward = [](Backend& bk, const Inputs& in, View y) { bk.layer_norm(1e-5f, in[0], in[1], in[2], y); };
+    c.wrt = {0};
+    c.backward = [](Backend& bk, const Inputs& in, ConstView, ConstView dy, const std::vector<View>& g) {
+      bk.layer_norm_backward(1e-5f, in[0], in[1], dy, g[0]);
+    };
+    expect_gradients_match(*b, c, seed++);
+  }
 }
 
 // A backend without a backward kernel says so (the CUDA backend has none yet).

@@ -666,6 +666,72 @@ def transpose_cases():
         single(c, "Transpose", ["x"], {} if perm is None else {"perm": perm})
 
 
+def layernorm_cases():
+    # ViT's LayerNorm over the embedding (axis -1, eps 1e-6 as timm exports it), an earlier axis, no bias; and the
+    # Mean output present in the graph but unused.
+    for name, opset, x, axis, eps, bias in [("layernorm_last_opset17", 17, (2, 5, 8), -1, 1e-6, True),
+                                            ("layernorm_axis1_opset17", 17, (2, 3, 4, 2), 1, None, True),
+                                            ("layernorm_nobias_opset21", 21, (3, 16), -1, 1e-5, False)]:
+        c = Case(name, opset)
+        c.input("x", c.randn(*x, scale=2.0) + 0.5)
+        normalized = x[axis:] if axis >= 0 else x[axis:]
+        ins = ["x", c.init("scale", c.randn(*normalized) + 1.0)]
+        if bias:
+            ins.append(c.init("bias", c.randn(*normalized, scale=0.5)))
+        attrs = {"axis": axis}
+        if eps is not None:
+            attrs["epsilon"] = eps
+        single(c, "LayerNormalization", ins, attrs)
+    c = Case("layernorm_unused_mean_opset17", 17)
+    c.input("x", c.randn(2, 4, 6))
+    c.node("LayerNormalization", ["x", c.init("scale", c.randn(6) + 1.0)], ["y", "mean"], axis=-1)
+    c.output("y")
+
+
+def elementwise_cases():
+    # The element-wise functions of ViT exports: Erf and Gelu (opset 20, exact and tanh), Sqrt, Pow with a constant
+    # exponent; then the decomposed forms exporters write for LayerNorm and exact Gelu.
+    unary("Erf", "erf_opset13", 13, scale=1.5)
+    unary("Erf", "erf_opset11", 11, x=(3, 7))
+    unary("Gelu", "gelu_none_opset20", 20, scale=2.0)
+    unary("Gelu", "gelu_tanh_opset20", 20, scale=2.0, approximate="tanh")
+    c = Case("sqrt_opset13", 13)
+    c.input("x", c.uniform(0.1, 4.0, 2, 3, 4))
+    single(c, "Sqrt", ["x"])
+    for name, opset, exponent, positive in [("pow_2_opset15", 15, 2.0, False), ("pow_3_opset13", 13, 3.0, False),
+                                            ("pow_half_opset15", 15, 0.5, True)]:
+        c = Case(name, opset)
+        c.input("x", c.uniform(0.1, 3.0, 2, 3, 4) if positive else c.randn(2, 3, 4))
+        single(c, "Pow", ["x", c.init("e", f32(exponent))])
+    for opset in (13, 18):
+        c = Case("layernorm_decomposed_opset%d" % opset, opset)
+        c.input("x", c.randn(2, 5, 8, scale=2.0))
+
+        def mean(src, dst):
+            if opset >= 18:
+                c.node("ReduceMean", [src, c.init(dst + "_axes", i64([-1]))], [dst])
+            else:
+                c.node("ReduceMean", [src], [dst], axes=[-1])
+        mean("x", "mu")
+        c.node("Sub", ["x", "mu"], ["d"])
+        c.node("Pow", ["d", c.init("two", f32(2.0))], ["d2"])
+        mean("d2", "var")
+        c.node("Add", ["var", c.init("eps", f32(1e-6))], ["ve"])
+        c.node("Sqrt", ["ve"], ["sd"])
+        c.node("Div", ["d", "sd"], ["xhat"])
+        c.node("Mul", ["xhat", c.init("scale", c.randn(8) + 1.0)], ["xs"])
+        c.node("Add", ["xs", c.init("bias", c.randn(8, scale=0.5))], ["y"])
+        c.output("y")
+    c = Case("gelu_decomposed_opset13", 13)
+    c.input("x", c.randn(2, 3, 8, scale=2.0))
+    c.node("Div", ["x", c.init("sqrt2", f32(np.sqrt(2.0)))], ["s"])
+    c.node("Erf", ["s"], ["e"])
+    c.node("Add", ["e", c.init("one", f32(1.0))], ["e1"])
+    c.node("Mul", ["x", "e1"], ["m"])
+    c.node("Mul", ["m", c.init("half", f32(0.5))], ["y"])
+    c.output("y")
+
+
 def identity_constant_cases():
     for name, opset in [("identity_opset11", 11), ("identity_opset14", 14),
                         ("identity_opset19", 19), ("identity_opset21", 21)]:
@@ -773,6 +839,8 @@ def define_cases():
     reshape_cases()
     concat_cases()
     transpose_cases()
+    layernorm_cases()
+    elementwise_cases()
     identity_constant_cases()
     shape_pattern_cases()
     tiny_graph_cases()
