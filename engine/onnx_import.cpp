@@ -21,7 +21,7 @@ const std::vector<std::string>& supported_operators() {
       "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad",
       "Pow", "ReduceMean", "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Sub", "Transpose",
       // folded at plan time (shape computations exporters emit around Flatten and Reshape)
-      "Cast", "Constant", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze"};
+      "Cast", "Constant", "Expand", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze"};
   return ops;
 }
 

@@ -20,6 +20,9 @@ bool is_parameter_input(const std::string& op, size_t i) {
   if (op == "Pad") return i == 1 || i == 2 || i == 3;
   if (op == "ReduceMean") return i == 1;
   if (op == "Clip") return i == 1 || i == 2;
+  if (op == "Slice") return i >= 1;
+  if (op == "Gather") return i == 1;
+  if (op == "Expand") return i == 1;
   if (op == "Pow") return i == 1;
   if (op == "Dropout") return i == 1 || i == 2;
   return false;

@@ -687,7 +687,7 @@ OpPlan plan_layer_norm(const NodeCtx& c) {
   return p;
 }
 
-// ---- shape computations, folded on the host -------------------------------------------------------------------
+// ---- shape computations, folded on the host; Gather, Slice and Expand also run on activations (strided reads) ---
 
 OpPlan folded(const Tensor& t) {
   OpPlan p;
@@ -722,11 +722,78 @@ void copy_elems(const Tensor& src, int64_t si, Tensor& dst, int64_t di, int64_t 
   std::memcpy(static_cast<char*>(dst.raw()) + di * e, static_cast<const char*>(src.raw()) + si * e, count * e);
 }
 
+// A strided read of x: y[j] = x[offset + sum_d j_d * steps[d]] (Backend::strided_copy), y of shape `shape`.
+struct StridedRead {
+  Shape shape;
+  int64_t offset = 0;
+  std::vector<int64_t> steps;
+};
+
+// Folds a strided read of a known tensor on the host (any dtype).
+OpPlan fold_strided(const NodeCtx& c, const Tensor& data, const StridedRead& s) {
+  check_fold_size(c, s.shape);
+  Tensor out = Tensor::empty(s.shape, data.dtype());
+  const int r = static_cast<int>(s.shape.size());
+  const int64_t n = out.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rem = i, src = s.offset;
+    for (int d = r - 1; d >= 0; --d) {
+      src += (rem % s.shape[d]) * s.steps[d];
+      rem /= s.shape[d];
+    }
+    copy_elems(data, src, out, i, 1);
+  }
+  return folded(out);
+}
+
+// A strided read at run time; its backward scatters dy back (zeros elsewhere).
+OpPlan run_strided(const StridedRead& s) {
+  OpPlan p;
+  p.shapes = {s.shape};
+  p.run = [s](Backend& b, const Ins& in, const Outs& out) { b.strided_copy(s.offset, s.steps, in[0], out[0]); };
+  p.backward = [s](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.strided_copy_backward(s.offset, s.steps, dy, dx[0]);
+  };
+  return p;
+}
+
+// Gather of run-time data along `axis` with known indices: a scalar index or 1-D indices in arithmetic progression
+// (the class token x[:, 0] is Gather axis 1 with the scalar 0).
+OpPlan plan_gather_run_time(const NodeCtx& c, const Tensor& idx) {
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  if (r == 0) c.error("data must have rank >= 1");
+  const int axis = normalize_axis(c, c.n.attrs.i("axis", 0), r);
+  if (idx.rank() > 1)
+    c.error("indices of shape ", shape_str(idx.shape()), " on run-time data: only a scalar or 1-D indices are supported");
+  const int64_t len = x[axis], ni = idx.numel();
+  std::vector<int64_t> at(ni);
+  for (int64_t k = 0; k < ni; ++k) {
+    const int64_t j = idx.data<int64_t>()[k];
+    if (j < -len || j >= len) c.error("index ", j, " out of range for dimension of size ", len);
+    at[k] = j < 0 ? j + len : j;
+  }
+  const int64_t step = ni > 1 ? at[1] - at[0] : 1;
+  for (int64_t k = 1; k < ni; ++k)
+    if (at[k] - at[k - 1] != step)
+      c.error("indices on run-time data must be evenly spaced (a strided read); general gathers are not supported");
+  const std::vector<int64_t> stride = row_major_strides(x);
+  StridedRead s;
+  s.offset = ni ? at[0] * stride[axis] : 0;
+  for (int d = 0; d < r; ++d) {
+    if (d == axis && idx.rank() == 0) continue;  // a scalar index removes the dimension
+    s.shape.push_back(d == axis ? ni : x[d]);
+    s.steps.push_back(d == axis ? step * stride[axis] : stride[d]);
+  }
+  return run_strided(s);
+}
+
 OpPlan plan_gather(const NodeCtx& c) {
   c.expect_inputs(2, 2);
-  const Tensor& data = known_or_fail(c, 0, "data");
   const Tensor& idx = known_or_fail(c, 1, "indices");
   if (idx.dtype() != DType::i64) c.error("indices must be integers");
+  if (!c.known_input(0)) return plan_gather_run_time(c, idx);
+  const Tensor& data = *c.known_input(0);
   const int r = data.rank();
   if (r == 0) c.error("data must have rank >= 1");
   const int axis = normalize_axis(c, c.n.attrs.i("axis", 0), r);
@@ -749,21 +816,39 @@ OpPlan plan_gather(const NodeCtx& c) {
   return folded(out);
 }
 
+// Expand: x broadcast to broadcast(x, shape), a strided read with step 0 along the broadcast dimensions; the
+// backward's scatter-add sums dy over them.
+OpPlan plan_expand(const NodeCtx& c) {
+  c.expect_inputs(2, 2);
+  const Shape& x = c.shape(0);
+  const auto target = c.ints_input(1, "shape");
+  for (int64_t d : target)
+    if (d < 0 || d > kMaxElements) c.error("shape ", shape_str(Shape(target.begin(), target.end())), " is not valid");
+  StridedRead s;
+  s.shape = broadcast(c, x, Shape(target.begin(), target.end()));
+  const std::vector<int64_t> stride = row_major_strides(x);
+  const size_t lead = s.shape.size() - x.size();
+  for (size_t d = 0; d < s.shape.size(); ++d)
+    s.steps.push_back(d < lead || x[d - lead] == 1 ? 0 : stride[d - lead]);
+  const Tensor* data = c.known_input(0);
+  return data ? fold_strided(c, *data, s) : run_strided(s);
+}
+
 OpPlan plan_slice(const NodeCtx& c) {
   c.expect_inputs(3, 5);
-  const Tensor& data = known_or_fail(c, 0, "data");
+  const Shape& x = c.shape(0);
   const auto starts = c.ints_input(1, "starts"), ends = c.ints_input(2, "ends");
-  const int r = data.rank();
+  const int r = static_cast<int>(x.size());
   std::vector<int64_t> axes = c.has(3) ? c.ints_input(3, "axes") : std::vector<int64_t>();
   if (!c.has(3))
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   const auto steps = c.has(4) ? c.ints_input(4, "steps") : std::vector<int64_t>(starts.size(), 1);
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     c.error("starts, ends, axes and steps must have the same length");
-  std::vector<int64_t> b(r, 0), st(r, 1), len(data.shape());
+  std::vector<int64_t> b(r, 0), st(r, 1), len(x);
   for (size_t i = 0; i < starts.size(); ++i) {
     const int a = normalize_axis(c, axes[i], r);
-    const int64_t n = data.dim(a);
+    const int64_t n = x[a];
     int64_t s = steps[i];
     if (s == 0) c.error("step 0");
     s = std::clamp<int64_t>(s, -(n + 1), n + 1);  // a longer step takes one element at most: same result
@@ -776,19 +861,14 @@ OpPlan plan_slice(const NodeCtx& c) {
     b[a] = from, st[a] = s;
     len[a] = s > 0 ? std::max<int64_t>(0, (to - from + s - 1) / s) : std::max<int64_t>(0, (from - to - s - 1) / -s);
   }
-  Tensor out = Tensor::empty(Shape(len.begin(), len.end()), data.dtype());
-  const std::vector<int64_t> stride = row_major_strides(data.shape());
-  const int64_t n = out.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t rem = i, src = 0;
-    for (int d = r - 1; d >= 0; --d) {
-      const int64_t k = rem % len[d];
-      rem /= len[d];
-      src += (b[d] + k * st[d]) * stride[d];
-    }
-    copy_elems(data, src, out, i, 1);
+  const std::vector<int64_t> stride = row_major_strides(x);
+  StridedRead s{Shape(len.begin(), len.end()), 0, std::vector<int64_t>(r)};
+  for (int d = 0; d < r; ++d) {
+    if (len[d] > 0) s.offset += b[d] * stride[d];
+    s.steps[d] = st[d] * stride[d];
   }
-  return folded(out);
+  const Tensor* data = c.known_input(0);
+  return data ? fold_strided(c, *data, s) : run_strided(s);
 }
 
 OpPlan plan_cast(const NodeCtx& c) {
@@ -864,6 +944,7 @@ OpPlan plan_op(const NodeCtx& c) {
   if (op == "Shape") return plan_shape(c);
   if (op == "Gather") return plan_gather(c);
   if (op == "Slice") return plan_slice(c);
+  if (op == "Expand") return plan_expand(c);
   if (op == "Cast") return plan_cast(c);
   c.error("no planning rule for operator '", op, "'");
 }

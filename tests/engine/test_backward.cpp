@@ -176,3 +176,57 @@ TEST(RunFrom, RunsTheStepsAfterALayerOnModifiedCopies) {
 }
 }  // namespace
 }  // namespace glassbox::test
+
+// The backward steps of the ViT operators' plans (Transpose, LayerNormalization and its decomposed form, Erf, Gelu,
+// Sqrt, Pow, Gather, Slice, Expand, and a tiny ViT block of them with batched MatMul and Softmax) against central
+// differences of the forward, through the engine: for each single-input op golden (tests/data/ops) and L = <y, r>
+// with random r, dL/dx from Session::backward must match (L(x + h e_j) - L(x - h e_j)) / 2h, accumulated in
+// float64, at every element j of x.
+namespace glassbox::test {
+namespace {
+TEST(Backward, VitOperatorPlansMatchFiniteDifferences) {
+  const char* prefixes[] = {"transpose_", "layernorm_", "erf_", "gelu_", "sqrt_", "pow_", "gather_", "slice_",
+                            "expand_", "vit_block_"};
+  int checked = 0;
+  for (const auto& dir : case_dirs(source_dir() + "/tests/data/ops")) {
+    const std::string name = std::filesystem::path(dir).filename().string();
+    bool wanted = false;
+    for (const char* p : prefixes) wanted = wanted || name.rfind(p, 0) == 0;
+    if (!wanted) continue;
+    SCOPED_TRACE(name);
+    auto model = Model::load(dir + "/model.onnx");
+    if (model->input_names().size() != 1) continue;
+    Tensor x = read_test_data(dir).at(0).inputs.at(0).tensor.clone();
+    Session s(model);
+    s.track_gradients({model->input_names()[0]});
+    const Tensor y = s.run(x).output().clone();
+    Tensor r = Tensor::empty(y.shape());
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    for (int64_t i = 0; i < r.numel(); ++i) r.data<float>()[i] = normal(rng);
+    const Tensor g = s.backward({r}).begin()->second.clone();
+    ASSERT_EQ(g.shape(), x.shape());
+    const double h = 2e-3;
+    auto loss = [&](float v, int64_t j) {
+      const float keep = x.data<float>()[j];
+      x.data<float>()[j] = v;
+      const Tensor out = s.run(x).output();
+      x.data<float>()[j] = keep;
+      double l = 0;
+      for (int64_t i = 0; i < out.numel(); ++i) l += double(out.data<float>()[i]) * r.data<float>()[i];
+      return l;
+    };
+    double worst = 0, scale = 1;
+    for (int64_t j = 0; j < x.numel(); ++j) {
+      const float x0 = x.data<float>()[j], hi = float(x0 + h), lo = float(x0 - h);
+      const double fd = (loss(hi, j) - loss(lo, j)) / (double(hi) - double(lo));
+      worst = std::max(worst, std::fabs(fd - g.data<float>()[j]));
+      scale = std::max(scale, std::fabs(double(g.data<float>()[j])));
+    }
+    EXPECT_LE(worst / scale, 2e-3);
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
+}
+}  // namespace
+}  // namespace glassbox::test

@@ -732,6 +732,86 @@ def elementwise_cases():
     c.output("y")
 
 
+def gather_slice_cases():
+    # Gather and Slice on run-time data: the class token x[:, 0] (Gather axis 1, scalar index), evenly spaced and
+    # negative indices; slices with steps, negative steps and indices, axes, and ends past the dimension.
+    for name, opset, x, axis, idx in [("gather_cls_token_opset13", 13, (2, 5, 8), 1, i64(0)),
+                                      ("gather_range_axis0_opset11", 11, (6, 3), 0, i64([1, 3, 5])),
+                                      ("gather_negative_last_opset21", 21, (2, 3, 4), -1, i64([-1])),
+                                      ("gather_descending_opset13", 13, (2, 7, 3), 1, i64([5, 3, 1]))]:
+        c = Case(name, opset)
+        c.input("x", c.randn(*x))
+        single(c, "Gather", ["x", c.init("idx", idx)], {"axis": axis})
+    for name, opset, x, starts, ends, axes, steps in [
+            ("slice_cls_opset13", 13, (2, 5, 8), [0], [1], [1], None),
+            ("slice_steps_negative_opset13", 13, (2, 6, 5), [1, -1], [6, -6], [1, 2], [2, -2]),
+            ("slice_default_axes_opset11", 11, (4, 6), [1, 2], [100, -1], None, None),
+            ("slice_negative_axis_opset21", 21, (2, 3, 8), [-3], [2**62], [-1], [1])]:
+        c = Case(name, opset)
+        c.input("x", c.randn(*x))
+        ins = ["x", c.init("starts", i64(starts)), c.init("ends", i64(ends))]
+        if axes is not None or steps is not None:
+            ins.append(c.init("axes", i64(axes if axes is not None else list(range(len(starts))))))
+        if steps is not None:
+            ins.append(c.init("steps", i64(steps)))
+        single(c, "Slice", ins)
+
+
+def expand_cases():
+    # The class token [1, 1, D] expanded to the batch, a trailing broadcast, a shape of lower rank than x, and a
+    # constant expanded (folded at load time).
+    for name, opset, x, shape in [("expand_cls_token_opset13", 13, (1, 1, 8), [3, 1, 8]),
+                                  ("expand_inner_opset11", 11, (2, 3, 1), [2, 3, 5]),
+                                  ("expand_lower_rank_shape_opset21", 21, (2, 1, 4), [3, 1])]:
+        c = Case(name, opset)
+        c.input("x", c.randn(*x))
+        single(c, "Expand", ["x", c.init("shape", i64(shape))])
+    c = Case("expand_constant_add_opset13", 13)
+    c.input("x", c.randn(2, 3, 4))
+    c.node("Expand", [c.init("k", c.randn(1, 3, 1)), c.init("shape", i64([2, 3, 4]))], ["e"])
+    single(c, "Add", ["x", "e"])
+
+
+def vit_block_cases():
+    """A tiny ViT: class token (Expand + Concat), position-embedding Add, pre-norm attention (fused QKV MatMul,
+    Reshape, Transpose, Gather of q/k/v, batched MatMul [B,H,T,d] x [B,H,d,T], Softmax on the last axis), MLP with
+    Gelu, residual Adds, the class token picked by Gather, and a linear head."""
+    B, T, D, H = 2, 4, 16, 2
+    d = D // H
+    c = Case("vit_block_opset20", 20)
+    c.input("x", c.randn(B, T, D))
+    c.node("Expand", [c.init("cls", c.randn(1, 1, D)), c.init("cls_shape", i64([B, 1, D]))], ["cls_b"])
+    c.node("Concat", ["cls_b", "x"], ["tok"], axis=1)
+    c.node("Add", ["tok", c.init("pos", c.randn(1, T + 1, D, scale=0.5))], ["h0"])
+
+    def layernorm(src, dst):
+        c.node("LayerNormalization", [src, c.init(dst + "_g", c.randn(D, scale=0.2) + 1.0),
+                                      c.init(dst + "_b", c.randn(D, scale=0.2))], [dst], axis=-1, epsilon=1e-6)
+    layernorm("h0", "n1")
+    c.node("MatMul", ["n1", c.init("w_qkv", c.randn(D, 3 * D, scale=D ** -0.5))], ["qkv"])
+    c.node("Reshape", ["qkv", c.init("qkv_shape", i64([B, T + 1, 3, H, d]))], ["qkv5"])
+    c.node("Transpose", ["qkv5"], ["qkv_t"], perm=[2, 0, 3, 1, 4])
+    for i, n in enumerate("qkv"):
+        c.node("Gather", ["qkv_t", c.init("i%d" % i, i64(i))], [n], axis=0)
+    c.node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2])
+    c.node("MatMul", ["q", "kt"], ["s"])
+    c.node("Mul", ["s", c.init("scale", f32(d ** -0.5))], ["s2"])
+    c.node("Softmax", ["s2"], ["p"], axis=-1)
+    c.node("MatMul", ["p", "v"], ["o"])
+    c.node("Transpose", ["o"], ["o_t"], perm=[0, 2, 1, 3])
+    c.node("Reshape", ["o_t", c.init("o_shape", i64([B, T + 1, D]))], ["o3"])
+    c.node("MatMul", ["o3", c.init("w_o", c.randn(D, D, scale=D ** -0.5))], ["proj"])
+    c.node("Add", ["h0", "proj"], ["h1"])
+    layernorm("h1", "n2")
+    c.node("MatMul", ["n2", c.init("w1", c.randn(D, 2 * D, scale=D ** -0.5))], ["m1"])
+    c.node("Gelu", ["m1"], ["g"])
+    c.node("MatMul", ["g", c.init("w2", c.randn(2 * D, D, scale=(2 * D) ** -0.5))], ["m2"])
+    c.node("Add", ["h1", "m2"], ["h2"])
+    c.node("Gather", ["h2", c.init("cls_index", i64(0))], ["cls_out"], axis=1)
+    c.node("MatMul", ["cls_out", c.init("head", c.randn(D, 3, scale=D ** -0.5))], ["y"])
+    c.output("y")
+
+
 def identity_constant_cases():
     for name, opset in [("identity_opset11", 11), ("identity_opset14", 14),
                         ("identity_opset19", 19), ("identity_opset21", 21)]:
@@ -841,6 +921,9 @@ def define_cases():
     transpose_cases()
     layernorm_cases()
     elementwise_cases()
+    gather_slice_cases()
+    expand_cases()
+    vit_block_cases()
     identity_constant_cases()
     shape_pattern_cases()
     tiny_graph_cases()
