@@ -20,14 +20,14 @@ NamedExplainer::NamedExplainer(std::shared_ptr<const Model> model, const std::st
     perturbation_ = std::make_unique<PerturbationExplainer>(std::move(model), std::move(session), options);
     return;
   }
-  const std::vector<CamMethod> gradient = all_methods();
-  const auto it = std::find_if(gradient.begin(), gradient.end(), [&](CamMethod m) { return method == method_name(m); });
-  if (it == gradient.end()) {
+  // Not a perturbation method: a gradient one (parse_method), or an error that lists both families' names.
+  const std::vector<std::string> names = method_names();
+  if (std::find(names.begin(), names.end(), method) == names.end()) {
     std::string list;
-    for (const auto& name : method_names()) list += (list.empty() ? "" : ", ") + name;
+    for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
     fail("unknown explanation method '", method, "' (available: ", list, ")");
   }
-  gradient_method_ = *it;
+  gradient_method_ = parse_method(method);
   ExplainOptions options;
   options.layer = layer;
   gradient_ = std::make_unique<Explainer>(std::move(model), std::move(session), options);
