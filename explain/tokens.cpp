@@ -1,0 +1,34 @@
+#include "explain/tokens.h"
+
+namespace glassbox::explain {
+
+TokenGrid token_grid(const Model& model, const Plan& plan, int64_t tokens) {
+  const Graph& g = model.graph();
+  auto folded = [&](int v) { return v >= 0 && v < int(plan.known.size()) && plan.known[v].defined(); };
+  int embedding = -1;  // the patch embedding's output value
+  std::string first_3d;
+  for (const Node& n : g.nodes) {
+    bool makes_3d = false;
+    for (int v : n.outputs)
+      if (!folded(v) && v < int(plan.shapes.size()) && plan.shapes[v].size() == 3) makes_3d = true;
+    if (makes_3d) {
+      first_3d = n.describe();
+      break;
+    }
+    if (n.op == "Conv" && !n.outputs.empty() && !folded(n.outputs[0]) && plan.shapes[n.outputs[0]].size() == 4)
+      embedding = n.outputs[0];
+  }
+  GB_CHECK(!first_3d.empty(), "the model has no token activations [N, T, D]: no node makes a 3-D value, so there is "
+                              "no patch grid (a transformer is needed)");
+  GB_CHECK(embedding >= 0, "the model has no patch embedding: no Conv with a 4-D output comes before ", first_3d,
+           ", the first node that makes a 3-D value");
+  const Shape& s = plan.shapes[embedding];
+  TokenGrid grid;
+  grid.height = s[2], grid.width = s[3];
+  grid.prefix = tokens - grid.height * grid.width;
+  GB_CHECK(grid.prefix >= 0, "the patch embedding '", g.values[embedding].name, "' ", shape_str(s), " makes ",
+           grid.height * grid.width, " patches, more than the ", tokens, " tokens asked about");
+  return grid;
+}
+
+}  // namespace glassbox::explain
