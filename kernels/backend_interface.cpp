@@ -40,6 +40,9 @@ void Backend::cam(CamMethod, int, ConstView, ConstView, View) { no_backward(*thi
 void Backend::resize_bilinear(ConstView, View) { no_backward(*this, "bilinear resizing"); }
 void Backend::normalize_minmax(View) { no_backward(*this, "min-max normalization"); }
 void Backend::fuse_layer_maps(float, bool, ConstView, View) { no_backward(*this, "LayerCAM fusion"); }
+void Backend::fuse_heads(HeadFusion, ConstView, View) { no_backward(*this, "attention head fusion"); }
+void Backend::discard_smallest(float, View) { no_backward(*this, "attention discarding"); }
+void Backend::rollout_step(bool, View) { no_backward(*this, "attention rollout"); }
 void Backend::target_seeds(bool, ConstView, ConstView, View, View) { no_backward(*this, "target seeds"); }
 void Backend::repeat_rows(ConstView, View) { no_backward(*this, "repeated rows"); }
 void Backend::noisy_copies(float, uint32_t, ConstView, View) { no_backward(*this, "noisy copies"); }

@@ -138,6 +138,11 @@ struct PadAttrs {
 //                        G^3 -> mean G^3 (Omeiza et al. 2019)
 enum class CamMethod { cam, gradcam, gradcampp, xgradcam, layercam, hirescam, gradcam_elementwise, smoothgradcampp };
 
+// How the heads of a transformer's attention [N, H, T, T] are fused into one [N, T, T] matrix per image (attention
+// rollout, Abnar & Zuidema 2020; gradient-weighted rollout, Chefer et al. 2021): the mean, maximum or minimum over
+// the head axis.
+enum class HeadFusion { mean, max, min };
+
 // The operators of one backend. A backend is owned by one session (it may hold a thread pool and scratch memory);
 // it is not shared between threads.
 class Backend {
@@ -233,6 +238,20 @@ class Backend {
   // fused = max(fused, tanh(gamma * map / max(map))) per map (first: fused = tanh(...)); a map whose maximum is not
   // positive counts as 0 (Jiang et al. 2021: maps scaled by tanh, gamma = 2, then the element-wise maximum).
   virtual void fuse_layer_maps(float gamma, bool first, ConstView map, View fused);
+
+  // ---- Attention explanations (explain/attention.h) on attention matrices [N, H, T, T] (rows: queries).
+  // y[n, i, j] = fusion over h of a[n, h, i, j] (HeadFusion: mean, max or min over the heads).
+  virtual void fuse_heads(HeadFusion fusion, ConstView a, View y);
+  // Attention rollout's discarding (Abnar & Zuidema 2020's rollout with discarded low attention): in each matrix
+  // x[n] [T, T], the k = floor(ratio * T * T) smallest entries other than entry (0, 0) (the class token's own
+  // attention) are set to 0; ties go in flat index order (the lower index counts as the smaller); k is at most
+  // T * T - 1. ratio in [0, 1].
+  virtual void discard_smallest(float ratio, View x);
+  // One rollout matrix from a fused attention a [N, T, T] in place: a = a + I, and with normalize, halved and each
+  // row divided by its sum: Ahat = (a + I) / 2, Ahat[i, :] /= sum_j Ahat[i, j] (Abnar & Zuidema 2020: the
+  // residual connection as an identity; rollout R = Ahat_B ... Ahat_1). Without normalize, a + I: Chefer et al.
+  // 2021's update R = R + Abar R = (I + Abar) R (Eq. 6).
+  virtual void rollout_step(bool normalize, View a);
 
   // ---- Targets and inputs of explanations, on the device (no host round-trip between the forward and the maps).
   // The targets of a batch from its logits [N, C], K per image: classes [N * K] (as floats; row n*K + k) are the

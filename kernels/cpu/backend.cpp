@@ -109,6 +109,9 @@ class CpuBackend final : public Backend {
   }
   void resize_bilinear(ConstView x, View y) override { cpu::resize_bilinear(ctx_, x, y); }
   void normalize_minmax(View maps) override { cpu::normalize_minmax(ctx_, maps); }
+  void fuse_heads(HeadFusion fusion, ConstView a, View y) override { cpu::fuse_heads(ctx_, fusion, a, y); }
+  void discard_smallest(float ratio, View x) override { cpu::discard_smallest(ctx_, ratio, x); }
+  void rollout_step(bool normalize, View a) override { cpu::rollout_step(ctx_, normalize, a); }
   void fuse_layer_maps(float gamma, bool first, ConstView map, View fused) override {
     cpu::fuse_layer_maps(ctx_, gamma, first, map, fused);
   }

@@ -46,6 +46,10 @@ void strided_copy_backward(Context& ctx, int64_t offset, const std::vector<int64
 // Explanations (kernels.h): class activation maps, min-max normalization, bilinear resizing.
 void cam(Context& ctx, CamMethod method, int samples, ConstView A, ConstView G, View map);
 void normalize_minmax(Context& ctx, View maps);
+// fuse_heads.cpp|cu, discard_smallest.cpp|cu, rollout_step.cpp|cu: attention explanations (formulas in kernels.h).
+void fuse_heads(Context& ctx, HeadFusion fusion, ConstView a, View y);
+void discard_smallest(Context& ctx, float ratio, View x);
+void rollout_step(Context& ctx, bool normalize, View a);
 void resize_bilinear(Context& ctx, ConstView x, View y);
 void fuse_layer_maps(Context& ctx, float gamma, bool first, ConstView map, View fused);
 void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes);

@@ -87,6 +87,11 @@ class CudaOps : public Backend {
   }
   void resize_bilinear(ConstView x, View y) override { activate(), cuda::resize_bilinear(ctx_, x, y); }
   void normalize_minmax(View maps) override { activate(), cuda::normalize_minmax(ctx_, maps); }
+  void fuse_heads(HeadFusion fusion, ConstView a, View y) override {
+    activate(), cuda::fuse_heads(ctx_, fusion, a, y);
+  }
+  void discard_smallest(float ratio, View x) override { activate(), cuda::discard_smallest(ctx_, ratio, x); }
+  void rollout_step(bool normalize, View a) override { activate(), cuda::rollout_step(ctx_, normalize, a); }
   void fuse_layer_maps(float gamma, bool first, ConstView map, View fused) override {
     activate(), cuda::fuse_layer_maps(ctx_, gamma, first, map, fused);
   }

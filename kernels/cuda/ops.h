@@ -62,6 +62,10 @@ void fill_zero(Context& ctx, View y);  // activation.cu; no-op on an empty view
 void cam(Context& ctx, CamMethod method, int samples, ConstView A, ConstView G, View map);
 void resize_bilinear(Context& ctx, ConstView x, View y);
 void normalize_minmax(Context& ctx, View maps);
+// fuse_heads.cpp|cu, discard_smallest.cpp|cu, rollout_step.cpp|cu: attention explanations (formulas in kernels.h).
+void fuse_heads(Context& ctx, HeadFusion fusion, ConstView a, View y);
+void discard_smallest(Context& ctx, float ratio, View x);
+void rollout_step(Context& ctx, bool normalize, View a);
 void fuse_layer_maps(Context& ctx, float gamma, bool first, ConstView map, View fused);
 // target.cu, repeat.cu, noise.cu: an explanation's targets and seeds, repeated rows, noisy copies.
 void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes);

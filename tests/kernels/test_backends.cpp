@@ -643,6 +643,43 @@ TEST(Backends, Explain) {
                   b.copy(in[0], y);
                   b.normalize_minmax(y);
                 }});
+  // Attention explanations: head fusion, discarding (random values; quantized values with many ties, zeros and the
+  // smallest value at entry (0, 0); ViT-B/16's 197 tokens), rollout matrices.
+  for (HeadFusion f : {HeadFusion::mean, HeadFusion::max, HeadFusion::min})
+    cs.push_back({"fuse_heads " + std::to_string(int(f)), {{3, 4, 11, 11}}, {3, 11, 11},
+                  [f](Backend& b, const std::vector<ConstView>& in, View y) { b.fuse_heads(f, in[0], y); }});
+  for (float ratio : {0.f, 0.3f, 0.5f, 0.9f, 1.f})
+    cs.push_back({"discard_smallest " + std::to_string(ratio), {{3, 13, 13}}, {3, 13, 13},
+                  [ratio](Backend& b, const std::vector<ConstView>& in, View y) {
+                    b.copy(in[0], y);
+                    b.discard_smallest(ratio, y);
+                  },
+                  {0}});
+  for (float ratio : {0.25f, 0.6f})
+    cs.push_back({"discard_smallest ties " + std::to_string(ratio), {{1}}, {2, 9, 9},
+                  [ratio](Backend& b, const std::vector<ConstView>&, View y) {
+                    std::vector<float> v(2 * 81);
+                    for (size_t i = 0; i < v.size(); ++i) v[i] = float((i * 7) % 5) * 0.25f;  // 0, 0.25, ... 1
+                    v[0] = 0.f, v[81] = -0.f;
+                    Tensor x = Tensor::from_vector<float>({2, 9, 9}, v).to(b.device());
+                    b.copy(view_of(x), y);
+                    b.discard_smallest(ratio, y);
+                  }});
+  cs.push_back({"discard_smallest 197 tokens", {{1, 197, 197}}, {1, 197, 197},
+                [](Backend& b, const std::vector<ConstView>& in, View y) {
+                  b.copy(in[0], y);
+                  b.discard_smallest(0.9f, y);
+                },
+                {0}});
+  for (bool normalize : {false, true})
+    for (int64_t T : {17, 197})
+      cs.push_back({std::string("rollout_step ") + (normalize ? "normalized " : "plus identity ") + std::to_string(T),
+                    {{2, T, T}}, {2, T, T},
+                    [normalize](Backend& b, const std::vector<ConstView>& in, View y) {
+                      b.copy(in[0], y);
+                      b.rollout_step(normalize, y);
+                    },
+                    {0}});
   expect_all(cs, participants_for("explain"));
 }
 
