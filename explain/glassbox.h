@@ -11,8 +11,9 @@
 //
 // Model and Session (engine/model.h), Tensor (engine/tensor.h), glassbox::Error (engine/error.h); the gradient
 // family (explain/explain.h), the perturbation family (explain/perturbation.h), either by name
-// (explain/named.h), pixel-space methods (explain/pixel.h), gradient ascent (explain/ascent.h); images and
-// preprocessing (tools/glassbox/image.h), heat-map overlays (tools/glassbox/overlay.h) and class names
+// (explain/named.h), pixel-space methods (explain/pixel.h), gradient ascent (explain/ascent.h), attention
+// explanations of vision transformers (explain/attention.h, explain/tokens.h); images and preprocessing
+// (tools/glassbox/image.h), heat-map overlays (tools/glassbox/overlay.h) and class names
 // (tools/glassbox/labels.h). Threads and ownership: README.md, "Embedding glassbox".
 #pragma once
 
@@ -21,6 +22,7 @@
 #include "engine/tensor.h"
 #include "engine/version.h"
 #include "explain/ascent.h"
+#include "explain/attention.h"
 #include "explain/explain.h"
 #include "explain/named.h"
 #include "explain/perturbation.h"

@@ -1,5 +1,9 @@
-// The token grid of vision transformers (explain/tokens.h), on a small patch-embedding ViT built here with the ONNX
-// protobuf classes, on the tiny ViT block golden (tests/data/ops/vit_block_opset20: no patch embedding) and a CNN.
+// Attention explanations of vision transformers (explain/attention.h) and the token grid (explain/tokens.h): each
+// method against an independent float64 computation of its formula, written again here loop by loop from the
+// captured attention matrices (and, for gradient-weighted rollout, their gradients from Session::backward with
+// explicit seeds), on a small patch-embedding ViT built here with the ONNX protobuf classes and on the tiny ViT block
+// golden (tests/data/ops/vit_block_opset20, which has no patch embedding: its grid is given); against the Python
+// goldens of tests/data/attention/<model>/ where they exist; and the errors.
 #include <gtest/gtest.h>
 #include <onnx/onnx.pb.h>
 
@@ -10,12 +14,15 @@
 #include <numeric>
 #include <random>
 
+#include "explain/attention.h"
 #include "explain/tokens.h"
 #include "tests/support/cam_reference.h"
 #include "tests/support/testdata.h"
 
 namespace glassbox::explain {
 namespace {
+
+using Maps = std::vector<double>;
 
 // ---- a small ViT with a patch embedding, built here ----------------------------------------------------------
 
@@ -145,6 +152,154 @@ std::shared_ptr<const Model> patch_vit(int blocks = 2) {
 
 std::string vit_block() { return test::source_dir() + "/tests/data/ops/vit_block_opset20/model.onnx"; }
 
+Tensor random_input(const Shape& s, uint32_t seed) {
+  Tensor x = Tensor::empty(s);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
+  return x;
+}
+
+std::vector<double> to_double(const Tensor& t) {
+  const Tensor h = t.to(Device::cpu());
+  return std::vector<double>(h.data<float>(), h.data<float>() + h.numel());
+}
+
+// ---- the float64 references, from the definitions in attention.h ---------------------------------------------
+
+using Matrix = std::vector<double>;  // [T, T] row-major
+
+// fuse_heads of one image's [heads, T, T] block at `base` of a.
+Matrix fuse(const std::vector<double>& a, int64_t base, int64_t heads, int64_t T, HeadFusion f) {
+  Matrix out(T * T);
+  for (int64_t p = 0; p < T * T; ++p) {
+    double v = a[base + p];
+    double s = 0;
+    for (int64_t h = 0; h < heads; ++h) {
+      const double u = a[base + h * T * T + p];
+      s += u;
+      if (f == HeadFusion::max) v = std::max(v, u);
+      if (f == HeadFusion::min) v = std::min(v, u);
+    }
+    out[p] = f == HeadFusion::mean ? s / double(heads) : v;
+  }
+  return out;
+}
+
+Matrix matmul(const Matrix& a, const Matrix& b, int64_t T) {
+  Matrix c(T * T, 0.0);
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t k = 0; k < T; ++k)
+      for (int64_t j = 0; j < T; ++j) c[i * T + j] += a[i * T + k] * b[k * T + j];
+  return c;
+}
+
+Matrix identity(int64_t T) {
+  Matrix m(T * T, 0.0);
+  for (int64_t i = 0; i < T; ++i) m[i * T + i] = 1;
+  return m;
+}
+
+// The class token's row of R on the patches.
+void class_row(const Matrix& R, const TokenGrid& grid, Maps& out) {
+  for (int64_t p = 0; p < grid.height * grid.width; ++p) out.push_back(R[grid.prefix + p]);
+}
+
+// As = the captured attentions [N, heads, T, T] per block (host doubles); maps [N, h, w] (K = 1).
+Maps raw_reference(const std::vector<double>& A, int64_t N, int64_t heads, const TokenGrid& grid, HeadFusion f) {
+  const int64_t T = grid.tokens();
+  Maps out;
+  for (int64_t n = 0; n < N; ++n) class_row(fuse(A, n * heads * T * T, heads, T, f), grid, out);
+  return out;
+}
+
+Maps rollout_reference(const std::vector<std::vector<double>>& As, int64_t N, int64_t heads, const TokenGrid& grid,
+                       HeadFusion f, double ratio) {
+  const int64_t T = grid.tokens();
+  Maps out;
+  for (int64_t n = 0; n < N; ++n) {
+    Matrix R = identity(T);
+    for (const auto& A : As) {
+      Matrix a = fuse(A, n * heads * T * T, heads, T, f);
+      // The k smallest entries other than (0, 0), ties by the lower flat index, set to 0.
+      const int64_t k = std::min<int64_t>(int64_t(std::floor(ratio * double(T * T))), T * T - 1);
+      std::vector<int64_t> order;
+      for (int64_t i = 1; i < T * T; ++i) order.push_back(i);
+      std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return a[i] < a[j]; });
+      for (int64_t i = 0; i < k; ++i) a[order[i]] = 0;
+      for (int64_t i = 0; i < T; ++i) {
+        a[i * T + i] += 1;
+        double s = 0;
+        for (int64_t j = 0; j < T; ++j) s += a[i * T + j] / 2;
+        for (int64_t j = 0; j < T; ++j) a[i * T + j] = a[i * T + j] / 2 / s;
+      }
+      R = matmul(a, R, T);
+    }
+    class_row(R, grid, out);
+  }
+  return out;
+}
+
+// Gs: the gradients [N * K, heads, T, T] per block; maps [N * K, h, w].
+Maps grad_rollout_reference(const std::vector<std::vector<double>>& As, const std::vector<std::vector<double>>& Gs,
+                            int64_t N, int64_t K, int64_t heads, const TokenGrid& grid, HeadFusion f) {
+  const int64_t T = grid.tokens(), X = heads * T * T;
+  Maps out;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) {
+      Matrix R = identity(T);
+      for (size_t b = 0; b < As.size(); ++b) {
+        std::vector<double> prod(X);
+        for (int64_t i = 0; i < X; ++i) prod[i] = std::max(Gs[b][(n * K + k) * X + i] * As[b][n * X + i], 0.0);
+        const Matrix a = fuse(prod, 0, heads, T, f);
+        const Matrix aR = matmul(a, R, T);
+        for (int64_t i = 0; i < T * T; ++i) R[i] += aR[i];
+      }
+      class_row(R, grid, out);
+    }
+  return out;
+}
+
+// max |got - want| / max |want|.
+double relative_error(const Maps& got, const Maps& want) {
+  EXPECT_EQ(got.size(), want.size());
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < std::min(got.size(), want.size()); ++i)
+    err = std::max(err, std::abs(got[i] - want[i])), scale = std::max(scale, std::abs(want[i]));
+  return scale > 0 ? err / scale : err;
+}
+
+// The engine's attentions and (with seeds) their gradients, from a plain session.
+struct Captured {
+  std::vector<std::vector<double>> A, G;
+  int64_t heads = 0;
+};
+Captured capture(std::shared_ptr<const Model> model, const Tensor& x, const std::vector<int64_t>& classes,
+                 int64_t K) {
+  const auto layers = attention_layers(*model);
+  Session s(model);
+  s.capture(layers);
+  if (!classes.empty()) s.track_gradients(layers);
+  const Result r = s.run(x);
+  Captured c;
+  for (const auto& l : layers) c.A.push_back(to_double(r.capture(l)));
+  c.heads = r.capture(layers[0]).dim(1);
+  if (!classes.empty()) {
+    const int64_t N = x.dim(0), C = r.output().dim(1);
+    Tensor seeds = Tensor::zeros({N * K, C});
+    for (int64_t i = 0; i < N * K; ++i) seeds.data<float>()[i * C + classes[i]] = 1.f;
+    const auto grads = s.backward({seeds});
+    for (const auto& l : layers) c.G.push_back(to_double(grads.at(l)));
+  }
+  return c;
+}
+
+AttentionOptions plain(AttentionMethod m, HeadFusion f, float ratio = 0.f) {
+  AttentionOptions o;
+  o.method = m, o.fusion = f, o.discard_ratio = ratio, o.upsample = false, o.normalize = false;
+  return o;
+}
+
 // ---- tests ------------------------------------------------------------------------------------------------------
 
 TEST(TokenGrid, PatchEmbedding) {
@@ -186,6 +341,236 @@ TEST(TokenGrid, CnnHasNoTokens) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no token activations"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Attention, Layers) {
+  EXPECT_EQ(attention_layers(*patch_vit(3)), (std::vector<std::string>{"b0_attn", "b1_attn", "b2_attn"}));
+  EXPECT_EQ(attention_layers(*Model::load(vit_block())), std::vector<std::string>{"p"});
+  EXPECT_TRUE(attention_layers(*Model::load(test::source_dir() + "/tests/data/models/resnet_basic/model.onnx"))
+                  .empty());
+}
+
+TEST(Attention, Names) {
+  EXPECT_EQ(parse_attention_method("grad-rollout"), AttentionMethod::grad_rollout);
+  EXPECT_EQ(parse_attention_method("grad_rollout"), AttentionMethod::grad_rollout);
+  EXPECT_EQ(parse_attention_method("raw"), AttentionMethod::raw);
+  EXPECT_EQ(parse_head_fusion("max"), HeadFusion::max);
+  for (AttentionMethod m : all_attention_methods()) EXPECT_EQ(parse_attention_method(attention_method_name(m)), m);
+  try {
+    parse_head_fusion("median");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown head fusion 'median' (available: mean, max, min)"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    parse_attention_method("lrp");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("raw, rollout, grad_rollout"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Attention, BadOptions) {
+  auto model = patch_vit();
+  AttentionOptions o;
+  o.discard_ratio = 1.5f;
+  try {
+    AttentionExplainer ex(model, {}, o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("discard ratio 1.5 is outside [0, 1]"), std::string::npos) << e.what();
+  }
+  o = {};
+  o.method = AttentionMethod::raw;
+  o.block = 2;
+  try {
+    AttentionExplainer ex(model, {}, o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("block 2 is out of range: the model has 2 attention block(s)"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    AttentionExplainer ex(Model::load(test::source_dir() + "/tests/data/models/resnet_basic/model.onnx"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no attention layers"), std::string::npos) << e.what();
+  }
+}
+
+class PatchVit : public ::testing::TestWithParam<HeadFusion> {};
+
+TEST_P(PatchVit, MethodsMatchReference) {
+  const HeadFusion f = GetParam();
+  auto model = patch_vit();
+  const int64_t N = 2;
+  const Tensor x = random_input({N, 3, kImage, kImage}, 11);
+  const TokenGrid grid{1, kGrid, kGrid};
+  const Captured c = capture(model, x, {}, 1);
+  {
+    AttentionOptions o = plain(AttentionMethod::raw, f);
+    AttentionExplainer ex(model, {}, o);
+    const auto e = ex.explain(x);
+    EXPECT_EQ(e.maps.shape(), (Shape{N, kGrid, kGrid}));
+    EXPECT_LT(relative_error(to_double(e.maps), raw_reference(c.A.back(), N, c.heads, grid, f)), 1e-5);
+    o.block = 0;
+    const auto first = AttentionExplainer(model, {}, o).explain(x);
+    EXPECT_LT(relative_error(to_double(first.maps), raw_reference(c.A.front(), N, c.heads, grid, f)), 1e-5);
+  }
+  for (float ratio : {0.f, 0.5f, 0.9f}) {
+    AttentionExplainer ex(model, {}, plain(AttentionMethod::rollout, f, ratio));
+    const auto e = ex.explain(x);
+    EXPECT_LT(relative_error(to_double(e.maps), rollout_reference(c.A, N, c.heads, grid, f, ratio)), 1e-5)
+        << "discard ratio " << ratio;
+  }
+  {
+    // Given classes (one per image), then the top 2 of each image: K = 2 maps per image from one backward.
+    for (const Target& t : {Target{1, {3, 1}, false}, Target{2, {}, false}}) {
+      AttentionExplainer ex(model, {}, plain(AttentionMethod::grad_rollout, f));
+      const auto e = ex.explain(x, t);
+      const auto classes = e.class_list();
+      const int64_t K = int64_t(classes.size()) / N;
+      const Captured g = capture(model, x, classes, K);
+      const Maps want = grad_rollout_reference(g.A, g.G, N, K, g.heads, grid, f);
+      EXPECT_EQ(e.maps.shape(), (Shape{N * K, kGrid, kGrid}));
+      EXPECT_LT(relative_error(to_double(e.maps), want), 1e-5) << "K = " << K;
+      EXPECT_GT(*std::max_element(want.begin(), want.end()), 0.0);  // some positive relevance flows to patches
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fusions, PatchVit, ::testing::Values(HeadFusion::mean, HeadFusion::max, HeadFusion::min),
+                         [](const auto& info) { return std::string(head_fusion_name(info.param)); });
+
+TEST(Attention, UpsampledAndNormalized) {
+  // The defaults: maps at the input's size, min-max normalized: the reference resized and normalized.
+  auto model = patch_vit();
+  const int64_t N = 2;
+  const Tensor x = random_input({N, 3, kImage, kImage}, 5);
+  const Captured c = capture(model, x, {}, 1);
+  AttentionOptions o;
+  o.discard_ratio = 0.5f;
+  AttentionExplainer ex(model, {}, o);
+  const Target top2{2, {}, false};
+  const auto e = ex.explain(x, top2);
+  ASSERT_EQ(e.maps.shape(), (Shape{N * 2, kImage, kImage}));
+  Maps want = rollout_reference(c.A, N, c.heads, {1, kGrid, kGrid}, HeadFusion::mean, 0.5);
+  Maps repeated;  // K = 2: an image's two maps are equal
+  for (int64_t n = 0; n < N; ++n)
+    for (int k = 0; k < 2; ++k)
+      repeated.insert(repeated.end(), want.begin() + n * kGrid * kGrid, want.begin() + (n + 1) * kGrid * kGrid);
+  Maps big = test::resize_reference(repeated, N * 2, kGrid, kGrid, kImage, kImage);
+  test::normalize_reference(big, N * 2);
+  EXPECT_LT(relative_error(to_double(e.maps), big), 1e-5);
+}
+
+TEST(Attention, VitBlockWithGivenGrid) {
+  // The golden ViT block: 5 tokens, the class token and a 2 x 2 grid given as an option; batch 2 (its Reshapes fix
+  // it, so the backward takes one target per image: K seeds per image would need a plan at batch 2K).
+  auto model = Model::load(vit_block());
+  const Tensor x = random_input(model->input_shape(), 3);
+  const int64_t N = x.dim(0);
+  const TokenGrid grid{1, 2, 2};
+  const Captured c = capture(model, x, {}, 1);
+  for (HeadFusion f : {HeadFusion::mean, HeadFusion::max, HeadFusion::min}) {
+    AttentionOptions o = plain(AttentionMethod::raw, f);
+    o.grid = {0, 2, 2};
+    auto e = AttentionExplainer(model, {}, o).explain(x);
+    EXPECT_EQ(e.grid.prefix, 1);
+    EXPECT_LT(relative_error(to_double(e.maps), raw_reference(c.A[0], N, c.heads, grid, f)), 1e-5);
+    o.method = AttentionMethod::rollout;
+    o.discard_ratio = 0.5f;
+    e = AttentionExplainer(model, {}, o).explain(x);
+    EXPECT_LT(relative_error(to_double(e.maps), rollout_reference(c.A, N, c.heads, grid, f, 0.5)), 1e-5);
+    o.method = AttentionMethod::grad_rollout;
+    e = AttentionExplainer(model, {}, o).explain(x, Target{1, {2, 0}, false});
+    const Captured g = capture(model, x, e.class_list(), 1);
+    EXPECT_LT(relative_error(to_double(e.maps), grad_rollout_reference(g.A, g.G, N, 1, g.heads, grid, f)), 1e-5);
+  }
+  // Without the grid option the model has no patch embedding to take it from.
+  AttentionExplainer ex(model, {}, plain(AttentionMethod::raw, HeadFusion::mean));
+  try {
+    ex.explain(x);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no patch embedding"), std::string::npos) << e.what();
+  }
+}
+
+// ---- the Python goldens (tests/data/attention/README.md): float64 PyTorch re-implementations of timm's and
+// torchvision's ViTs, exported to ONNX; the maps neither normalized nor upsampled -----------------------------------
+
+std::vector<std::string> golden_dirs() {
+  std::vector<std::string> out;
+  const std::filesystem::path root = std::filesystem::path(test::source_dir()) / "tests/data/attention";
+  if (!std::filesystem::is_directory(root)) return out;
+  for (const auto& d : std::filesystem::directory_iterator(root))
+    if (std::filesystem::exists(d.path() / "layout.txt")) out.push_back(d.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Tensor golden(const std::string& dir, const std::string& name) { return test::read_tensor_pb(dir + "/" + name).tensor; }
+
+// max |got - want| / max |want| within 1e-4.
+void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const Maps g = to_double(got), w = to_double(want);
+  EXPECT_LT(relative_error(g, w), 1e-4) << what;
+}
+
+TEST(AttentionGoldens, MatchPython) {
+  const auto dirs = golden_dirs();
+  if (dirs.empty()) GTEST_SKIP() << "no tests/data/attention goldens";
+  for (const auto& dir : dirs) {
+    SCOPED_TRACE(dir);
+    std::ifstream layout(dir + "/layout.txt");
+    std::string word;
+    int64_t P = 0, h = 0, w = 0, T = 0, H = 0, B = 0;
+    while (layout >> word) {
+      if (word == "prefix") layout >> P;
+      else if (word == "grid") layout >> h >> w;
+      else if (word == "tokens") layout >> T;
+      else if (word == "heads") layout >> H;
+      else if (word == "blocks") layout >> B;
+    }
+    ASSERT_GT(B, 0);
+    auto model = Model::load(dir + "/model.onnx");
+    const Tensor x = golden(dir, "input.pb");
+    const int64_t N = x.dim(0);
+    // The attention layers and the grid the engine finds.
+    const auto layers = attention_layers(*model);
+    ASSERT_EQ(int64_t(layers.size()), B);
+    Session session(model);
+    const TokenGrid grid = token_grid(*model, session.plan_for({x.shape()}), T);
+    EXPECT_EQ(grid.prefix, P);
+    EXPECT_EQ(grid.height, h);
+    EXPECT_EQ(grid.width, w);
+    session.capture(layers);
+    const Result r = session.run(x);
+    expect_close(r.output(), golden(dir, "logits.pb"), "logits");
+    for (int64_t b = 0; b < B; ++b)
+      expect_close(r.capture(layers[b]), golden(dir, "attention_" + std::to_string(b) + ".pb"),
+                   "attention " + std::to_string(b));
+    // The maps; grad_rollout for the classes (3n + 1) mod 10.
+    Target classes;
+    for (int64_t n = 0; n < N; ++n) classes.classes.push_back((3 * n + 1) % 10);
+    for (HeadFusion f : {HeadFusion::mean, HeadFusion::max, HeadFusion::min}) {
+      const std::string fn = head_fusion_name(f);
+      expect_close(AttentionExplainer(model, {}, plain(AttentionMethod::raw, f)).explain(x).maps,
+                   golden(dir, "raw_" + fn + ".pb"), "raw " + fn);
+      for (float ratio : {0.f, 0.5f})
+        expect_close(AttentionExplainer(model, {}, plain(AttentionMethod::rollout, f, ratio)).explain(x).maps,
+                     golden(dir, "rollout_" + fn + (ratio > 0 ? "_d050.pb" : "_d000.pb")),
+                     "rollout " + fn + " " + std::to_string(ratio));
+      expect_close(AttentionExplainer(model, {}, plain(AttentionMethod::grad_rollout, f)).explain(x, classes).maps,
+                   golden(dir, f == HeadFusion::mean ? std::string("grad_rollout.pb") : "grad_rollout_" + fn + ".pb"),
+                   "grad_rollout " + fn);
+    }
   }
 }
 
