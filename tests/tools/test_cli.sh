@@ -88,6 +88,20 @@ rc=$?; check "an unknown saliency method lists the methods" '[ $rc -eq 1 ] && gr
 "$GB" explain "$MODEL" "$PHOTOS/coffee.png" --method gradcam --out "$TMP/tbex" --tensorboard "$TMP/tb" >/dev/null 2>&1
 rc=$?; check "explain --tensorboard writes an event file" '[ $rc -eq 0 ] && [ $(find "$TMP/tb" -name "events.out.tfevents.*" -size +1k | wc -l) -eq 1 ]'
 
+"$GB" attention "$MODEL" "$PHOTOS/coffee.png" >/dev/null 2>"$TMP/err11.txt"
+rc=$?; check "attention on a CNN says it has no attention layers" '[ $rc -eq 1 ] && grep -q "no attention layers" "$TMP/err11.txt"'
+"$GB" attention "$MODEL" "$PHOTOS/coffee.png" --head-fusion median >/dev/null 2>"$TMP/err12.txt"
+rc=$?; check "an unknown head fusion lists the fusions" '[ $rc -eq 1 ] && grep -q "mean, max, min" "$TMP/err12.txt"'
+"$GB" attention "$MODEL" "$PHOTOS/coffee.png" --discard-ratio 1.5 >/dev/null 2>"$TMP/err13.txt"
+rc=$?; check "a discard ratio above 1 is an error giving the range" '[ $rc -eq 1 ] && grep -q "outside \[0, 1\]" "$TMP/err13.txt"'
+VIT="$(dirname "$0")/../data/attention/timm_vit/model.onnx"
+if [ -f "$VIT" ]; then
+  "$GB" attention "$VIT" "$PHOTOS/coffee.png" "$PHOTOS/chelsea.png" --method grad-rollout --top 2 --out "$TMP/att" >"$TMP/att.txt" 2>&1
+  rc=$?; check "attention grad-rollout writes a map per image and class" '[ $rc -eq 0 ] && [ $(ls "$TMP/att"/coffee_grad_rollout_*.png | wc -l) -eq 2 ] && [ $(ls "$TMP/att"/chelsea_grad_rollout_*.png | wc -l) -eq 2 ] && grep -q "patch grid 4 x 4, 1 prefix" "$TMP/att.txt"'
+  "$GB" attention "$VIT" "$PHOTOS/coffee.png" --method rollout --discard-ratio 0.9 --head-fusion max --save-raw --out "$TMP/att2" >/dev/null 2>&1
+  rc=$?; check "attention rollout writes the overlay and the raw map" '[ $rc -eq 0 ] && [ $(ls "$TMP/att2"/coffee_rollout_*.png | wc -l) -eq 1 ] && [ $(ls "$TMP/att2"/coffee_rollout_*.npy | wc -l) -eq 1 ]'
+fi
+
 SMALL="$(dirname "$0")/../data/perturbation/model.onnx"
 "$GB" dream "$SMALL" --batch-classes 1,3 --steps 8 --size 24 --out "$TMP/dream" --tensorboard "$TMP/tbd" >"$TMP/dream.txt" 2>&1
 rc=$?; check "dream renders one image per class and logs the objective" '[ $rc -eq 0 ] && [ $(ls "$TMP/dream"/dream_*.png | wc -l) -eq 2 ] && grep -q "step    7" "$TMP/dream.txt" && [ $(find "$TMP/tbd" -name "events.out.tfevents.*" | wc -l) -eq 1 ]'

@@ -1,5 +1,5 @@
-// The glassbox command line: inspect, run, explain (explain.h, perturbation.h), saliency (saliency.cpp), features and
-// filters (features.cpp), bench (bench.cpp), bench kernels (bench_kernels.cpp).
+// The glassbox command line: inspect, run, explain (explain.h, perturbation.h), saliency (saliency.cpp), attention
+// (attention.cpp), features and filters (features.cpp), bench (bench.cpp), bench kernels (bench_kernels.cpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +19,7 @@
 #include "explain/perturbation.h"
 #include "tools/glassbox/image.h"
 #include "tools/glassbox/overlay.h"
+#include "tools/glassbox/attention.h"
 #include "tools/glassbox/cli_common.h"
 #include "tools/glassbox/dream.h"
 #include "tools/glassbox/features.h"
@@ -60,6 +61,15 @@ usage:
       class a map overlay PNG in DIR (default saliency), and for Deconvnet/guided the signal as an RGB picture;
       --project-channel C [--peak]: Deconvnet's projection of channel C of --layer (its whole map, or its
       strongest activation) back to pixels
+  glassbox attention MODEL.onnx IMAGE... [--method raw|rollout|grad-rollout] [--head-fusion mean|max|min]
+                     [--discard-ratio R] [--block B] [--class K | --top K] [--probability] [--out DIR] [--save-raw]
+                     [--colormap NAME] [--batch N] [--device cpu|cuda] [preprocessing options as for run]
+      attention explanations of vision transformers (the Softmax outputs [N, heads, T, T], one per block):
+      raw (the class token's attention to the patches in block B, default -1: the last), rollout (Abnar &
+      Zuidema 2020; default; --discard-ratio R sets the R * T^2 smallest fused attentions to 0 first) or
+      grad-rollout (Chefer et al. 2021: heads fused from max(dL/dA * A, 0) for the target class); heads fused
+      by their mean (default), max or min; per image (and class, for grad-rollout) an overlay PNG in DIR
+      (default attention) on the patch grid upsampled to the input, in [0, 1]
   glassbox features MODEL.onnx IMAGE... [--layer NAME] [--top K] [--rank mean|max] [--normalize channel|shared]
                     [--colormap viridis|gray|jet|turbo] [--out DIR] [--batch N] [--device cpu|cuda]
                     [preprocessing options as for run]
@@ -364,12 +374,13 @@ int main(int argc, char** argv) {
       return cmd_bench_kernels(parse_args(argc, argv, 3, {"no-check"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
     if (cmd == "saliency") return tools::cmd_saliency(parse_args(argc, argv, 2, {"probability", "peak"}));
+    if (cmd == "attention") return tools::cmd_attention(parse_args(argc, argv, 2, {"probability", "save-raw"}));
     if (cmd == "features") return cmd_features(parse_args(argc, argv, 2, {}));
     if (cmd == "filters") return cmd_filters(parse_args(argc, argv, 2, {}));
     if (cmd == "dream")
       return tools::cmd_dream(parse_args(argc, argv, 2, {"probability", "neuron", "energy", "no-transforms"}));
-    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, saliency, features, filters, dream, "
-                 "bench; glassbox --help)\n", cmd.c_str());
+    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, saliency, attention, features, filters, "
+                 "dream, bench; glassbox --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "glassbox: %s\n", e.what());
