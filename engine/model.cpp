@@ -133,7 +133,8 @@ std::string Model::resolve(const std::string& name) const {
   const int v = graph_.find_value(name);
   if (v >= 0 && !graph_.values[v].is_constant()) {
     bool produced = std::find(graph_.inputs.begin(), graph_.inputs.end(), v) != graph_.inputs.end();
-    for (const Node& n : graph_.nodes) produced = produced || n.outputs[0] == v;
+    for (const Node& n : graph_.nodes)
+      produced = produced || std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end();
     if (produced) return name;
   }
   auto folded = graph_.folded.find(name);

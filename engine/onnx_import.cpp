@@ -19,9 +19,10 @@ const std::vector<std::string>& supported_operators() {
       // computed at run time
       "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu", "Gemm",
       "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad",
-      "Pow", "ReduceMean", "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Sub", "Transpose",
-      // folded at plan time (shape computations exporters emit around Flatten and Reshape)
-      "Cast", "Constant", "Expand", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze"};
+      "Pow", "ReduceMean", "Relu", "Reshape", "Sigmoid", "Softmax", "Split", "Sqrt", "Sub", "Transpose",
+      // folded at plan time (shape computations exporters emit around Flatten, Reshape and the class token)
+      "Cast", "Constant", "ConstantOfShape", "Equal", "Expand", "Gather", "Mod", "Shape", "Slice", "Squeeze",
+      "Unsqueeze", "Where"};
   return ops;
 }
 

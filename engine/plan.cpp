@@ -24,6 +24,7 @@ bool is_parameter_input(const std::string& op, size_t i) {
   if (op == "Gather") return i == 1;
   if (op == "Expand") return i == 1;
   if (op == "Pow") return i == 1;
+  if (op == "Split") return i == 1;
   if (op == "Dropout") return i == 1 || i == 2;
   return false;
 }
@@ -161,6 +162,22 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
         p.alias_of[out] = in;
       }
       p.steps.push_back(std::move(s));
+      continue;
+    }
+    if (!op.per_output.empty()) {  // independent outputs (Split): one step per output that is used
+      for (size_t k = 0; k < op.per_output.size() && k < n.outputs.size(); ++k) {
+        const int o = n.outputs[k];
+        if (o < 0 || (consumers[o].empty() && !kept.count(o))) continue;
+        Step s;
+        s.node = static_cast<int>(ni);
+        s.label = n.op;
+        s.inputs = {n.inputs[0]};
+        s.outputs = {o};
+        s.run = std::move(op.per_output[k].first);
+        s.backward = std::move(op.per_output[k].second);
+        p.storage[o] = kept.count(o) ? Storage::kept : Storage::arena;
+        p.steps.push_back(std::move(s));
+      }
       continue;
     }
     for (size_t i = 0; i < n.inputs.size(); ++i) {

@@ -729,6 +729,15 @@ struct StridedRead {
   std::vector<int64_t> steps;
 };
 
+// Strides that read x broadcast to y's shape: 0 along broadcast dimensions.
+std::vector<int64_t> broadcast_steps(const Shape& x, const Shape& y) {
+  const std::vector<int64_t> stride = row_major_strides(x);
+  const size_t lead = y.size() - x.size();
+  std::vector<int64_t> steps;
+  for (size_t d = 0; d < y.size(); ++d) steps.push_back(d < lead || x[d - lead] == 1 ? 0 : stride[d - lead]);
+  return steps;
+}
+
 // Folds a strided read of a known tensor on the host (any dtype).
 OpPlan fold_strided(const NodeCtx& c, const Tensor& data, const StridedRead& s) {
   check_fold_size(c, s.shape);
@@ -826,10 +835,7 @@ OpPlan plan_expand(const NodeCtx& c) {
     if (d < 0 || d > kMaxElements) c.error("shape ", shape_str(Shape(target.begin(), target.end())), " is not valid");
   StridedRead s;
   s.shape = broadcast(c, x, Shape(target.begin(), target.end()));
-  const std::vector<int64_t> stride = row_major_strides(x);
-  const size_t lead = s.shape.size() - x.size();
-  for (size_t d = 0; d < s.shape.size(); ++d)
-    s.steps.push_back(d < lead || x[d - lead] == 1 ? 0 : stride[d - lead]);
+  s.steps = broadcast_steps(x, s.shape);
   const Tensor* data = c.known_input(0);
   return data ? fold_strided(c, *data, s) : run_strided(s);
 }
@@ -869,6 +875,145 @@ OpPlan plan_slice(const NodeCtx& c) {
   }
   const Tensor* data = c.known_input(0);
   return data ? fold_strided(c, *data, s) : run_strided(s);
+}
+
+// Split along `axis` into the sizes of the `split` input (opset 13+) or attribute (opset 11), or into equal parts
+// (opset 18: num_outputs parts of ceil(len / n), the last one smaller). Each output is a strided read of the input:
+// one step per output (OpPlan::per_output), or folded when the input is known.
+OpPlan plan_split(const NodeCtx& c) {
+  c.expect_inputs(1, 2);
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  if (r == 0) c.error("input must have rank >= 1");
+  const int axis = normalize_axis(c, c.n.attrs.i("axis", 0), r);
+  const int64_t len = x[axis];
+  const int64_t parts = static_cast<int64_t>(c.n.outputs.size());
+  std::vector<int64_t> sizes = c.has(1) ? c.ints_input(1, "split") : c.n.attrs.ints("split");
+  if (sizes.empty()) {
+    const int64_t n = c.n.attrs.i("num_outputs", parts);
+    if (n != parts) c.error("num_outputs is ", n, " but the node has ", parts, " outputs");
+    if (!c.n.attrs.has("num_outputs") && len % n != 0)
+      c.error("cannot split dimension ", axis, " of size ", len, " into ", n, " equal parts");
+    const int64_t each = (len + n - 1) / n;
+    for (int64_t k = 0; k < n; ++k) sizes.push_back(std::max<int64_t>(0, std::min(each, len - k * each)));
+  }
+  if (static_cast<int64_t>(sizes.size()) != parts)
+    c.error("split has ", sizes.size(), " sizes but the node has ", parts, " outputs");
+  int64_t total = 0;
+  for (int64_t v : sizes) {
+    if (v < 0 || v > len) c.error("split size ", v, " is out of range for dimension of size ", len);
+    total += v;
+  }
+  if (total != len) c.error("split sizes add up to ", total, ", dimension ", axis, " has size ", len);
+  const std::vector<int64_t> stride = row_major_strides(x);
+  const Tensor* data = c.known_input(0);
+  OpPlan p;
+  int64_t start = 0;
+  for (int64_t size : sizes) {
+    StridedRead s{x, start * stride[axis], stride};
+    s.shape[axis] = size;
+    start += size;
+    OpPlan part = data ? fold_strided(c, *data, s) : run_strided(s);
+    p.shapes.push_back(s.shape);
+    if (data) p.folded.push_back(part.folded[0]);
+    else p.per_output.emplace_back(std::move(part.run), std::move(part.backward));
+  }
+  return p;
+}
+
+// ---- element-wise computations on known data (the batch-size arithmetic of exports with a dynamic batch) ------
+
+// y = f(inputs...) element by element with broadcasting, all inputs known; f reads element j of input i through
+// `at(i, j)` as a double (integer inputs are exact up to 2^53) and returns the result.
+template <class F>
+OpPlan fold_elementwise(const NodeCtx& c, DType out_type, F f) {
+  std::vector<const Tensor*> in;
+  Shape y;
+  for (size_t i = 0; i < c.n.inputs.size(); ++i) {
+    in.push_back(&known_or_fail(c, i, "data"));
+    y = i == 0 ? in[0]->shape() : broadcast(c, y, in[i]->shape());
+  }
+  check_fold_size(c, y);
+  std::vector<std::vector<int64_t>> steps;
+  for (const Tensor* t : in) steps.push_back(broadcast_steps(t->shape(), y));
+  Tensor out = Tensor::empty(y, out_type);
+  const int r = static_cast<int>(y.size());
+  std::vector<int64_t> src(in.size());
+  for (int64_t j = 0; j < out.numel(); ++j) {
+    int64_t rem = j;
+    std::fill(src.begin(), src.end(), 0);
+    for (int d = r - 1; d >= 0; --d) {
+      for (size_t i = 0; i < in.size(); ++i) src[i] += (rem % y[d]) * steps[i][d];
+      rem /= y[d];
+    }
+    auto at = [&](size_t i) {
+      const Tensor& t = *in[i];
+      return t.dtype() == DType::i64 ? static_cast<double>(t.data<int64_t>()[src[i]]) : double(t.data<float>()[src[i]]);
+    };
+    const double v = f(at);
+    if (out_type == DType::i64) out.data<int64_t>()[j] = static_cast<int64_t>(v);
+    else out.data<float>()[j] = static_cast<float>(v);
+  }
+  return folded(out);
+}
+
+DType common_type(const NodeCtx& c, size_t first, size_t last) {
+  const DType t = known_or_fail(c, first, "data").dtype();
+  for (size_t i = first + 1; i <= last; ++i)
+    if (known_or_fail(c, i, "data").dtype() != t) c.error("inputs ", first, " and ", i, " have different types");
+  return t;
+}
+
+OpPlan plan_equal(const NodeCtx& c) {
+  c.expect_inputs(2, 2);
+  common_type(c, 0, 1);
+  return fold_elementwise(c, DType::i64, [](auto at) { return at(0) == at(1) ? 1.0 : 0.0; });  // bool as 0/1
+}
+
+// Where(condition, a, b): a where the condition holds, else b.
+OpPlan plan_where(const NodeCtx& c) {
+  c.expect_inputs(3, 3);
+  return fold_elementwise(c, common_type(c, 1, 2), [](auto at) { return at(0) != 0 ? at(1) : at(2); });
+}
+
+// Mod: fmod = 0 (integers): the remainder takes the divisor's sign (as Python's %); fmod = 1: C's fmod.
+OpPlan plan_mod(const NodeCtx& c) {
+  c.expect_inputs(2, 2);
+  const DType t = common_type(c, 0, 1);
+  const bool fmod = c.n.attrs.i("fmod", 0) != 0;
+  if (t == DType::f32 && !fmod) c.error("fmod must be 1 for floating-point inputs");
+  bool zero = false;
+  OpPlan p = fold_elementwise(c, t, [&](auto at) {
+    const double a = at(0), b = at(1);
+    if (b == 0) {
+      zero = true;
+      return 0.0;
+    }
+    const double m = std::fmod(a, b);
+    return !fmod && m != 0 && ((m < 0) != (b < 0)) ? m + b : m;
+  });
+  if (zero) c.error("division by zero");
+  return p;
+}
+
+// ConstantOfShape: a tensor of the given shape filled with the `value` attribute (one element; default float 0).
+OpPlan plan_constant_of_shape(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const auto dims = c.ints_input(0, "shape");
+  for (int64_t d : dims)
+    if (d < 0 || d > kMaxElements) c.error("shape ", shape_str(Shape(dims.begin(), dims.end())), " is not valid");
+  Tensor value = Tensor::from_vector<float>({1}, {0.f});
+  if (c.n.attrs.has("value")) {
+    const auto& v = c.n.attrs.all().at("value");
+    if (!std::holds_alternative<Tensor>(v)) c.error("attribute 'value' must be a tensor");
+    value = std::get<Tensor>(v);
+    if (value.numel() != 1) c.error("attribute 'value' must hold one element, it holds ", value.numel());
+  }
+  const Shape y(dims.begin(), dims.end());
+  check_fold_size(c, y);
+  Tensor out = Tensor::empty(y, value.dtype());
+  for (int64_t j = 0; j < out.numel(); ++j) copy_elems(value, 0, out, j, 1);
+  return folded(out);
 }
 
 OpPlan plan_cast(const NodeCtx& c) {
@@ -946,6 +1091,11 @@ OpPlan plan_op(const NodeCtx& c) {
   if (op == "Slice") return plan_slice(c);
   if (op == "Expand") return plan_expand(c);
   if (op == "Cast") return plan_cast(c);
+  if (op == "Split") return plan_split(c);
+  if (op == "Equal") return plan_equal(c);
+  if (op == "Where") return plan_where(c);
+  if (op == "Mod") return plan_mod(c);
+  if (op == "ConstantOfShape") return plan_constant_of_shape(c);
   c.error("no planning rule for operator '", op, "'");
 }
 

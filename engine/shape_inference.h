@@ -40,6 +40,9 @@ struct OpPlan {
   BackwardFn backward;
   std::vector<int> backward_inputs;
   bool backward_output = false;
+  // Operators whose outputs are computed independently (Split): one step per output, each reading input 0, with
+  // its run and backward; `run` stays empty.
+  std::vector<std::pair<StepFn, BackwardFn>> per_output;
 };
 
 OpPlan plan_op(const NodeCtx& c);

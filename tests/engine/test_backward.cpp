@@ -186,7 +186,7 @@ namespace glassbox::test {
 namespace {
 TEST(Backward, VitOperatorPlansMatchFiniteDifferences) {
   const char* prefixes[] = {"transpose_", "layernorm_", "erf_", "gelu_", "sqrt_", "pow_", "gather_", "slice_",
-                            "expand_", "vit_block_"};
+                            "expand_", "split_", "class_token_", "vit_block_"};
   int checked = 0;
   for (const auto& dir : case_dirs(source_dir() + "/tests/data/ops")) {
     const std::string name = std::filesystem::path(dir).filename().string();

@@ -328,6 +328,34 @@ TEST(import_errors, ConvOnWrongRank) {
   EXPECT_MESSAGE_HAS(msg, "node 'conv1' (Conv)", "must have rank 4", "[1, 3, 8]");
 }
 
+TEST(import_errors, WhereOnRunTimeData) {
+  // Where is folded at load time (the batch-size arithmetic of exports); on activations it says so.
+  Builder b = good_model();
+  b.init_i64("cond", {1});
+  b.init("other", {1});
+  b.node("Where", "where", {"cond", "logits", "other"}, {"picked"});
+  b.g->mutable_output(0)->set_name("picked");
+  EXPECT_MESSAGE_HAS(load_error(b), "node 'where' (Where)", "input 1", "computed at run time");
+}
+
+TEST(import_errors, SplitSizesDoNotAddUp) {
+  Builder b = good_model();
+  b.init_i64("sizes", {1, 2});
+  attr_int(b.node("Split", "split", {"logits", "sizes"}, {"a", "b2"}), "axis", 1);
+  b.g->mutable_output(0)->set_name("a");
+  EXPECT_MESSAGE_HAS(load_error(b), "node 'split' (Split)", "split sizes add up to 3", "size 2");
+}
+
+TEST(import_errors, ModByZero) {
+  Builder b = good_model();
+  b.init_i64("two", {2});
+  b.init_i64("zero", {0});
+  b.node("Mod", "mod", {"two", "zero"}, {"m"});
+  b.node("Reshape", "reshape", {"gap_out", "m"}, {"reshaped"});
+  b.find("flatten")->set_input(0, "reshaped");
+  EXPECT_MESSAGE_HAS(load_error(b), "node 'mod' (Mod)", "division by zero");
+}
+
 // ---- found by fuzzing (tests/fuzz, docs/fuzzing.md): each once crashed, overflowed or allocated without bound ---
 
 TEST(import_errors, DimensionsBeyondTheDataAreCheckedBeforeAllocating) {

@@ -1,5 +1,5 @@
-// Slow: the full-size torchvision resnet18, resnet50, vgg16, densenet121, mobilenet_v2 and mobilenet_v3_small
-// (random weights) against ONNX Runtime, when `make full-models` has exported them (needs PyTorch).
+// Slow: the full-size torchvision resnet18, resnet50, vgg16, densenet121, mobilenet_v2 and mobilenet_v3_small, and
+// the vision transformers vit_b_16, vit_tiny_patch16_224 and deit_tiny_distilled_patch16_224 (random weights) against ONNX Runtime, when `make full-models` has exported them (needs PyTorch).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -20,6 +20,9 @@ TEST_P(FullModel, MatchesOnnxRuntime) {
 INSTANTIATE_TEST_SUITE_P(Torchvision, FullModel,
                          ::testing::Values("resnet18", "resnet50", "vgg16", "densenet121", "mobilenet_v2",
                                            "mobilenet_v3_small"));
+// Vision transformers: torchvision vit_b_16, timm vit_tiny and deit_tiny_distilled (issue 8).
+INSTANTIATE_TEST_SUITE_P(Transformers, FullModel,
+                         ::testing::Values("vit_b_16", "vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224"));
 
 // Gradients at the input and at the last 4-D activation against float64 PyTorch autograd
 // (tools/python/make_gradient_goldens.py --models build/models/full --out build/models/full-gradients, run by

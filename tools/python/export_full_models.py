@@ -4,7 +4,9 @@
     python export_full_models.py --out build/models/full [--only NAME ...]
 
 Writes, for resnet18, resnet50, vgg16, densenet121, mobilenet_v2 and
-mobilenet_v3_small (ImageNet-sized, 1000 classes):
+mobilenet_v3_small, and the vision transformers torchvision vit_b_16, timm
+vit_tiny_patch16_224 and timm deit_tiny_distilled_patch16_224 (ImageNet-sized,
+1000 classes):
 
     OUT/<name>/model.onnx
     OUT/<name>/test_data_set_0/{input_0,output_0}.pb   batch 1, 3x224x224
@@ -27,6 +29,7 @@ import time
 import onnx
 import onnxruntime as ort
 import torch
+import timm
 import torchvision
 from torchvision import models
 
@@ -40,6 +43,12 @@ FULL_MODELS = [
     ("densenet121", lambda: models.densenet121(weights=None), 15),
     ("mobilenet_v2", lambda: models.mobilenet_v2(weights=None), 12),
     ("mobilenet_v3_small", lambda: models.mobilenet_v3_small(weights=None), 17),
+    # Vision transformers (issue 8): torchvision's nn.MultiheadAttention graph, and timm's (qkv Split, class and
+    # distillation tokens Concat-ed after an Expand whose batch size is computed by Shape/Equal/Where).
+    ("vit_b_16", lambda: models.vit_b_16(weights=None), 17),
+    ("vit_tiny_patch16_224", lambda: timm.create_model("vit_tiny_patch16_224", pretrained=False), 17),
+    ("deit_tiny_distilled_patch16_224",
+     lambda: timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False), 17),
 ]
 
 

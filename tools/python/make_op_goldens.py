@@ -772,6 +772,77 @@ def expand_cases():
     single(c, "Add", ["x", "e"])
 
 
+def split_cases():
+    # Split on run-time data: equal parts (opset 11 attribute-free, opset 18 num_outputs with a smaller last part),
+    # given sizes (opset 11 attribute, opset 13 input), timm's qkv.unbind(0) (Split axis 0 + Squeeze), an unused
+    # output, and a constant split (folded). Several outputs each reach the graph output, so the backward sums them.
+    c = Case("split_equal_three_outputs_opset11", 11)
+    c.input("x", c.randn(2, 3, 12))
+    single(c, "Split", ["x"], {"axis": 2}, outs=("a", "b", "y"))
+    c = Case("split_num_outputs_uneven_opset18", 18)
+    c.input("x", c.randn(2, 7, 3))
+    c.node("Split", ["x"], ["a", "b", "d"], axis=1, num_outputs=3)  # sizes 3, 3, 1
+    c.node("Concat", ["d", "b", "a"], ["y"], axis=1)
+    c.output("y")
+    c = Case("split_sizes_attribute_opset11", 11)
+    c.input("x", c.randn(4, 6))
+    c.node("Split", ["x"], ["a", "b"], axis=-1, split=[2, 4])
+    c.node("MatMul", ["a", c.init("w", c.randn(2, 4))], ["m"])
+    single(c, "Mul", ["m", "b"])
+    c = Case("split_qkv_unbind_opset13", 13)
+    B, T, H, d = 2, 5, 2, 3
+    c.input("x", c.randn(B, T, 3 * H * d))
+    c.node("Reshape", ["x", c.init("shape5", i64([B, T, 3, H, d]))], ["x5"])
+    c.node("Transpose", ["x5"], ["xt"], perm=[2, 0, 3, 1, 4])
+    c.node("Split", ["xt", c.init("split", i64([1, 1, 1]))], ["q1", "k1", "v1"], axis=0)
+    for n in "qkv":
+        c.node("Squeeze", [n + "1", c.init("ax_" + n, i64([0]))], [n])
+    c.node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2])
+    c.node("MatMul", ["q", "kt"], ["s"])
+    c.node("Softmax", ["s"], ["p"], axis=-1)
+    single(c, "MatMul", ["p", "v"])
+    c = Case("split_unused_output_opset13", 13)
+    c.input("x", c.randn(3, 8))
+    c.node("Split", ["x", c.init("split", i64([5, 3]))], ["a", "unused"], axis=1)
+    single(c, "Relu", ["a"])
+    c = Case("split_constant_opset13", 13)
+    c.input("x", c.randn(2, 3))
+    c.node("Split", [c.init("k", c.randn(2, 6)), c.init("split", i64([3, 3]))], ["k0", "k1"], axis=1)
+    c.node("Add", ["x", "k0"], ["s"])
+    single(c, "Mul", ["s", "k1"])
+
+
+def batch_arithmetic_cases():
+    # What exporters emit around a dynamic batch, folded at load time: PyTorch's expand(B, -1, -1) of the class
+    # token (Shape, Gather, Concat, ConstantOfShape, Mul, Equal, Where, Expand) and a Mod in a reshape target
+    # (fmod 0: the divisor's sign, as Python's %).
+    c = Case("class_token_dynamic_batch_opset17", 17)
+    D = 4
+    c.input("x", c.randn(2, 3, D), dims=["N", 3, D])
+    c.node("Shape", ["x"], ["sx"])
+    c.node("Gather", ["sx", c.init("zero", i64(0))], ["n"], axis=0)
+    c.node("Unsqueeze", ["n", c.init("ax0", i64([0]))], ["n1"])
+    c.node("Concat", ["n1", c.init("m1", i64([-1])), c.init("m1b", i64([-1]))], ["target"], axis=0)
+    c.node("ConstantOfShape", [c.init("three", i64([3]))], ["ones"],
+           value=numpy_helper.from_array(i64([1]), "value"))
+    c.node("Mul", ["ones", c.init("neg", i64(-1))], ["negs"])
+    c.node("Equal", ["target", "negs"], ["is_neg"])
+    c.node("Where", ["is_neg", "ones", "target"], ["shape"])
+    c.node("Expand", [c.init("cls", c.randn(1, 1, D)), "shape"], ["cls_b"])
+    c.node("Concat", ["cls_b", "x"], ["y"], axis=1)
+    c.output("y", dims=["N", 4, D])
+    c = Case("mod_reshape_target_opset13", 13)
+    c.input("x", c.randn(2, 4, 6), dims=["N", 4, 6])
+    c.node("Shape", ["x"], ["sx"])
+    c.node("Gather", ["sx", c.init("two", i64([2]))], ["d"], axis=0)   # [6]
+    c.node("Mod", ["d", c.init("four", i64([4]))], ["m"])             # [2]
+    c.node("Mod", [c.init("neg7", i64([-7])), c.init("four_b", i64([4]))], ["one"])  # [1] (C's fmod: -3)
+    c.node("Mul", ["m", "one"], ["last"])
+    c.node("Concat", [c.init("lead", i64([0, -1])), "last"], ["target"], axis=0)
+    c.node("Reshape", ["x", "target"], ["y"])
+    c.output("y", dims=["N", 12, 2])
+
+
 def vit_block_cases():
     """A tiny ViT: class token (Expand + Concat), position-embedding Add, pre-norm attention (fused QKV MatMul,
     Reshape, Transpose, Gather of q/k/v, batched MatMul [B,H,T,d] x [B,H,d,T], Softmax on the last axis), MLP with
@@ -923,6 +994,8 @@ def define_cases():
     elementwise_cases()
     gather_slice_cases()
     expand_cases()
+    split_cases()
+    batch_arithmetic_cases()
     vit_block_cases()
     identity_constant_cases()
     shape_pattern_cases()

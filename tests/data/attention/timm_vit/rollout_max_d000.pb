@@ -1,0 +1,1 @@
+Brollout_max_d000J€[èu=v\=1íc=Fx=Ö	T=®AY=Å=n=—V=x¨P=¸X=ïÂm=A=Ö¬S=H=F-G=b#e=-£o=â?:=w(E=	e=?P=i8r=¿#a=XË{=€ŒM=ÝÍ`=VWY=Tda=/PO=Ýb=@h=¬ƒT=
