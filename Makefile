@@ -78,6 +78,7 @@ full-models: $(DEV_VENV)/.stamp
 	    --out ../../$(BUILD)/models/full-gradients
 	cd tools/python && .venv/bin/python make_pixel_goldens.py --full ../../$(BUILD)/models/full/resnet18/model.onnx \
 	    --out ../../$(BUILD)/models/full-pixel/resnet18
+	$(DEV_VENV)/bin/python tools/python/make_attention_goldens.py --full $(BUILD)/models/full
 
 # CPU forward time against ONNX Runtime (and PyTorch where installed), interleaved; see docs/benchmarks.md.
 bench: build full-models

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "explain/attention.h"
 #include "explain/method_names.h"
+#include "explain/tokens.h"
 
 namespace glassbox::explain {
 
@@ -87,6 +89,18 @@ Targets copy_targets(Session& session, const Tensor& copy_logits, const Tensor& 
 
 std::string default_layer(const Model& model) {
   const Graph& g = model.graph();
+  const std::vector<std::string> attention = attention_layers(model);
+  if (!attention.empty()) {  // a transformer: the last LayerNormalization before the last attention
+    const int last = g.find_value(attention.back());
+    std::string norm;
+    for (const Node& n : g.nodes) {
+      if (std::find(n.outputs.begin(), n.outputs.end(), last) != n.outputs.end()) break;
+      if (n.op == "LayerNormalization") norm = g.values[n.outputs[0]].name;
+    }
+    GB_CHECK(!norm.empty(), "the model has attention but no LayerNormalization before its last attention; give the "
+                            "layer whose tokens to explain");
+    return norm;
+  }
   for (auto it = g.nodes.rbegin(); it != g.nodes.rend(); ++it)
     if (it->op == "GlobalAveragePool" || it->op == "ReduceMean" || it->op == "AveragePool")
       return g.values[it->inputs[0]].name;
@@ -95,6 +109,19 @@ std::string default_layer(const Model& model) {
     if (l.shape.size() == 4) last = l.name;
   GB_CHECK(!last.empty(), "the model has no 4-D activation to explain; give a layer");
   return last;
+}
+
+Tensor feature_maps(Session& session, const Shape& input_shape, const Tensor& A, const std::string& layer) {
+  if (A.rank() == 4) return A;
+  GB_CHECK(A.rank() == 3, "layer '", layer, "' has shape ", shape_str(A.shape()),
+           "; class activation maps need [N, C, H, W], or a transformer's tokens [N, T, D]");
+  const TokenGrid grid = token_grid(session.model(), session.plan_for({input_shape}), A.dim(1));
+  const int64_t M = A.dim(0), T = A.dim(1), D = A.dim(2);
+  Tensor maps = session.allocate({M, D, grid.height, grid.width});
+  // maps[m, d, i, j] = A[m, prefix + i * width + j, d]
+  session.backend().strided_copy(grid.prefix * D, {T * D, 1, grid.width * D, D}, kernels::view_of(A),
+                                 kernels::view_of(maps));
+  return maps;
 }
 
 std::vector<int64_t> Explanation::class_list() const {
@@ -152,9 +179,7 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
   e.classes = targets.classes;
   const Tensor& seeds = targets.seeds;
 
-  const Tensor A = r.capture(layer_);
-  GB_CHECK(A.rank() == 4, "layer '", layer_, "' has shape ", shape_str(A.shape()),
-           "; class activation maps need [N, C, H, W]");
+  const Tensor A = feature_maps(session_, x.shape(), r.capture(layer_), layer_);
   const int64_t H = options_.upsample ? x.dim(2) : A.dim(2), W = options_.upsample ? x.dim(3) : A.dim(3);
   auto finish = [&](Tensor& maps) {
     if (options_.normalize) backend.normalize_minmax(kernels::view_of(maps));
@@ -162,7 +187,7 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
 
   // One backward for the K targets of every image; every method reads the same A and G.
   const std::map<std::string, Tensor> grads = session_.backward({seeds});
-  const Tensor& G = grads.at(layer_);
+  const Tensor G = feature_maps(session_, x.shape(), grads.at(layer_), layer_);
   for (CamMethod m : methods) {
     if (m == CamMethod::smoothgradcampp) continue;
     Tensor& out = e.maps[m] = session_.allocate({N * K, H, W});
@@ -172,7 +197,8 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
       layer_map(m, 1, A, G, layer);
       backend.fuse_layer_maps(options_.fuse_gamma, true, kernels::view_of(layer), kernels::view_of(out));
       for (const auto& l : fuse_layers_) {
-        layer_map(m, 1, r.capture(l), grads.at(l), layer);
+        layer_map(m, 1, feature_maps(session_, x.shape(), r.capture(l), l),
+                  feature_maps(session_, x.shape(), grads.at(l), l), layer);
         backend.fuse_layer_maps(options_.fuse_gamma, false, kernels::view_of(layer), kernels::view_of(out));
       }
     } else {
@@ -191,7 +217,8 @@ Explanation Explainer::explain(const Tensor& batch, const Target& target, const 
     const Targets noisy_targets = copy_targets(session_, rn.output(), e.classes, K, target.probability);
     const Tensor Gn = session_.backward({noisy_targets.seeds}).at(layer_);
     Tensor& out = e.maps[CamMethod::smoothgradcampp] = session_.allocate({N * K, H, W});
-    layer_map(CamMethod::smoothgradcampp, int(S), rn.capture(layer_), Gn, out);
+    layer_map(CamMethod::smoothgradcampp, int(S), feature_maps(session_, x.shape(), rn.capture(layer_), layer_),
+              feature_maps(session_, x.shape(), Gn, layer_), out);
     finish(out);
   }
   return e;

@@ -65,8 +65,16 @@ Targets make_targets(Session& session, const Tensor& logits, const Target& targe
 // (n*S + s)*K + k, the row order of Session::backward for K seeds per copy.
 Targets copy_targets(Session& session, const Tensor& copy_logits, const Tensor& classes, int64_t K, bool probability);
 
-// The output of the last global pooling's input: the last 4-D activation, where Grad-CAM looks.
+// Where Grad-CAM looks. A CNN: the last global pooling's input (the last 4-D activation). A vision transformer (a
+// model with attention, explain/attention.h): the input of the last attention, the output of the last
+// LayerNormalization before the last attention Softmax (the tokens [N, T, D]; after the last block only the class
+// token reaches the logits, so later token gradients are zero).
 std::string default_layer(const Model& model);
+
+// A layer's activation (or gradient) as feature maps [M, C, h, w] for the CAM family: itself when 4-D; a
+// transformer's tokens [M, T, D] as the patch grid [M, D, h, w], the class and distillation tokens dropped
+// (explain/tokens.h: the grid from the patch embedding at these input shapes), by one strided copy on the device.
+Tensor feature_maps(Session& session, const Shape& input_shape, const Tensor& A, const std::string& layer);
 
 class Explainer {
  public:

@@ -75,9 +75,15 @@ PerturbationExplainer::Result PerturbationExplainer::explain(const Tensor& batch
   const int64_t N = e.logits.dim(0), K = targets.K;
   e.classes = targets.classes;
 
-  const Tensor A = r.capture(layer_);
-  GB_CHECK(A.rank() == 4, "layer '", layer_, "' has shape ", shape_str(A.shape()),
-           "; class activation maps need [N, C, H, W]");
+  const Tensor layer_value = r.capture(layer_);
+  const bool tokens = layer_value.rank() == 3;
+  for (PerturbationMethod m : methods)
+    GB_CHECK(!tokens || m == PerturbationMethod::scorecam || m == PerturbationMethod::sscam ||
+                 m == PerturbationMethod::iscam || m == PerturbationMethod::rise,
+             perturbation_method_name(m), " perturbs the layer itself, which needs a 4-D layer; '", layer_,
+             "' holds a transformer's tokens ", shape_str(layer_value.shape()),
+             " (on tokens: scorecam, sscam, iscam, rise, or the gradient methods)");
+  const Tensor A = feature_maps(session_, x.shape(), layer_value, layer_);
   const int64_t Ch = A.dim(1), h = A.dim(2), w = A.dim(3), H = x.dim(2), W = x.dim(3);
 
   // Constant channels, once per call (the only wait for the device): the Score-CAM family skips channels with
