@@ -6,7 +6,18 @@
 
 namespace glassbox::kernels::cpu {
 
+bool fold_batch_into_rows(ConstView& a, ConstView& b, Shape& y) {
+  const int64_t M = y.size() >= 2 ? y[y.size() - 2] : 0, batches = y.size() > 2 ? numel(Shape(y.begin(), y.end() - 2)) : 1;
+  if (batches <= 1 || numel(b.shape) != b.dim(-2) * b.dim(-1) || numel(a.shape) != batches * M * a.dim(-1))
+    return false;
+  a.shape = {batches * M, a.dim(-1)};
+  b.shape = {b.dim(-2), b.dim(-1)};
+  y = {batches * M, y.back()};
+  return true;
+}
+
 void matmul(Context& ctx, ConstView a, ConstView b, View y) {
+  if (fold_batch_into_rows(a, b, y.shape)) return matmul(ctx, a, b, y);
   const int r = static_cast<int>(y.shape.size());
   const int64_t M = y.dim(-2), N = y.dim(-1), K = a.dim(-1);
   const Shape batch(y.shape.begin(), y.shape.end() - 2);
@@ -28,6 +39,10 @@ void matmul(Context& ctx, ConstView a, ConstView b, View y) {
 
 // Backward: da[ia] += dy[i] x b[ib]^T and db[ib] += a[ia]^T x dy[i] over the broadcast batch indices i.
 void matmul_backward(Context& ctx, ConstView a, ConstView b, ConstView dy, View da, View db) {
+  if (fold_batch_into_rows(a, b, dy.shape)) {
+    da.shape = a.shape, db.shape = b.shape;
+    return matmul_backward(ctx, a, b, dy, da, db);
+  }
   const int r = static_cast<int>(dy.shape.size());
   const int64_t M = dy.dim(-2), N = dy.dim(-1), K = a.dim(-1);
   const Shape batch(dy.shape.begin(), dy.shape.end() - 2);

@@ -84,5 +84,9 @@ void apply_activation(const ActivationAttrs& a, const float* x, float* y, int64_
 // Row-major strides of a shape, and the strides of `in` broadcast to `out`'s rank (0 where in has size 1).
 std::vector<int64_t> strides_of(const Shape& s);
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+// MatMul with b one matrix for every batch index and a not broadcast (x [.., M, K] times a weight [K, N]): the
+// batch folds into the rows, one GEMM of batches * M rows that reads b once. Rewrites the shapes to 2-D and returns
+// true, or leaves them and returns false. (torchvision's attention multiplies [T, N, D] by its projection.)
+bool fold_batch_into_rows(ConstView& a, ConstView& b, Shape& y);
 
 }  // namespace glassbox::kernels::cpu

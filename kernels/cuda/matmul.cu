@@ -8,6 +8,7 @@ namespace glassbox::kernels::cuda {
 
 void matmul(Context& ctx, ConstView a, ConstView b, View y) {
   if (y.numel() == 0) return;
+  if (cpu::fold_batch_into_rows(a, b, y.shape)) return matmul(ctx, a, b, y);  // b read once, not per batch index
   const int r = static_cast<int>(y.shape.size());
   StridedGemm p;
   p.M = static_cast<int>(y.dim(-2));
@@ -36,6 +37,10 @@ void matmul(Context& ctx, ConstView a, ConstView b, View y) {
 // Backward: da[ia] += dy[i] b[ib]^T and db[ib] += a[ia]^T dy[i] over the broadcast batch indices i, one GEMM
 // problem per i accumulating atomically into the (zeroed) gradient of a broadcast operand.
 void matmul_backward(Context& ctx, ConstView a, ConstView b, ConstView dy, View da, View db) {
+  if (cpu::fold_batch_into_rows(a, b, dy.shape)) {  // one GEMM per gradient instead of one per batch index
+    da.shape = a.shape, db.shape = b.shape;
+    return matmul_backward(ctx, a, b, dy, da, db);
+  }
   const int r = static_cast<int>(dy.shape.size());
   const int M = int(dy.dim(-2)), N = int(dy.dim(-1)), K = int(a.dim(-1));
   const Shape batch(dy.shape.begin(), dy.shape.end() - 2);

@@ -372,6 +372,7 @@ TEST(Backends, GemmAndMatmul) {
   const Shape mm[][3] = {{{5, 7}, {7, 9}, {5, 9}},
                          {{2, 3, 5, 7}, {7, 4}, {2, 3, 5, 4}},
                          {{3, 1, 6, 8}, {4, 8, 2}, {3, 4, 6, 2}},
+                         {{6, 1, 8}, {1, 8, 5}, {6, 1, 5}},  // torchvision's attention projection: [T, N, D] x W
                          {{130, 70}, {70, 140}, {130, 140}}};
   for (const auto& m : mm)
     cs.push_back({"matmul " + shape_str(m[0]) + " x " + shape_str(m[1]), {m[0], m[1]}, m[2],
@@ -530,7 +531,8 @@ TEST(Backends, Backward) {
                         b.gemm_backward(a, in[0], in[1], in[2], which ? none : d, which ? d : none);
                       }});
       }
-  const Shape mm[][3] = {{{5, 7}, {7, 9}, {5, 9}}, {{2, 3, 5, 7}, {7, 4}, {2, 3, 5, 4}}, {{3, 1, 6, 8}, {4, 8, 2}, {3, 4, 6, 2}}};
+  const Shape mm[][3] = {{{5, 7}, {7, 9}, {5, 9}}, {{2, 3, 5, 7}, {7, 4}, {2, 3, 5, 4}}, {{3, 1, 6, 8}, {4, 8, 2}, {3, 4, 6, 2}},
+                         {{6, 1, 8}, {1, 8, 5}, {6, 1, 5}}};
   for (const auto& m : mm)
     for (int which : {0, 1})
       cs.push_back({"matmul_backward " + shape_str(m[0]) + " x " + shape_str(m[1]) + (which ? " db" : " da"),
