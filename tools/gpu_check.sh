@@ -3,7 +3,7 @@
 #
 #   here:   make gpu-kit        Release build with CUDA (sm_90 + PTX), stripped binaries in build/gpu-kit/bin
 #   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers kernels peers explain perturb
-#                                             (default: all)
+#                                             vit (default: all)
 #
 # carrying build/gpu-kit, build/models/efficientnet_lite0.onnx and build/models/efficientnet_lite0_test (the
 # device tool's carry list). The full-size models (resnet50, mobilenet_v2, ...) are exported there by "models"
@@ -25,13 +25,17 @@
 #   perturb resnet50 at layer4: Score-CAM, ReciproCAM and RISE (4,000 masks) per image against F x our forward's
 #           per-image time (glassbox bench --perturbation), and Score-CAM next to torchcam and pytorch-grad-cam
 #           (chunks of 128)
+#   vit     vision transformers (issue 8): export torchvision vit_b_16 (and the timm models where timm is
+#           installed), the transformers' CUDA-vs-CPU model, gradient, map and attention tests, then vit_b_16's
+#           forward, token Grad-CAM and attention methods (raw, rollout, grad-rollout) against the forward pass
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-check}
 mkdir -p "$OUT"
 BIN=build/gpu-kit/bin
 export GLASSBOX_SOURCE_DIR=$PWD
-STAGES=${*:-env tests models bench layers kernels peers explain perturb}
+STAGES=${*:-env tests models bench layers kernels peers explain perturb vit}
+VIT=build/models/full/vit_b_16/model.onnx
 RESNET=build/models/full/resnet50/model.onnx
 MOBILENET=build/models/full/mobilenet_v2/model.onnx
 EFFNET=build/models/efficientnet_lite0.onnx
@@ -102,6 +106,14 @@ for stage in $STAGES; do
       export PYTHONPATH="$PWD/build/pylib:${PYTHONPATH:-}"
       run perturb_peers 500 python3 tools/python/bench_explain.py --glassbox "$BIN/glassbox" --model "$RESNET" \
         --device cuda --method scorecam --chunk 128 --batch 1 --pairs 3 --json "$OUT/perturb_peers.json" ;;
-    *) echo "unknown stage $stage (env tests models bench layers kernels peers explain perturb)"; exit 2 ;;
+    vit)
+      run export_vit 300 python3 tools/python/export_full_models.py --out build/models/full \
+        --only vit_b_16 vit_tiny_patch16_224 deit_tiny_distilled_patch16_224
+      run test_cuda_vit 400 "$BIN/test_cuda_models" --gtest_filter='*vit*:*deit*:*Attention*'
+      run bench_vit 300 "$BIN/glassbox" bench "$VIT" --device cuda --batch 1,32 --iters 5
+      run explain_vit 300 "$BIN/glassbox" bench "$VIT" --device cuda --batch 1,32 --iters 5 --explain gradcam
+      run attention_vit 400 "$BIN/glassbox" bench "$VIT" --device cuda --batch 1,32 --iters 5 \
+        --attention raw,rollout,grad-rollout ;;
+    *) echo "unknown stage $stage (env tests models bench layers kernels peers explain perturb vit)"; exit 2 ;;
   esac
 done

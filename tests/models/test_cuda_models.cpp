@@ -17,6 +17,7 @@
 #include "explain/ascent.h"
 #include "explain/perturbation.h"
 #include "explain/pixel.h"
+#include "explain/attention.h"
 #include "tests/support/testdata.h"
 
 namespace glassbox::test {
@@ -34,8 +35,11 @@ std::vector<std::string> model_paths() {
   std::vector<std::string> paths;
   for (const auto& d : case_dirs(source_dir() + "/tests/data/models")) paths.push_back(d + "/model.onnx");
   paths.push_back(assets_dir() + "/models/efficientnet_lite0.onnx");
-  for (const char* full : {"resnet50", "mobilenet_v2", "resnet18", "densenet121", "mobilenet_v3_small", "vgg16"})
+  for (const char* full : {"resnet50", "mobilenet_v2", "resnet18", "densenet121", "mobilenet_v3_small", "vgg16",
+                           "vit_b_16", "vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224"})
     paths.push_back(assets_dir() + "/models/full/" + full + "/model.onnx");
+  // Vision transformers (timm ViT, DeiT distilled, torchvision ViT; tests/data/attention).
+  for (const auto& d : case_dirs(source_dir() + "/tests/data/attention")) paths.push_back(d + "/model.onnx");
   return paths;
 }
 
@@ -132,7 +136,9 @@ TEST_P(CudaModel, GradientsAndMapsMatchCpu) {
   explain::Explainer ce(model), ge(model, on_cuda());
   explain::Target top2;
   top2.top = 2;
-  const auto a = ce.explain(input, top2, explain::all_methods()), b = ge.explain(input, top2, explain::all_methods());
+  auto methods = explain::all_methods();  // on a transformer's tokens: all but CAM (no global pooling there)
+  if (!explain::attention_layers(*model).empty()) methods.erase(methods.begin());
+  const auto a = ce.explain(input, top2, methods), b = ge.explain(input, top2, methods);
   EXPECT_EQ(a.class_list(), b.class_list());
   for (const auto& [m, map] : a.maps) {
     const double err = normalized_error(b.maps.at(m), map);
@@ -159,6 +165,37 @@ TEST(CudaExplain, PerturbationMapsMatchCpu) {
     EXPECT_LE(err, 1e-3) << explain::perturbation_method_name(m);
   }
   EXPECT_EQ(a.stats.skipped_channels, b.stats.skipped_channels);
+}
+
+// Attention explanations on CUDA equal the CPU's: raw attention, rollout (discard 0 and 0.5) and gradient rollout
+// with each head fusion, for the small transformers and, where exported, the full-size ones.
+TEST(CudaExplain, AttentionMatchesCpu) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
+  std::vector<std::string> paths;
+  for (const auto& d : case_dirs(source_dir() + "/tests/data/attention")) paths.push_back(d + "/model.onnx");
+  for (const char* full : {"vit_b_16", "deit_tiny_distilled_patch16_224"})
+    if (std::filesystem::exists(assets_dir() + "/models/full/" + full + "/model.onnx"))
+      paths.push_back(assets_dir() + "/models/full/" + full + "/model.onnx");
+  for (const auto& path : paths) {
+    auto model = Model::load(path);
+    const Tensor input = random_input(*model, 2, 9);
+    explain::Target top2;
+    top2.top = 2;
+    for (auto method : {explain::AttentionMethod::raw, explain::AttentionMethod::rollout,
+                        explain::AttentionMethod::grad_rollout})
+      for (auto fusion : {explain::HeadFusion::mean, explain::HeadFusion::max, explain::HeadFusion::min})
+        for (float ratio : {0.f, 0.5f}) {
+          if (ratio > 0 && method != explain::AttentionMethod::rollout) continue;
+          explain::AttentionOptions o;
+          o.method = method, o.fusion = fusion, o.discard_ratio = ratio, o.normalize = false;
+          const auto a = explain::AttentionExplainer(model, {}, o).explain(input, top2);
+          const auto b = explain::AttentionExplainer(model, on_cuda(), o).explain(input, top2);
+          const double err = normalized_error(b.maps, a.maps.to(Device::cpu()));
+          std::printf("%s %s %s discard %.1f on CUDA vs CPU %.3g\n", model_name(path).c_str(),
+                      explain::attention_method_name(method), explain::head_fusion_name(fusion), ratio, err);
+          EXPECT_LE(err, 1e-3) << path;
+        }
+  }
 }
 
 // Pixel-space methods (the backward rules on CUDA) and a few gradient-ascent steps equal the CPU's.

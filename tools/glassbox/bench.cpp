@@ -7,6 +7,7 @@
 // --per-layer times every convolution step of the first batch size under each variant (synchronized per step)
 // and reports achieved TFLOP/s and the fraction of the device's fp32 peak.
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -15,6 +16,7 @@
 
 #include "explain/explain.h"
 #include "explain/ascent.h"
+#include "explain/attention.h"
 #include "explain/perturbation.h"
 #include "tools/glassbox/args.h"
 #include "tools/glassbox/bench_util.h"
@@ -132,7 +134,37 @@ void per_layer_table(const std::shared_ptr<const Model>& model, long batch, Devi
 }
 
 // Explanation time against forward time, per batch: the forward session and the explainer alternate round by
-// round; the ratio is the median of per-round ratios (explain ms / forward ms).
+// round; the ratio is the median of per-round ratios (explain ms / forward ms). `explain_once` runs one explanation
+// of x and waits for it; `explain_session` is its session (for the memory column).
+void interleaved_row(const std::string& label, const std::string& methods, const std::shared_ptr<const Model>& model,
+                     const SessionOptions& o, const Tensor& x, const std::function<void()>& explain_once,
+                     Session& explain_session, long rounds, long warmup) {
+  Session forward(model, o);
+  auto time_forward = [&] {
+    const double t0 = now_ms();
+    forward.run(x);
+    forward.synchronize();
+    return now_ms() - t0;
+  };
+  auto time_explain = [&] {
+    const double t0 = now_ms();
+    explain_once();
+    return now_ms() - t0;
+  };
+  for (long i = 0; i < warmup + 1; ++i) time_forward(), time_explain();
+  std::vector<double> f, e, ratio;
+  for (long r = 0; r < rounds; ++r) {
+    f.push_back(time_forward());
+    e.push_back(time_explain());
+    ratio.push_back(e.back() / f.back());
+  }
+  std::printf("| %s | %lld | %s | %s | %.2f | %.2f | %.3f | %.1f | %.1f | %.1f |\n", label.c_str(),
+              static_cast<long long>(x.dim(0)), o.device.str().c_str(), methods.c_str(), median(f), median(e),
+              median(ratio), 1000.0 * x.dim(0) / median(e), forward.memory().total() / 1048576.0,
+              explain_session.memory().total() / 1048576.0);
+  std::fflush(stdout);
+}
+
 void explain_table(const std::string& label, const std::shared_ptr<const Model>& model, const SessionOptions& base,
                    const std::string& layer,
                    const std::vector<long>& batches, const std::string& method_list, long rounds, long warmup) {
@@ -143,35 +175,38 @@ void explain_table(const std::string& label, const std::shared_ptr<const Model>&
     const Tensor x = random_input(*model, batch, base.device);
     SessionOptions o = base;
     o.profile = false;
-    Session forward(model, o);
     explain::ExplainOptions eo;
     eo.layer = layer;
     explain::Explainer ex(model, o, eo);
-    auto time_forward = [&] {
-      const double t0 = now_ms();
-      forward.run(x);
-      forward.synchronize();
-      return now_ms() - t0;
-    };
-    auto time_explain = [&] {
-      const double t0 = now_ms();
+    interleaved_row(label, method_list, model, o, x, [&] {
       ex.explain(x, {}, methods);
       ex.session().synchronize();
-      return now_ms() - t0;
-    };
-    for (long i = 0; i < warmup + 1; ++i) time_forward(), time_explain();
-    std::vector<double> f, e, ratio;
-    for (long r = 0; r < rounds; ++r) {
-      f.push_back(time_forward());
-      e.push_back(time_explain());
-      ratio.push_back(e.back() / f.back());
-    }
-    std::printf("| %s | %ld | %s | %s | %.2f | %.2f | %.3f | %.1f | %.1f | %.1f |\n", label.c_str(),
-                batch, base.device.str().c_str(), method_list.c_str(), median(f), median(e), median(ratio),
-                1000.0 * batch / median(e), forward.memory().total() / 1048576.0,
-                ex.session().memory().total() / 1048576.0);
-    std::fflush(stdout);
+    }, ex.session(), rounds, warmup);
   }
+}
+
+// Attention explanations (raw, rollout, grad-rollout) against the forward pass, as explain_table does.
+void attention_table(const std::string& label, const std::shared_ptr<const Model>& model, const SessionOptions& base,
+                     const std::vector<long>& batches, const std::string& method_list, float discard_ratio,
+                     long rounds, long warmup) {
+  std::printf("\n| model | batch | device | attention method | forward ms | explain ms | explain / forward | "
+              "explain images/s | forward MiB | explain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  for (long batch : batches)
+    for (const auto& name : split_list(method_list)) {
+      const Tensor x = random_input(*model, batch, base.device);
+      SessionOptions o = base;
+      o.profile = false;
+      explain::AttentionOptions ao;
+      std::string api_name = name;  // the CLI's grad-rollout is the API's grad_rollout
+      std::replace(api_name.begin(), api_name.end(), '-', '_');
+      ao.method = explain::parse_attention_method(api_name);
+      ao.discard_ratio = ao.method == explain::AttentionMethod::rollout ? discard_ratio : 0.f;
+      explain::AttentionExplainer ex(model, o, ao);
+      interleaved_row(label, name, model, o, x, [&] {
+        ex.explain(x);
+        ex.session().synchronize();
+      }, ex.session(), rounds, warmup);
+    }
 }
 
 // Perturbation methods on one image against the throughput limit: the distinct copies the method ran (F)
@@ -355,6 +390,12 @@ int cmd_bench(const Args& a) {
     po.samples = int(a.integer("samples", po.samples));
     perturbation_table(model_label(a.positional[0]), model, base, po, a.get("perturbation"),
                        std::max(1L, a.integer("iters", 3)), a.integer("warmup", 0));
+    return 0;
+  }
+
+  if (!a.get("attention").empty()) {
+    attention_table(model_label(a.positional[0]), model, base, batches, a.get("attention"),
+                    float(a.number("discard-ratio", 0.9)), std::max(1L, a.integer("iters", 5)), a.integer("warmup", 1));
     return 0;
   }
 

@@ -95,13 +95,16 @@ usage:
   glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
                  [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
                  [--explain METHOD[,METHOD...] [--layer NAME]] [--perturbation METHOD[,...] [--chunk N]
-                 [--rise-masks N]] [--ascent STEPS] [--serve]
+                 [--rise-masks N]] [--attention raw|rollout|grad-rollout[,...] [--discard-ratio R]] [--ascent STEPS]
+                 [--serve]
       latency and throughput on random input already on the device, per batch size and conv variant,
       interleaved (a markdown table; --json FILE writes the rows with memory); --profile adds per-operator
       times; --per-layer times each convolution under each variant (TFLOP/s, share of the fp32 peak);
       --explain times explanations (top-1 class) against the forward pass, interleaved; --perturbation
       times perturbation methods on one image against F x our forward's per-image time (F: the copies run);
-      --ascent STEPS times gradient-ascent steps (one class objective per batch row) against forward+backward;
+      --attention times attention explanations against the forward pass, interleaved (rollout with
+      --discard-ratio, default 0.9); --ascent STEPS times gradient-ascent steps (one class objective per batch
+      row) against forward+backward;
       --serve answers "run K" lines on stdin with the mean milliseconds of K forward passes (for the
       interleaved peer comparisons of tools/python/bench_cpu.py and bench_gpu.py)
   glassbox bench kernels [MODEL.onnx] [--op conv2d|sgemm] [--shapes SPEC] [--batch N] [--device cpu|cuda]
