@@ -90,16 +90,45 @@ void binary_backward(Context& ctx, BinaryOp op, ConstView a, ConstView b, ConstV
   }
   const int r = static_cast<int>(dy.shape.size());
   const auto sa = broadcast_strides(a.shape, dy.shape), sb = broadcast_strides(b.shape, dy.shape);
+  auto offset = [&](int64_t i, const std::vector<int64_t>& st) {
+    int64_t rem = i, o = 0;
+    for (int d = r - 1; d >= 0; --d) {
+      o += (rem % dy.shape[d]) * st[d];
+      rem /= dy.shape[d];
+    }
+    return o;
+  };
+  // The number of elements of s when s (leading 1s dropped) is a suffix of dy's shape (a bias [D] of [N, T, D], a
+  // scalar): then element i of dy reads element i mod that number. 0 otherwise.
+  auto suffix_size = [&](const Shape& s) -> int64_t {
+    size_t k = 0;
+    while (k < s.size() && s[k] == 1) ++k;
+    const size_t m = s.size() - k;
+    if (m > dy.shape.size()) return 0;
+    for (size_t j = 0; j < m; ++j)
+      if (s[k + j] != dy.shape[dy.shape.size() - m + j]) return 0;
+    return numel(s);
+  };
+  if ((!da.data || a.shape == dy.shape) && (!db.data || b.shape == dy.shape)) {
+    // Only gradients of operands of dy's own shape are wanted (a bias or scale is a constant): nothing
+    // accumulates, so the elements are independent and run in parallel.
+    const int64_t na = suffix_size(a.shape), nb = suffix_size(b.shape);
+    ctx.pool.parallel_for(n, 1 << 14, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) {
+        float ga = 0.f, gb = 0.f;
+        const float p = values ? a.data[na ? i % na : offset(i, sa)] : 0.f;
+        const float q = values ? b.data[nb ? i % nb : offset(i, sb)] : 0.f;
+        grads(p, q, dy.data[i], ga, gb);
+        if (da.data) da.data[i] = ga;
+        if (db.data) db.data[i] = gb;
+      }
+    });
+    return;
+  }
   if (da.data) std::fill(da.data, da.data + da.numel(), 0.f);
   if (db.data) std::fill(db.data, db.data + db.numel(), 0.f);
   for (int64_t i = 0; i < n; ++i) {  // serial: broadcast operands accumulate from many outputs
-    int64_t rem = i, oa = 0, ob = 0;
-    for (int d = r - 1; d >= 0; --d) {
-      const int64_t idx = rem % dy.shape[d];
-      rem /= dy.shape[d];
-      oa += idx * sa[d];
-      ob += idx * sb[d];
-    }
+    const int64_t oa = offset(i, sa), ob = offset(i, sb);
     float ga = 0.f, gb = 0.f;
     grads(values ? a.data[oa] : 0.f, values ? b.data[ob] : 0.f, dy.data[i], ga, gb);
     if (da.data) da.data[oa] += ga;
