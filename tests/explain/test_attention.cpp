@@ -10,12 +10,12 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <random>
 
 #include "explain/attention.h"
 #include "explain/tokens.h"
+#include "tests/support/attention_goldens.h"
 #include "tests/support/cam_reference.h"
 #include "tests/support/testdata.h"
 
@@ -514,66 +514,12 @@ std::vector<std::string> golden_dirs() {
   return out;
 }
 
-Tensor golden(const std::string& dir, const std::string& name) { return test::read_tensor_pb(dir + "/" + name).tensor; }
-
-// max |got - want| / max |want| within 1e-4; the worst so far in `worst`.
-void expect_close(const Tensor& got, const Tensor& want, const std::string& what, double& worst) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  const double e = relative_error(to_double(got), to_double(want));
-  EXPECT_LT(e, 1e-4) << what;
-  worst = std::max(worst, e);
-}
-
 TEST(AttentionGoldens, MatchPython) {
   const auto dirs = golden_dirs();
   if (dirs.empty()) GTEST_SKIP() << "no tests/data/attention goldens";
   for (const auto& dir : dirs) {
     SCOPED_TRACE(dir);
-    std::ifstream layout(dir + "/layout.txt");
-    std::string word;
-    int64_t P = 0, h = 0, w = 0, T = 0, H = 0, B = 0;
-    while (layout >> word) {
-      if (word == "prefix") layout >> P;
-      else if (word == "grid") layout >> h >> w;
-      else if (word == "tokens") layout >> T;
-      else if (word == "heads") layout >> H;
-      else if (word == "blocks") layout >> B;
-    }
-    ASSERT_GT(B, 0);
-    auto model = Model::load(dir + "/model.onnx");
-    const Tensor x = golden(dir, "input.pb");
-    const int64_t N = x.dim(0);
-    // The attention layers and the grid the engine finds.
-    const auto layers = attention_layers(*model);
-    ASSERT_EQ(int64_t(layers.size()), B);
-    Session session(model);
-    const TokenGrid grid = token_grid(*model, session.plan_for({x.shape()}), T);
-    EXPECT_EQ(grid.prefix, P);
-    EXPECT_EQ(grid.height, h);
-    EXPECT_EQ(grid.width, w);
-    session.capture(layers);
-    const Result r = session.run(x);
-    double worst = 0;
-    expect_close(r.output(), golden(dir, "logits.pb"), "logits", worst);
-    for (int64_t b = 0; b < B; ++b)
-      expect_close(r.capture(layers[b]), golden(dir, "attention_" + std::to_string(b) + ".pb"),
-                   "attention " + std::to_string(b), worst);
-    // The maps; grad_rollout for the classes (3n + 1) mod 10.
-    Target classes;
-    for (int64_t n = 0; n < N; ++n) classes.classes.push_back((3 * n + 1) % 10);
-    for (HeadFusion f : {HeadFusion::mean, HeadFusion::max, HeadFusion::min}) {
-      const std::string fn = head_fusion_name(f);
-      expect_close(AttentionExplainer(model, {}, plain(AttentionMethod::raw, f)).explain(x).maps,
-                   golden(dir, "raw_" + fn + ".pb"), "raw " + fn, worst);
-      for (float ratio : {0.f, 0.5f})
-        expect_close(AttentionExplainer(model, {}, plain(AttentionMethod::rollout, f, ratio)).explain(x).maps,
-                     golden(dir, "rollout_" + fn + (ratio > 0 ? "_d050.pb" : "_d000.pb")),
-                     "rollout " + fn + " " + std::to_string(ratio), worst);
-      expect_close(AttentionExplainer(model, {}, plain(AttentionMethod::grad_rollout, f)).explain(x, classes).maps,
-                   golden(dir, f == HeadFusion::mean ? std::string("grad_rollout.pb") : "grad_rollout_" + fn + ".pb"),
-                   "grad_rollout " + fn, worst);
-    }
-    std::printf("%s: largest error %.2g (relative to the largest value)\n", dir.c_str(), worst);
+    test::expect_attention_goldens(dir, dir + "/model.onnx");
   }
 }
 
