@@ -51,7 +51,7 @@ struct AttentionOptions {
   HeadFusion fusion = HeadFusion::mean;
   float discard_ratio = 0.f;  // rollout: the fraction of each fused attention discarded, in [0, 1]
   int block = -1;             // raw: which block's attention (0 = the first; negative counts from the end)
-  bool upsample = true;       // maps at the input's resolution (bilinear); else on the patch grid
+  bool upsample = true;       // maps at the input's resolution (bilinear; images [N, C, H, W] only); else on the grid
   bool normalize = true;      // each map min-max scaled to [0, 1]
   // The patch grid; with height * width == 0, token_grid's (from the patch embedding). The prefix is then
   // T - height * width.
@@ -77,7 +77,8 @@ class AttentionExplainer {
   Session& session() { return session_; }
   // The maps of the K targets of every image (top-k or given classes) from one forward pass (and for grad_rollout
   // one backward pass from the logits down to the first attention block, over the K targets of every image as one
-  // batch). Everything stays on the session's device: nothing waits for it until a result is copied to the host.
+  // batch; a model whose Reshapes fix the batch size can take one target per image only). Everything stays on the
+  // session's device: nothing waits for it until a result is copied to the host.
   AttentionExplanation explain(const Tensor& batch, const Target& target = {});
 
  private:

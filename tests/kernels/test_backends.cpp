@@ -682,6 +682,39 @@ TEST(Backends, Explain) {
                       b.rollout_step(normalize, y);
                     },
                     {0}});
+  // The chains explain/attention.cpp runs: gradient-weighted rollout over two blocks for K = 2 targets per image
+  // (max(G * A, 0) with the targets broadcast, fused heads, I + Abar, the rollout product), and attention rollout
+  // with discarding; the class token's row on a 4 x 4 grid (prefix 1) by strided_copy, upsampled and normalized.
+  for (bool gradient : {false, true})
+    cs.push_back({std::string("attention chain ") + (gradient ? "grad_rollout" : "rollout"),
+                  {{2, 3, 17, 17}, {4, 3, 17, 17}, {2, 3, 17, 17}, {4, 3, 17, 17}}, {4, 12, 12},
+                  [gradient](Backend& b, const std::vector<ConstView>& in, View y) {
+                    const int64_t N = 2, K = 2, T = 17, X = 3 * T * T, M = gradient ? N * K : N;
+                    auto scratch = [&](const Shape& s) { return Tensor::empty(s, DType::f32, b.device()); };
+                    Tensor product = scratch({M, 3, T, T}), fused = scratch({M, T, T}), R = scratch({M, T, T}),
+                           next = scratch({M, T, T}), small = scratch({M, 4, 4}), maps = scratch({N * K, 4, 4});
+                    for (int block = 0; block < 2; ++block) {
+                      const ConstView A = in[2 * block], G = in[2 * block + 1];
+                      if (gradient) {
+                        b.binary(BinaryOp::mul, {Activation::relu}, {A.data, {N, 1, X}, A.device},
+                                 {G.data, {N, K, X}, G.device}, {product.data<float>(), {N, K, X}, y.device});
+                        b.fuse_heads(HeadFusion::mean, view_of(product), view_of(fused));
+                        b.rollout_step(false, view_of(fused));
+                      } else {
+                        b.fuse_heads(HeadFusion::max, A, view_of(fused));
+                        b.discard_smallest(0.5f, view_of(fused));
+                        b.rollout_step(true, view_of(fused));
+                      }
+                      if (block == 0) b.copy(view_of(fused), view_of(R));
+                      else b.matmul(view_of(fused), view_of(R), view_of(next)), b.copy(view_of(next), view_of(R));
+                    }
+                    b.strided_copy(1, {T * T, 4, 1}, view_of(R), view_of(small));
+                    if (gradient) b.copy(view_of(small), view_of(maps));
+                    else b.repeat_rows(view_of(small), view_of(maps));
+                    b.resize_bilinear(view_of(maps), y);
+                    b.normalize_minmax(y);
+                  },
+                  {0, 2}});
   expect_all(cs, participants_for("explain"));
 }
 
