@@ -98,7 +98,8 @@ gb_status gb_session_forward(gb_session* session, const float* input, const int6
 
 /* method: one of the names `glassbox explain --method` takes: the gradient family (cam, gradcam, gradcampp,
    xgradcam, layercam, hirescam, gradcam_elementwise, smoothgradcampp) or the perturbation family (scorecam,
-   sscam, iscam, ablationcam, reciprocam, rise); an unknown name fails with the list. layer: NULL or "" for the
+   sscam, iscam, ablationcam, reciprocam, rise), or a vision transformer's attention methods (raw_attention,
+   rollout, grad_rollout; they take no layer); an unknown name fails with the list. layer: NULL or "" for the
    default layer. device and threads as for gb_session_create. */
 gb_status gb_explainer_create(const gb_model* model, const char* method, const char* layer, const char* device,
                               int threads, gb_explainer** explainer);

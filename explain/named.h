@@ -1,5 +1,6 @@
-// One explanation method of either family, chosen by name: the names `glassbox explain --method` takes, the
-// gradient family's (explain.h) and the perturbation family's (perturbation.h). What the C API (glassbox_c.h) and
+// One explanation method of any family, chosen by name: the names `glassbox explain --method` takes, the gradient
+// family's (explain.h) and the perturbation family's (perturbation.h), and a vision transformer's attention methods
+// (attention.h) as "raw_attention", "rollout" and "grad_rollout" (heads averaged, nothing discarded). What the C API (glassbox_c.h) and
 // the example application (tools/examples) build on.
 //
 //   glassbox::explain::NamedExplainer ex(model, "reciprocam");     // its own session; layer: default_layer(model)
@@ -11,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "explain/attention.h"
 #include "explain/explain.h"
 #include "explain/perturbation.h"
 
 namespace glassbox::explain {
 
-// Every method name NamedExplainer takes: the gradient family's, then the perturbation family's.
+// Every method name NamedExplainer takes: the gradient family's, the perturbation family's, then the attention
+// methods'.
 std::vector<std::string> method_names();
 
 struct NamedExplanation {
@@ -27,7 +30,8 @@ struct NamedExplanation {
 class NamedExplainer {
  public:
   // An unknown method is a glassbox::Error listing method_names(). layer: any name Model::resolve takes, "" for
-  // default_layer(model). The family's other options keep their defaults.
+  // default_layer(model) (the attention methods take none: they read every block's attention). The family's other
+  // options keep their defaults.
   NamedExplainer(std::shared_ptr<const Model> model, const std::string& method, SessionOptions session = {},
                  const std::string& layer = "");
   ~NamedExplainer();
@@ -44,8 +48,10 @@ class NamedExplainer {
   std::string method_;
   CamMethod gradient_method_{};
   PerturbationMethod perturbation_method_{};
-  std::unique_ptr<Explainer> gradient_;               // one of these two is set
+  std::unique_ptr<Explainer> gradient_;               // one of these three is set
   std::unique_ptr<PerturbationExplainer> perturbation_;
+  std::unique_ptr<AttentionExplainer> attention_;
+  std::string attention_layer_;  // attention: the last block's attention (what layer() names)
 };
 
 }  // namespace glassbox::explain

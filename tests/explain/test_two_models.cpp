@@ -120,6 +120,15 @@ TEST(NamedExplainer, SameMapsAsTheFamilysExplainer) {
   EXPECT_EQ(host(explain::NamedExplainer(model, "ablationcam").explain(x, top(1)).maps),
             host(perturbation.explain(x, top(1), {explain::PerturbationMethod::ablationcam})
                      .maps.at(explain::PerturbationMethod::ablationcam)));
+  // A vision transformer's attention methods, by their names here.
+  const auto vit = Model::load(test::source_dir() + "/tests/data/attention/timm_vit/model.onnx");
+  const Tensor xv = test::read_tensor_pb(test::source_dir() + "/tests/data/attention/timm_vit/input.pb").tensor;
+  explain::AttentionOptions o;
+  o.method = explain::AttentionMethod::grad_rollout;
+  EXPECT_EQ(host(explain::NamedExplainer(vit, "grad_rollout").explain(xv, top(2)).maps),
+            host(explain::AttentionExplainer(vit, {}, o).explain(xv, top(2)).maps));
+  EXPECT_THROW(explain::NamedExplainer(vit, "rollout", {}, "/blocks/blocks.0/norm1/LayerNormalization_output_0"),
+               Error);
 }
 
 }  // namespace
