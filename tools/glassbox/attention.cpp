@@ -48,17 +48,13 @@ int cmd_attention(const Args& a) {
   fs::create_directories(out_dir);
   PictureSink pictures(a);
   int failures = 0;
-  const std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
-  for (size_t start = 0; start < paths.size(); start += size_t(batch)) {
-    const LoadedImages loaded = load_images(paths, start, size_t(batch), a.integer("max-pixels", 64L << 20), failures,
-                                            false);
-    if (loaded.images.empty()) continue;
+  for_each_image_batch(a, batch, failures, [&](const LoadedImages& loaded, int64_t step) {
     const explain::AttentionExplanation e = explainer.explain(make_batch(loaded.images, pre), target);
     const std::vector<int64_t> classes = e.class_list();
     const int64_t K = int64_t(classes.size() / loaded.images.size());
     const Tensor maps = e.maps.to(Device::cpu());
     const int64_t H = maps.dim(1), W = maps.dim(2);
-    if (start == 0)
+    if (step == 0)
       std::printf("patch grid %lld x %lld, %lld prefix token(s)\n", static_cast<long long>(e.grid.height),
                   static_cast<long long>(e.grid.width), static_cast<long long>(e.grid.prefix));
     for (size_t i = 0; i < loaded.images.size(); ++i) {
@@ -70,14 +66,13 @@ int cmd_attention(const Args& a) {
         const std::string stem = (fs::path(out_dir) / (fs::path(loaded.names[i]).stem().string() + "_" + method +
                                                        "_" + std::to_string(classes[row])))
                                      .string();
-        pictures.save(stem + ".png", overlay(seen, maps.data<float>() + row * H * W, cmap),
-                      int64_t(start / size_t(batch)));
+        pictures.save(stem + ".png", overlay(seen, maps.data<float>() + row * H * W, cmap), step);
         if (a.flag("save-raw")) save_npy(stem + ".npy", maps.data<float>() + row * H * W, {H, W});
         std::printf("%s  %-12s %4lld -> %s.png\n", loaded.names[i].c_str(), method,
                     static_cast<long long>(classes[row]), stem.c_str());
       }
     }
-  }
+  });
   std::fflush(stdout);
   return failures ? 1 : 0;
 }

@@ -46,6 +46,16 @@ LoadedImages load_images(const std::vector<std::string>& paths, size_t start, si
   return l;
 }
 
+void for_each_image_batch(const Args& a, int64_t batch, int& failures,
+                          const std::function<void(const LoadedImages&, int64_t step)>& fn) {
+  const std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
+  for (size_t start = 0; start < paths.size(); start += size_t(batch)) {
+    const LoadedImages loaded = load_images(paths, start, size_t(batch), a.integer("max-pixels", 64L << 20), failures,
+                                            false);
+    if (!loaded.images.empty()) fn(loaded, int64_t(start / size_t(batch)));
+  }
+}
+
 explain::Target target_from(const Args& a) {
   explain::Target target;
   GB_CHECK(a.get("class").empty() || a.get("top").empty(), "give --class or --top, not both");

@@ -2,6 +2,7 @@
 // options, and loading a slice of the image paths (a bad image is one stderr line, not the end of the run).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ struct LoadedImages {
 };
 LoadedImages load_images(const std::vector<std::string>& paths, size_t start, size_t count, int64_t max_pixels,
                          int& failures, bool json);
+// The image arguments (positional[1:]) in batches of `batch`, loaded as load_images does (--max-pixels):
+// fn(images, step) for every batch with at least one image that decodes; step counts the batches from 0.
+void for_each_image_batch(const Args& a, int64_t batch, int& failures,
+                          const std::function<void(const LoadedImages&, int64_t step)>& fn);
 
 // The target of an explanation from --class K | --top K and --probability.
 explain::Target target_from(const Args& a);

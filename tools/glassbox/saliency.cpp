@@ -62,11 +62,7 @@ int cmd_saliency(const Args& a) {
   fs::create_directories(out_dir);
   PictureSink pictures(a);
   int failures = 0;
-  const std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
-  for (size_t start = 0; start < paths.size(); start += size_t(batch)) {
-    const LoadedImages loaded = load_images(paths, start, size_t(batch), a.integer("max-pixels", 64L << 20), failures,
-                                            false);
-    if (loaded.images.empty()) continue;
+  for_each_image_batch(a, batch, failures, [&](const LoadedImages& loaded, int64_t step) {
     if (!a.get("project-channel").empty()) {  // Deconvnet's projection of one channel of --layer
       const int64_t c = a.integer("project-channel", 0);
       const Tensor signal =
@@ -79,12 +75,11 @@ int cmd_saliency(const Args& a) {
         const std::string png = (fs::path(out_dir) / (fs::path(loaded.names[i]).stem().string() + "_project_" +
                                                       layer_part + "_" + std::to_string(c) + ".png"))
                                     .string();
-        pictures.save(png, signal_picture(signal.data<float>() + int64_t(i) * C * H * W, C, H, W),
-                      int64_t(start / size_t(batch)));
+        pictures.save(png, signal_picture(signal.data<float>() + int64_t(i) * C * H * W, C, H, W), step);
         std::printf("%s  deconvnet projection of channel %lld of %s -> %s\n", loaded.names[i].c_str(),
                     static_cast<long long>(c), explainer.layer().c_str(), png.c_str());
       }
-      continue;
+      return;
     }
     const explain::PixelExplanation e = explainer.explain(make_batch(loaded.images, pre), target, methods);
     const std::vector<int64_t> classes = e.targets.class_list();
@@ -103,7 +98,6 @@ int cmd_saliency(const Args& a) {
                                                          explain::pixel_method_name(method) + "_" +
                                                          std::to_string(classes[row])))
                                        .string();
-          const int64_t step = int64_t(start / size_t(batch));
           pictures.save(stem + ".png", overlay(seen, maps.data<float>() + row * H * W, cmap), step);
           if (signal_shaped)
             pictures.save(stem + "_signal.png", signal_picture(signal.data<float>() + row * C * H * W, C, H, W), step);
@@ -112,7 +106,7 @@ int cmd_saliency(const Args& a) {
         }
       }
     }
-  }
+  });
   std::fflush(stdout);
   return failures ? 1 : 0;
 }
