@@ -97,24 +97,36 @@ Curves deletion_insertion(Session& session, const Tensor& images, const Tensor& 
     if (deletion ? !o.run_deletion : !o.run_insertion) continue;
     const Substrate kind = deletion ? o.deletion : o.insertion;
     Tensor curve = session.allocate({R, S + 1});
-    for (int64_t r = 0; r < R; ++r) {
-      const int64_t n = r / K;
-      const Tensor image = in.x.slice(n, n + 1).reshape({C, H, W});
-      const Tensor substrate = kind == Substrate::blur ? blurred.slice(n, n + 1).reshape({C, H, W}) : zero;
-      const Tensor& from = deletion ? image : substrate;
-      const Tensor& to = deletion ? substrate : image;
-      const Tensor rank = ranks.slice(r, r + 1).reshape({H, W});
-      const Tensor cls = in.classes.slice(r, r + 1);
-      const View row{curve.data<float>() + r * (S + 1), {1, S + 1}, curve.device()};
-      for (int64_t j0 = 0; j0 <= S; j0 += B) {
-        const int64_t b = std::min(B, S + 1 - j0);
-        Tensor copies = session.allocate({b, C, H, W});
-        backend.ranked_copies(j0, o.pixels_per_step, view_of(from), view_of(to), view_of(rank), view_of(copies));
-        const Tensor logits = session.run(copies).output();
-        backend.target_scores(true, 1.f, false, view_of(logits), view_of(cls), j0, row);
-        done += b;
-        if (o.progress) o.progress(done, total);
+    // The R (S + 1) copies in chunks of B that run across maps: a chunk holds segments of consecutive steps of
+    // one map each (made by one ranked_copies, scored by one target_scores into that map's row).
+    const int64_t items = R * (S + 1);
+    for (int64_t i0 = 0; i0 < items; i0 += B) {
+      const int64_t b = std::min(B, items - i0);
+      Tensor copies = session.allocate({b, C, H, W});
+      struct Segment {
+        int64_t r, step, begin, length;
+      };
+      std::vector<Segment> segments;
+      for (int64_t i = i0; i < i0 + b;) {
+        const int64_t r = i / (S + 1), step = i % (S + 1), length = std::min(S + 1 - step, i0 + b - i);
+        segments.push_back({r, step, i - i0, length});
+        const int64_t n = r / K;
+        const Tensor image = in.x.slice(n, n + 1).reshape({C, H, W});
+        const Tensor substrate = kind == Substrate::blur ? blurred.slice(n, n + 1).reshape({C, H, W}) : zero;
+        const Tensor& from = deletion ? image : substrate;
+        const Tensor& to = deletion ? substrate : image;
+        Tensor part = copies.slice(i - i0, i - i0 + length);
+        backend.ranked_copies(step, o.pixels_per_step, view_of(from), view_of(to),
+                              view_of(ranks.slice(r, r + 1).reshape({H, W})), view_of(part));
+        i += length;
       }
+      const Tensor logits = session.run(copies).output();
+      for (const Segment& g : segments)
+        backend.target_scores(true, 1.f, false, view_of(logits.slice(g.begin, g.begin + g.length)),
+                              view_of(in.classes.slice(g.r, g.r + 1)), g.step,
+                              {curve.data<float>() + g.r * (S + 1), {1, S + 1}, curve.device()});
+      done += b;
+      if (o.progress) o.progress(done, total);
     }
     Tensor auc = session.allocate({R});
     kernels::GemmAttrs gemm;
@@ -148,23 +160,26 @@ ConfidenceChange confidence_change(Session& session, const Tensor& images, const
     done += b;
     if (o.progress) o.progress(done, total);
   }
-  // O: image n times each of its maps, B copies per pass; the scores of every copy for every class of the chunk
-  // [b, b], of which the diagonal (copy j, its own class) is kept.
-  for (int64_t n = 0; n < N; ++n) {
-    const Tensor image = in.x.slice(n, n + 1).reshape({C, H, W});
-    for (int64_t k0 = 0; k0 < K; k0 += B) {
-      const int64_t b = std::min(B, K - k0), r0 = n * K + k0;
-      Tensor copies = session.allocate({b, C, H, W});
-      backend.score_inputs(1.f, 0.f, 0, 0, view_of(image), view_of(in.maps.slice(r0, r0 + b)), view_of(copies));
-      const Tensor logits = session.run(copies).output();
-      Tensor scores = session.allocate({b, b});
-      backend.target_scores(true, 1.f, false, view_of(logits), view_of(in.classes.slice(r0, r0 + b)), 0,
-                            view_of(scores));
-      backend.strided_copy(0, {b + 1}, {scores.data<float>(), {b * b}, scores.device()},
-                           {out.masked.data<float>() + r0, {b}, out.masked.device()});
-      done += b;
-      if (o.progress) o.progress(done, total);
+  // O: each image times each of its maps, B copies per pass across images; the scores of every copy of the chunk
+  // for every class of the chunk [b, b], of which the diagonal (copy j, its own class) is kept.
+  for (int64_t r0 = 0; r0 < R; r0 += B) {
+    const int64_t b = std::min(B, R - r0);
+    Tensor copies = session.allocate({b, C, H, W});
+    for (int64_t r = r0; r < r0 + b;) {
+      const int64_t n = r / K, length = std::min((n + 1) * K, r0 + b) - r;
+      Tensor part = copies.slice(r - r0, r - r0 + length);
+      backend.score_inputs(1.f, 0.f, 0, 0, view_of(in.x.slice(n, n + 1).reshape({C, H, W})),
+                           view_of(in.maps.slice(r, r + length)), view_of(part));
+      r += length;
     }
+    const Tensor logits = session.run(copies).output();
+    Tensor scores = session.allocate({b, b});
+    backend.target_scores(true, 1.f, false, view_of(logits), view_of(in.classes.slice(r0, r0 + b)), 0,
+                          view_of(scores));
+    backend.strided_copy(0, {b + 1}, {scores.data<float>(), {b * b}, scores.device()},
+                         {out.masked.data<float>() + r0, {b}, out.masked.device()});
+    done += b;
+    if (o.progress) o.progress(done, total);
   }
   // The one wait: Y and O to the host, the indicator [O > Y] and the means.
   const Tensor Y = out.full.to(Device::cpu()), O = out.masked.to(Device::cpu());

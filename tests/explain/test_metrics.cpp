@@ -86,7 +86,7 @@ TEST(Metrics, DeletionInsertionByHand) {
   // 2 (pixel 2), 0; image 1 4, 3, 2, 1, 0. Insertion from 0: image 0 0, 1, 0, 0.5, 2.5; image 1 0, 1, 2, 3, 4.
   const std::vector<std::vector<double>> del_sums = {{2.5, 1.5, 2.5, 2, 0}, {4, 3, 2, 1, 0}};
   const std::vector<std::vector<double>> ins_sums = {{0, 1, 0, 0.5, 2.5}, {0, 1, 2, 3, 4}};
-  for (int64_t batch : {1, 2, 0}) {
+  for (int64_t batch : {1, 2, 3, 7, 0}) {  // chunks within a map's 5 copies, across maps and images, all at once
     MetricOptions o;
     o.pixels_per_step = 1, o.insertion = Substrate::zero, o.batch = batch;
     const Curves c = deletion_insertion(s, x, maps, classes, o);
@@ -182,7 +182,7 @@ TEST(Metrics, ConfidenceChangeByHand) {
   const Tensor classes = Tensor::from_vector<float>({4}, {0, 1, 0, 0});
   const double drops[4] = {100 * (sigmoid(2.5) - sigmoid(1.25)) / sigmoid(2.5), 0,
                            100 * (sigmoid(4) - sigmoid(2)) / sigmoid(4), 0};
-  for (int64_t batch : {1, 2, 0}) {
+  for (int64_t batch : {1, 2, 3, 0}) {  // chunks within an image, across images, all at once
     MetricOptions o;
     o.batch = batch;
     const ConfidenceChange r = confidence_change(s, x, maps, classes, o);
