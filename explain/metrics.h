@@ -32,10 +32,11 @@
 //     sums to 0).
 //
 // Everything runs on the session's device: copies made chunk by chunk (`batch` per forward pass, by default from
-// memory_budget as the perturbation family does; a chunk runs across maps and images, so short curves still fill it), target probabilities gathered there, AUCs as one matrix product.
+// memory_budget as the perturbation family does; a chunk runs across maps and images, so short curves still fill
+// it), target probabilities gathered there, AUCs as one matrix product.
 // Host copies: none in deletion_insertion (results stay device tensors); Average Drop / Increase in Confidence
 // copy Y and O (2 R floats) once at the end to count [O > Y] and average; the pointing game copies the R argmax
-// indices (the boxes are host data); the energy game copies the R fractions.
+// indices (the boxes are host data) and the energy game the 2 R sums inside the boxes and over the maps.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -100,8 +100,10 @@ TEST(Metrics, DeletionInsertionByHand) {
       for (int i = 0; i <= 4; ++i) {
         want_del.push_back(sigmoid(sign * del_sums[size_t(n)][size_t(i)]));
         want_ins.push_back(sigmoid(sign * ins_sums[size_t(n)][size_t(i)]));
-        EXPECT_NEAR(del[size_t(r * 5 + i)], want_del.back(), 1e-6) << "batch " << batch << " map " << r << " step " << i;
-        EXPECT_NEAR(ins[size_t(r * 5 + i)], want_ins.back(), 1e-6) << "batch " << batch << " map " << r << " step " << i;
+        EXPECT_NEAR(del[size_t(r * 5 + i)], want_del.back(), 1e-6)
+            << "batch " << batch << " map " << r << " step " << i;
+        EXPECT_NEAR(ins[size_t(r * 5 + i)], want_ins.back(), 1e-6)
+            << "batch " << batch << " map " << r << " step " << i;
       }
       EXPECT_NEAR(del_auc[size_t(r)], trapezoid(want_del), 1e-6);
       EXPECT_NEAR(ins_auc[size_t(r)], trapezoid(want_ins), 1e-6);
