@@ -20,7 +20,7 @@
 //     target's softmax probability for the image, O_c = for the image multiplied by the map (x * L per pixel,
 //     every channel, in the preprocessed input; the map as given: pass maps in [0, 1], as the explainers'
 //     min-max normalized maps):
-//       Average Drop (%)            = 100 / R * sum_r max(0, Y_c - O_c) / Y_c
+//       Average Drop (%)            = 100 / R * sum_r max(0, Y_c - O_c) / Y_c   (a term with Y_c = 0 is 0)
 //       Increase in Confidence (%)  = 100 / R * sum_r [O_c > Y_c]
 //   Pointing game (Zhang et al. 2018, "Top-down neural attention by excitation backprop", Sec. 5.1): the map's
 //     maximum (the first in row-major order; NaN ranks last) is a hit when it lies within `tolerance` (15) pixels
