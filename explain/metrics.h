@@ -37,6 +37,8 @@
 // Host copies: none in deletion_insertion (results stay device tensors); Average Drop / Increase in Confidence
 // copy Y and O (2 R floats) once at the end to count [O > Y] and average; the pointing game copies the R argmax
 // indices (the boxes are host data) and the energy game the 2 R sums inside the boxes and over the maps.
+// Inputs may be host tensors or device tensors; device tensors another session made (an explainer's maps) are read
+// on this session's stream: call that session's synchronize() first (README.md, the C++ quickstart).
 #pragma once
 #include <cstdint>
 #include <functional>
