@@ -12,7 +12,8 @@
 // Model and Session (engine/model.h), Tensor (engine/tensor.h), glassbox::Error (engine/error.h); the gradient
 // family (explain/explain.h), the perturbation family (explain/perturbation.h), either by name
 // (explain/named.h), pixel-space methods (explain/pixel.h), gradient ascent (explain/ascent.h), attention
-// explanations of vision transformers (explain/attention.h, explain/tokens.h); images and preprocessing
+// explanations of vision transformers (explain/attention.h, explain/tokens.h), quality metrics of maps
+// (explain/metrics.h); images and preprocessing
 // (tools/glassbox/image.h), heat-map overlays (tools/glassbox/overlay.h) and class names
 // (tools/glassbox/labels.h). Threads and ownership: README.md, "Embedding glassbox".
 #pragma once
@@ -24,6 +25,7 @@
 #include "explain/ascent.h"
 #include "explain/attention.h"
 #include "explain/explain.h"
+#include "explain/metrics.h"
 #include "explain/named.h"
 #include "explain/perturbation.h"
 #include "explain/pixel.h"

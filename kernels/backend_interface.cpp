@@ -59,6 +59,10 @@ void Backend::target_scores(bool, float, bool, ConstView, ConstView, int64_t, Vi
 void Backend::ablate_channels(ConstView, ConstView, View) { no_backward(*this, "ablated channels"); }
 void Backend::spatial_masked_copies(bool, int64_t, ConstView, View) { no_backward(*this, "spatial masks"); }
 void Backend::rise_masks(uint32_t, uint64_t, int64_t, float, View) { no_backward(*this, "RISE masks"); }
+void Backend::rank_pixels(ConstView, View) { no_backward(*this, "pixel ranks"); }
+void Backend::ranked_copies(int64_t, int64_t, ConstView, ConstView, ConstView, View) {
+  no_backward(*this, "ranked copies");
+}
 void Backend::affine_resample(ConstView, ConstView, View) { no_backward(*this, "affine resampling"); }
 void Backend::affine_resample_backward(ConstView, ConstView, View) {
   no_backward(*this, "affine resampling's backward");

@@ -188,6 +188,12 @@ GB_HOST_DEVICE inline bool ranks_before(float a, int64_t i, float b, int64_t j) 
   return a > b || (a == b && i < j);
 }
 
+// One element of deletion / insertion copy `step` (kernels.h: ranked_copies): the pixel of rank `rank` has been
+// moved to `to` once step * pixels_per_step pixels have (ranks 0 .. step * pixels_per_step - 1).
+GB_HOST_DEVICE inline float ranked_copy_at(int64_t step, int64_t pixels_per_step, float rank, float from, float to) {
+  return int64_t(rank) < step * pixels_per_step ? to : from;
+}
+
 // One element of a target's seed d score / d logit_j for class c: [j == c] for a logit; p_c ([j == c] - p_j) for
 // the softmax probability p_c.
 GB_HOST_DEVICE inline float seed_at(bool probability, int64_t j, int64_t c, float p_j, float p_c) {

@@ -303,6 +303,18 @@ class Backend {
   // dx = floor(uniform_noise(seed, 2^62 + 2i + 1) * cw).
   virtual void rise_masks(uint32_t seed, uint64_t first, int64_t cells, float probability, View y);
 
+  // ---- Explanation quality metrics (explain/metrics.h).
+  // The rank of each pixel of each map maps [R, ...] (P = the product of the trailing dimensions): ranks[r, p] =
+  // the number of pixels q of the same map that rank before p, descending saliency with ties to the lower index
+  // (ranks_before in element_formulas.h: a > b, or a == b and q < p; NaN ranks below every number). Each row of
+  // ranks is a permutation of 0 .. P - 1 (as floats; P <= 2^24).
+  virtual void rank_pixels(ConstView maps, View ranks);
+  // Deletion and insertion copies (Petsiuk et al. 2018) of one image: y[j, c, p] = to[c, p] when ranks[p] <
+  // (first_step + j) * pixels_per_step, else from[c, p]; from and to [C, H, W], ranks [H, W] (rank_pixels), y [M,
+  // C, H, W]. Deletion: from = the image, to = the substrate; insertion: from = the substrate, to = the image.
+  virtual void ranked_copies(int64_t first_step, int64_t pixels_per_step, ConstView from, ConstView to,
+                             ConstView ranks, View y);
+
   // ---- Activation maximization (explain/ascent.h): the robustness transforms, regularizers and optimizer steps
   // on the device.
   // y [N, C, OH, OW] = x [N, C, H, W] resampled bilinearly at the affine map of each image, params [N, 6] = (a, b,

@@ -72,6 +72,29 @@ inline CopySizes check_spatial_masked_copies(int64_t first, ConstView a, View y)
   return s;
 }
 
+// rank_pixels: R maps of P pixels.
+inline CopySizes check_rank_pixels(ConstView maps, View ranks) {
+  CopySizes s;
+  s.M = maps.shape.empty() ? 0 : maps.dim(0), s.C = 1, s.P = s.M ? maps.numel() / s.M : 0;
+  GB_CHECK(!maps.shape.empty() && ranks.shape == maps.shape && s.P <= (int64_t(1) << 24), "rank_pixels: maps ",
+           shape_str(maps.shape), " [R, ...] (at most 2^24 pixels each) and ranks ", shape_str(ranks.shape),
+           " do not fit");
+  return s;
+}
+// ranked_copies: M copies of C channels of P pixels.
+inline CopySizes check_ranked_copies(int64_t first_step, int64_t pixels_per_step, ConstView from, ConstView to,
+                                     ConstView ranks, View y) {
+  const bool shaped = from.shape.size() == 3 && ranks.shape.size() == 2 && !y.shape.empty();
+  CopySizes s;
+  s.C = shaped ? from.dim(0) : 0, s.P = shaped ? ranks.numel() : 0, s.M = shaped ? y.dim(0) : 0;
+  GB_CHECK(shaped && to.shape == from.shape && from.dim(1) == ranks.dim(0) && from.dim(2) == ranks.dim(1) &&
+               y.numel() == s.M * s.C * s.P && first_step >= 0 && pixels_per_step >= 1,
+           "ranked_copies: image ", shape_str(from.shape), " and ", shape_str(to.shape), " [C, H, W], ranks ",
+           shape_str(ranks.shape), " [H, W], copies ", shape_str(y.shape), ", first step ", first_step,
+           " and ", pixels_per_step, " pixels per step do not fit");
+  return s;
+}
+
 // channel_abs_max: N images of C channels of P positions.
 inline CopySizes check_channel_abs_max(ConstView x, View y) {
   CopySizes s;

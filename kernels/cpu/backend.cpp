@@ -145,6 +145,11 @@ class CpuBackend final : public Backend {
   void rise_masks(uint32_t seed, uint64_t first, int64_t cells, float probability, View y) override {
     cpu::rise_masks(ctx_, seed, first, cells, probability, y);
   }
+  void rank_pixels(ConstView maps, View ranks) override { cpu::rank_pixels(ctx_, maps, ranks); }
+  void ranked_copies(int64_t first_step, int64_t pixels_per_step, ConstView from, ConstView to, ConstView ranks,
+                     View y) override {
+    cpu::ranked_copies(ctx_, first_step, pixels_per_step, from, to, ranks, y);
+  }
   void affine_resample(ConstView params, ConstView x, View y) override { cpu::affine_resample(ctx_, params, x, y); }
   void affine_resample_backward(ConstView params, ConstView dy, View dx) override {
     cpu::affine_resample_backward(ctx_, params, dy, dx);

@@ -67,6 +67,10 @@ void target_scores(Context& ctx, bool probability, float scale, bool accumulate,
 void ablate_channels(Context& ctx, ConstView a, ConstView channels, View y);
 void spatial_masked_copies(Context& ctx, bool gaussian, int64_t first, ConstView a, View y);
 void rise_masks(Context& ctx, uint32_t seed, uint64_t first, int64_t cells, float probability, View y);
+// Explanation quality metrics (kernels.h): pixel ranks and deletion / insertion copies.
+void rank_pixels(Context& ctx, ConstView maps, View ranks);
+void ranked_copies(Context& ctx, int64_t first_step, int64_t pixels_per_step, ConstView from, ConstView to,
+                   ConstView ranks, View y);
 
 // Activation maximization (kernels.h): affine resampling and its transpose, total variation, Adam, seeds.
 void affine_resample(Context& ctx, ConstView params, ConstView x, View y);

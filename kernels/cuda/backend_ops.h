@@ -127,6 +127,11 @@ class CudaOps : public Backend {
   void rise_masks(uint32_t seed, uint64_t first, int64_t cells, float probability, View y) override {
     activate(), cuda::rise_masks(ctx_, seed, first, cells, probability, y);
   }
+  void rank_pixels(ConstView maps, View ranks) override { activate(), cuda::rank_pixels(ctx_, maps, ranks); }
+  void ranked_copies(int64_t first_step, int64_t pixels_per_step, ConstView from, ConstView to, ConstView ranks,
+                     View y) override {
+    activate(), cuda::ranked_copies(ctx_, first_step, pixels_per_step, from, to, ranks, y);
+  }
   void affine_resample(ConstView params, ConstView x, View y) override {
     activate(), cuda::affine_resample(ctx_, params, x, y);
   }

@@ -816,6 +816,36 @@ TEST(Backends, Perturbation) {
   expect_all(cs, participants_for("explain"));
 }
 
+// Explanation quality metrics: pixel ranks of random maps, of maps with many ties (values from 5 levels), NaN and
+// infinities; deletion / insertion copies from step 0 (nothing moved), across the end (everything moved) and with
+// ranks from rank_pixels of random maps.
+TEST(Backends, Metrics) {
+  std::vector<Case> cs;
+  cs.push_back({"rank_pixels random", {{3, 9, 11}}, {3, 9, 11},
+                [](Backend& b, const std::vector<ConstView>& in, View r) { b.rank_pixels(in[0], r); }});
+  cs.push_back({"rank_pixels ties NaN inf", {}, {4, 300}, [](Backend& b, const std::vector<ConstView>&, View r) {
+                  const int64_t R = 4, L = 300;
+                  std::vector<float> v(R * L);
+                  for (int64_t i = 0; i < R * L; ++i) v[i] = float((i * 37) % 5) - 2.f;
+                  v[3] = NAN, v[L + 5] = NAN, v[L + 9] = NAN, v[2 * L + 7] = INFINITY, v[2 * L + 8] = -INFINITY;
+                  for (int64_t i = 3 * L; i < 4 * L; ++i) v[i] = 0.5f;  // one constant map: ranks = indices
+                  const Tensor x = on_device(b, {R, L}, v);
+                  b.rank_pixels(view_of(x), r);
+                }});
+  struct Copies {
+    int64_t first, per_step, M;
+  };
+  for (const Copies& c : {Copies{0, 7, 5}, Copies{3, 11, 4}, Copies{0, 1, 9}, Copies{20, 13, 3}})
+    cs.push_back({"ranked_copies first " + std::to_string(c.first) + " per step " + std::to_string(c.per_step),
+                  {{3, 6, 7}, {3, 6, 7}, {6, 7}}, {c.M, 3, 6, 7},
+                  [c](Backend& b, const std::vector<ConstView>& in, View y) {
+                    Tensor ranks = Tensor::empty({6, 7}).to(b.device());
+                    b.rank_pixels(in[2], view_of(ranks));
+                    b.ranked_copies(c.first, c.per_step, in[0], in[1], view_of(ranks), y);
+                  }});
+  expect_all(cs, participants_for("explain"));
+}
+
 // Activation maximization: affine resampling (rotation, scale, shifts far outside the image: reflected taps) and
 // its transpose, the total variation gradient (accumulated), Adam (two steps), scale_add, unit seeds and dot.
 std::vector<float> affine_params(int64_t N) {
