@@ -1,5 +1,6 @@
 #include "tools/dataset/comm.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #ifdef GLASSBOX_MPI
@@ -10,13 +11,11 @@
 
 namespace glassbox::tools::dataset {
 
-namespace {
-bool launched_by_mpirun() {
-  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
-    if (std::getenv(v)) return true;
-  return false;
+int Comm::launcher_size() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+    if (const char* n = std::getenv(v)) return std::max(1, std::atoi(n));
+  return 1;
 }
-}  // namespace
 
 bool Comm::built_with_mpi() {
 #ifdef GLASSBOX_MPI
@@ -28,7 +27,7 @@ bool Comm::built_with_mpi() {
 
 Comm::Comm(int* argc, char*** argv) {
 #ifdef GLASSBOX_MPI
-  if (!launched_by_mpirun()) return;
+  if (!std::getenv("OMPI_COMM_WORLD_SIZE") && !std::getenv("PMI_SIZE") && !std::getenv("PMIX_RANK")) return;
   MPI_Init(argc, argv);
   mpi_ = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);

@@ -18,6 +18,8 @@ class Comm {
   int local_size() const { return local_size_; }
   bool mpi() const { return mpi_; }
   static bool built_with_mpi();
+  // The number of ranks the launcher's environment announces (OMPI_COMM_WORLD_SIZE, PMI_SIZE; else 1).
+  static int launcher_size();
 
   // Every rank's `mine` (the same length on every rank), concatenated in rank order on rank 0; empty elsewhere.
   std::vector<double> gather(const std::vector<double>& mine);

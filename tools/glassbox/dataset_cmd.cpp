@@ -15,6 +15,9 @@ namespace glassbox::tools {
 int cmd_explain_dataset(Args a) {
   dataset::Comm comm(nullptr, nullptr);
   try {
+    // A glassbox without MPI started by mpirun would run the whole dataset in every process, into the same files.
+    GB_CHECK(comm.mpi() || dataset::Comm::launcher_size() == 1, "started by mpirun with ",
+             dataset::Comm::launcher_size(), " ranks, but this glassbox is built without MPI (GLASSBOX_MPI=OFF)");
     GB_CHECK(a.positional.size() == 1, "explain --dataset takes MODEL.onnx and no image arguments");
     dataset::Options o;
     o.rank = comm.rank();
