@@ -54,6 +54,16 @@ usage:
       Perturbation methods (scorecam, sscam, iscam, ablationcam, reciprocam, rise; not in "all") take
       [--chunk N] (copies per forward pass; default from a 1 GiB budget) [--samples N] [--noise-std S] [--seed N]
       [--rise-masks N] [--rise-cells N] [--rise-probability P] [--channel-softmax] [--one-hot]; progress on stderr
+  glassbox explain MODEL.onnx --dataset DIR|FILE.json [--out DIR] [--method NAME] [--layer NAME]
+                   [--class K|label | --top K] [--probability] [--batch N] [--decode-threads N] [--queue N]
+                   [--overlays] [--colormap NAME] [--device cpu|cuda] [--threads N] [--quiet]
+                   [preprocessing options as for run]
+      a whole dataset (every image below DIR, or DIR/dataset.json's with labels and boxes) as a pipeline:
+      decoding on --decode-threads, explaining batches, writing on a writer thread; per image
+      DIR/maps/<image>.<method>.<class>.npy (and .png with --overlays) and a JSON line in
+      DIR/results.rank<R>.jsonl, written as they come: a stopped run resumes without recomputing. Under mpirun
+      each rank takes images i % ranks == rank (and GPU local rank % GPUs); rank 0 writes DIR/summary.json.
+      --class label explains each image's dataset label. docs/dataset.md
   glassbox saliency MODEL.onnx IMAGE... [--method gradient|deconvnet|guided|guided-gradcam|smoothgrad[,...]|all]
                     [--class K | --top K] [--probability] [--layer NAME] [--samples N] [--noise-std S] [--out DIR]
       pixel-space explanations: the gradient at the input (saliency), Deconvnet, guided backpropagation (backward
@@ -372,6 +382,8 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}));
     if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
+    if (cmd == "explain" && std::any_of(argv + 2, argv + argc, [](const char* s) { return !std::strcmp(s, "--dataset"); }))
+      return cmd_explain_dataset(parse_args(argc, argv, 2, {"probability", "overlays", "quiet"}));
     if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw", "channel-softmax", "one-hot"}));
     if (cmd == "bench" && argc > 2 && !std::strcmp(argv[2], "kernels"))
       return cmd_bench_kernels(parse_args(argc, argv, 3, {"no-check"}));
