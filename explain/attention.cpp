@@ -5,6 +5,7 @@
 // backward over the K targets of every image, from the logits down to the first attention block.
 #include "explain/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -23,9 +24,6 @@ const std::pair<HeadFusion, const char*> kFusions[] = {
     {HeadFusion::max, "max"},
     {HeadFusion::min, "min"},
 };
-
-kernels::ConstView cview(const Tensor& t, Shape shape) { return {t.data<float>(), std::move(shape), t.device()}; }
-kernels::View wview(Tensor& t, Shape shape) { return {t.data<float>(), std::move(shape), t.device()}; }
 }  // namespace
 
 AttentionMethod parse_attention_method(const std::string& name) {
@@ -49,6 +47,8 @@ const char* head_fusion_name(HeadFusion f) { return name_in(kFusions, f); }
 
 std::vector<std::string> attention_layers(const Model& model) {
   const Graph& g = model.graph();
+  // Shapes need a plan of every value; a model without Softmax (most CNNs, asked by default_layer) skips it.
+  if (std::none_of(g.nodes.begin(), g.nodes.end(), [](const Node& n) { return n.op == "Softmax"; })) return {};
   std::map<std::string, Shape> shapes;
   for (const auto& l : model.layers(1)) shapes[l.name] = l.shape;
   std::vector<std::string> out;
@@ -65,12 +65,7 @@ std::vector<std::string> attention_layers(const Model& model) {
   return out;
 }
 
-std::vector<int64_t> AttentionExplanation::class_list() const {
-  const Tensor h = classes.to(Device::cpu());
-  std::vector<int64_t> out(h.numel());
-  for (int64_t i = 0; i < h.numel(); ++i) out[i] = static_cast<int64_t>(h.data<float>()[i]);
-  return out;
-}
+std::vector<int64_t> AttentionExplanation::class_list() const { return host_classes(classes); }
 
 AttentionExplainer::AttentionExplainer(std::shared_ptr<const Model> model, SessionOptions session,
                                        AttentionOptions options)
@@ -160,8 +155,9 @@ AttentionExplanation AttentionExplainer::explain(const Tensor& batch, const Targ
       const int64_t heads = A.dim(1), X = heads * T * T;
       if (!product.defined() || product.numel() != M * X) product = session_.allocate({M, heads, T, T});
       // max(G * A, 0): row n*K + k of G (target k of image n) times row n of A, broadcast over the targets.
-      backend.binary(kernels::BinaryOp::mul, {kernels::Activation::relu}, cview(A, {N, 1, X}), cview(G, {N, K, X}),
-                     wview(product, {N, K, X}));
+      Tensor product_nk = product.reshape({N, K, X});
+      backend.binary(kernels::BinaryOp::mul, {kernels::Activation::relu}, kernels::view_of(A.reshape({N, 1, X})),
+                     kernels::view_of(G.reshape({N, K, X})), kernels::view_of(product_nk));
       backend.fuse_heads(options_.fusion, kernels::view_of(product), kernels::view_of(fused));
       backend.rollout_step(false, kernels::view_of(fused));  // I + Abar: R + Abar R = (I + Abar) R
       multiply(b == 0);

@@ -124,11 +124,22 @@ Tensor feature_maps(Session& session, const Shape& input_shape, const Tensor& A,
   return maps;
 }
 
-std::vector<int64_t> Explanation::class_list() const {
+std::vector<int64_t> host_classes(const Tensor& classes) {
   const Tensor h = classes.to(Device::cpu());
   std::vector<int64_t> out(h.numel());
   for (int64_t i = 0; i < h.numel(); ++i) out[i] = static_cast<int64_t>(h.data<float>()[i]);
   return out;
+}
+
+std::vector<int64_t> Explanation::class_list() const { return host_classes(classes); }
+
+int64_t copies_per_pass(Session& session, const Shape& image, int64_t batch, size_t memory_budget) {
+  if (batch > 0) return batch;
+  GB_CHECK(image.size() == 4, "copies_per_pass takes the input's shape [N, C, H, W], not ", shape_str(image));
+  Shape one = image;
+  one[0] = 1;
+  const size_t per_copy = session.plan_for({one}).arena_bytes + 2 * sizeof(float) * size_t(numel(one));
+  return std::clamp<int64_t>(int64_t(memory_budget / std::max<size_t>(per_copy, 1)), 1, 1024);
 }
 
 Explainer::Explainer(std::shared_ptr<const Model> model, SessionOptions session, ExplainOptions options)

@@ -65,6 +65,14 @@ Targets make_targets(Session& session, const Tensor& logits, const Target& targe
 // (n*S + s)*K + k, the row order of Session::backward for K seeds per copy.
 Targets copy_targets(Session& session, const Tensor& copy_logits, const Tensor& classes, int64_t K, bool probability);
 
+// Copies per forward pass for methods that run perturbed copies of images of shape `image` [N, C, H, W] (the
+// perturbation family, the quality metrics): `batch` when positive, else as many as `memory_budget` bytes allow at
+// one copy's arena share plus its input twice (a generous bound), clamped to [1, 1024].
+int64_t copies_per_pass(Session& session, const Shape& image, int64_t batch, size_t memory_budget);
+
+// The classes of a map batch ([N * K] floats on a device) on the host (waits for the queued work).
+std::vector<int64_t> host_classes(const Tensor& classes);
+
 // Where Grad-CAM looks. A CNN: the last global pooling's input (the last 4-D activation). A vision transformer (a
 // model with attention, explain/attention.h): the input of the last attention, the output of the last
 // LayerNormalization before the last attention Softmax (the tokens [N, T, D]; after the last block only the class

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/error.h"
+#include "explain/explain.h"
 #include "kernels/kernels.h"
 
 namespace glassbox::explain {
@@ -14,16 +15,6 @@ namespace {
 using kernels::ConstView;
 using kernels::View;
 using kernels::view_of;
-
-// Copies per forward pass: options.batch, or as many as the memory budget allows by the plan's arena per image
-// (the perturbation family's rule: one copy's arena share plus its input twice).
-int64_t copies_per_pass(Session& session, const Shape& image, const MetricOptions& o) {
-  if (o.batch > 0) return o.batch;
-  Shape one = image;
-  one[0] = 1;
-  const size_t per_copy = session.plan_for({one}).arena_bytes + 2 * sizeof(float) * size_t(numel(one));
-  return std::clamp<int64_t>(int64_t(o.memory_budget / std::max<size_t>(per_copy, 1)), 1, 1024);
-}
 
 struct Inputs {
   Tensor x, maps, classes;
@@ -76,7 +67,7 @@ Curves deletion_insertion(Session& session, const Tensor& images, const Tensor& 
   kernels::Backend& backend = session.backend();
   const int64_t C = in.C, H = in.H, W = in.W, P = H * W, R = in.R, K = in.K;
   const int64_t S = (P + o.pixels_per_step - 1) / o.pixels_per_step;
-  const int64_t B = copies_per_pass(session, in.x.shape(), o);
+  const int64_t B = copies_per_pass(session, in.x.shape(), o.batch, o.memory_budget);
 
   Tensor ranks = session.allocate({R, H, W});
   backend.rank_pixels(view_of(in.maps), view_of(ranks));
@@ -143,7 +134,7 @@ ConfidenceChange confidence_change(Session& session, const Tensor& images, const
   const Inputs in = check_inputs(session, images, maps, classes, "confidence_change");
   kernels::Backend& backend = session.backend();
   const int64_t N = in.N, C = in.C, H = in.H, W = in.W, R = in.R, K = in.K;
-  const int64_t B = copies_per_pass(session, in.x.shape(), o);
+  const int64_t B = copies_per_pass(session, in.x.shape(), o.batch, o.memory_budget);
   ConfidenceChange out;
   out.full = session.allocate({R});
   out.masked = session.allocate({R});

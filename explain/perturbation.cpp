@@ -41,13 +41,7 @@ PerturbationExplainer::PerturbationExplainer(std::shared_ptr<const Model> model,
 }
 
 int64_t PerturbationExplainer::batch_for(const Shape& image) {
-  if (options_.batch > 0) return options_.batch;
-  GB_CHECK(image.size() == 4, "batch_for takes the input's shape [N, C, H, W], not ", shape_str(image));
-  Shape one = image;
-  one[0] = 1;
-  // One copy's forward: its arena share, its input and its copy of the layer (a generous bound for a suffix).
-  const size_t per_copy = session_.plan_for({one}).arena_bytes + 2 * sizeof(float) * size_t(numel(one));
-  return std::clamp<int64_t>(int64_t(options_.memory_budget / std::max<size_t>(per_copy, 1)), 1, 1024);
+  return copies_per_pass(session_, image, options_.batch, options_.memory_budget);
 }
 
 Tensor PerturbationExplainer::upload_indices(const std::vector<int64_t>& v) {
