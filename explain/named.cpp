@@ -19,19 +19,31 @@ std::vector<std::string> method_names() {
   return names;
 }
 
+namespace {
+template <class Options>
+Options with_layer(const std::string& layer) {
+  Options o;
+  o.layer = layer;
+  return o;
+}
+}  // namespace
+
 NamedExplainer::NamedExplainer(std::shared_ptr<const Model> model, const std::string& method, SessionOptions session,
                                const std::string& layer)
+    : NamedExplainer(std::move(model), method, std::move(session), with_layer<ExplainOptions>(layer),
+                     with_layer<PerturbationOptions>(layer)) {}
+
+NamedExplainer::NamedExplainer(std::shared_ptr<const Model> model, const std::string& method, SessionOptions session,
+                               const ExplainOptions& gradient, const PerturbationOptions& perturbation)
     : method_(method) {
   if (parse_perturbation_method(method, perturbation_method_)) {
-    PerturbationOptions options;
-    options.layer = layer;
-    perturbation_ = std::make_unique<PerturbationExplainer>(std::move(model), std::move(session), options);
+    perturbation_ = std::make_unique<PerturbationExplainer>(std::move(model), std::move(session), perturbation);
     return;
   }
   for (const auto& [m, name] : kAttention)
     if (method == name) {
-      GB_CHECK(layer.empty(), "method '", method, "' reads every block's attention and takes no layer ('", layer,
-               "' given)");
+      GB_CHECK(gradient.layer.empty(), "method '", method, "' reads every block's attention and takes no layer ('",
+               gradient.layer, "' given)");
       AttentionOptions options;
       options.method = m;
       attention_ = std::make_unique<AttentionExplainer>(std::move(model), std::move(session), options);
@@ -46,9 +58,7 @@ NamedExplainer::NamedExplainer(std::shared_ptr<const Model> model, const std::st
     fail("unknown explanation method '", method, "' (available: ", list, ")");
   }
   gradient_method_ = parse_method(method);
-  ExplainOptions options;
-  options.layer = layer;
-  gradient_ = std::make_unique<Explainer>(std::move(model), std::move(session), options);
+  gradient_ = std::make_unique<Explainer>(std::move(model), std::move(session), gradient);
 }
 
 NamedExplainer::~NamedExplainer() = default;

@@ -34,6 +34,10 @@ class NamedExplainer {
   // options keep their defaults.
   NamedExplainer(std::shared_ptr<const Model> model, const std::string& method, SessionOptions session = {},
                  const std::string& layer = "");
+  // The same with the families' options (each family reads its own; the layer is gradient.layer for the gradient
+  // family and perturbation.layer for the perturbation family).
+  NamedExplainer(std::shared_ptr<const Model> model, const std::string& method, SessionOptions session,
+                 const ExplainOptions& gradient, const PerturbationOptions& perturbation);
   ~NamedExplainer();
   NamedExplainer(const NamedExplainer&) = delete;
   NamedExplainer& operator=(const NamedExplainer&) = delete;

@@ -1,9 +1,11 @@
 #include "tools/glassbox/cli_common.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 namespace glassbox::tools {
 
@@ -54,6 +56,28 @@ void for_each_image_batch(const Args& a, int64_t batch, int& failures,
                                             false);
     if (!loaded.images.empty()) fn(loaded, int64_t(start / size_t(batch)));
   }
+}
+
+explain::PerturbationOptions perturbation_options(const Args& a) {
+  explain::PerturbationOptions po;
+  po.batch = a.integer("chunk", 0);
+  po.samples = int(a.integer("samples", po.samples));
+  po.noise_std = float(a.number("noise-std", po.noise_std));
+  po.seed = uint32_t(a.integer("seed", 0));
+  po.rise_masks = a.integer("rise-masks", po.rise_masks);
+  po.rise_cells = a.integer("rise-cells", po.rise_cells);
+  po.rise_probability = float(a.number("rise-probability", po.rise_probability));
+  po.channel_softmax = a.flag("channel-softmax");
+  po.gaussian = !a.flag("one-hot");
+  auto last = std::make_shared<double>(-1.0);
+  po.progress = [last](int64_t done, int64_t total) {
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (done < total && t - *last < 0.5) return;
+    *last = t;
+    std::fprintf(stderr, "\r%lld / %lld forward passes queued%s", static_cast<long long>(done),
+                 static_cast<long long>(total), done == total ? "\n" : "");
+  };
+  return po;
 }
 
 explain::Target target_from(const Args& a) {

@@ -9,6 +9,7 @@
 
 #include "engine/model.h"
 #include "explain/explain.h"
+#include "explain/perturbation.h"
 #include "tools/glassbox/args.h"
 #include "tools/glassbox/image.h"
 #include "tools/tensorboard/event_writer.h"
@@ -33,6 +34,10 @@ LoadedImages load_images(const std::vector<std::string>& paths, size_t start, si
 // fn(images, step) for every batch with at least one image that decodes; step counts the batches from 0.
 void for_each_image_batch(const Args& a, int64_t batch, int& failures,
                           const std::function<void(const LoadedImages&, int64_t step)>& fn);
+
+// The perturbation family's options from --chunk, --samples, --noise-std, --seed, --rise-masks, --rise-cells,
+// --rise-probability, --channel-softmax and --one-hot, with a progress line on stderr (at most every half second).
+explain::PerturbationOptions perturbation_options(const Args& a);
 
 // The target of an explanation from --class K | --top K and --probability.
 explain::Target target_from(const Args& a);

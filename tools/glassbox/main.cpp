@@ -64,6 +64,16 @@ usage:
       DIR/results.rank<R>.jsonl, written as they come: a stopped run resumes without recomputing. Under mpirun
       each rank takes images i % ranks == rank (and GPU local rank % GPUs); rank 0 writes DIR/summary.json.
       --class label explains each image's dataset label. docs/dataset.md
+  glassbox evaluate MODEL.onnx (DIR | FILE.json | IMAGE...) [--methods NAME[,NAME...]|cams|all] [--layer NAME]
+                    [--class K|label | --top K] [--probability] [--pixels-per-step N] [--deletion zero|blur]
+                    [--insertion blur|zero] [--tolerance PX] [--bootstrap N] [--seed N] [--confidence L]
+                    [--batch N] [--chunk N] [--out DIR] [--quiet] [perturbation and preprocessing options as above]
+      how faithful each method's maps are: deletion and insertion AUC (Petsiuk et al. 2018; 224 pixels per step,
+      deletion to zero, insertion from a blur), Average Drop and Increase in Confidence (Chattopadhay et al.
+      2018) and, where DIR/dataset.json has boxes, the pointing game (15 px) and the energy-based pointing game;
+      a table of mean [95% percentile-bootstrap interval over the maps] per method and metric, and in DIR
+      (default evaluation) evaluation.json, curves.csv and curves/<method>.png. "cams": every CAM method (the
+      gradient and perturbation families but RISE); target: each image's top class. docs/evaluation.md
   glassbox saliency MODEL.onnx IMAGE... [--method gradient|deconvnet|guided|guided-gradcam|smoothgrad[,...]|all]
                     [--class K | --top K] [--probability] [--layer NAME] [--samples N] [--noise-std S] [--out DIR]
       pixel-space explanations: the gradient at the input (saliency), Deconvnet, guided backpropagation (backward
@@ -264,26 +274,8 @@ int cmd_explain(const Args& a) {
   if (!methods.empty()) explainer = std::make_unique<explain::Explainer>(model, session_options(a), eo);
   std::unique_ptr<explain::PerturbationExplainer> perturber;
   if (!perturbation.empty()) {
-    explain::PerturbationOptions po;
+    explain::PerturbationOptions po = perturbation_options(a);
     po.layer = eo.layer;
-    po.batch = a.integer("chunk", 0);
-    po.samples = int(a.integer("samples", po.samples));
-    po.noise_std = float(a.number("noise-std", po.noise_std));
-    po.seed = uint32_t(a.integer("seed", 0));
-    po.rise_masks = a.integer("rise-masks", po.rise_masks);
-    po.rise_cells = a.integer("rise-cells", po.rise_cells);
-    po.rise_probability = float(a.number("rise-probability", po.rise_probability));
-    po.channel_softmax = a.flag("channel-softmax");
-    po.gaussian = !a.flag("one-hot");
-    // A progress line on stderr for long runs, at most every half second.
-    auto last = std::make_shared<double>(-1.0);
-    po.progress = [last](int64_t done, int64_t total) {
-      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-      if (done < total && t - *last < 0.5) return;
-      *last = t;
-      std::fprintf(stderr, "\r%lld / %lld forward passes queued%s", static_cast<long long>(done),
-                   static_cast<long long>(total), done == total ? "\n" : "");
-    };
     perturber = std::make_unique<explain::PerturbationExplainer>(model, session_options(a), po);
   }
   const std::string layer = explainer ? explainer->layer() : perturber->layer();
@@ -385,6 +377,7 @@ int main(int argc, char** argv) {
     if (cmd == "explain" && std::any_of(argv + 2, argv + argc, [](const char* s) { return !std::strcmp(s, "--dataset"); }))
       return cmd_explain_dataset(parse_args(argc, argv, 2, {"probability", "overlays", "quiet"}));
     if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw", "channel-softmax", "one-hot"}));
+    if (cmd == "evaluate") return cmd_evaluate(parse_args(argc, argv, 2, {"probability", "quiet", "channel-softmax", "one-hot"}));
     if (cmd == "bench" && argc > 2 && !std::strcmp(argv[2], "kernels"))
       return cmd_bench_kernels(parse_args(argc, argv, 3, {"no-check"}));
     if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
@@ -394,8 +387,8 @@ int main(int argc, char** argv) {
     if (cmd == "filters") return cmd_filters(parse_args(argc, argv, 2, {}));
     if (cmd == "dream")
       return tools::cmd_dream(parse_args(argc, argv, 2, {"probability", "neuron", "energy", "no-transforms"}));
-    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, saliency, attention, features, filters, "
-                 "dream, bench; glassbox --help)\n", cmd.c_str());
+    std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, evaluate, saliency, attention, features, "
+                 "filters, dream, bench; glassbox --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "glassbox: %s\n", e.what());
