@@ -130,6 +130,39 @@ class BundledModel : public ::testing::Test {
   std::string model_path_;
 };
 
+// resize_and_crop's geometry by hand: 400x200 with resize 256, crop 224 -> 512x256 (x1.28), crop at (144, 16).
+TEST(Image, CropGeometryAndBoxesByHand) {
+  Preprocess p;
+  const CropGeometry g = crop_geometry(400, 200, p);
+  EXPECT_EQ(g.resized_w, 512);
+  EXPECT_EQ(g.resized_h, 256);
+  EXPECT_EQ(g.x0, 144);
+  EXPECT_EQ(g.y0, 16);
+  Image im;
+  im.width = 400, im.height = 200;
+  im.rgb.assign(400 * 200 * 3, 7);
+  const Image c = resize_and_crop(im, p);
+  EXPECT_EQ(c.width, g.crop_w);
+  EXPECT_EQ(c.height, g.crop_h);
+  std::array<int64_t, 4> b{};
+  // Columns 72..183 cover [72, 184) -> [92.16 - 144, 235.52 - 144) = [-51.84, 91.52): pixels 0..91; rows 8..107
+  // cover [8, 108) -> [-5.76, 122.24): pixels 0..122.
+  ASSERT_TRUE(box_in_crop({72, 8, 183, 107}, 400, 200, p, b));
+  EXPECT_EQ(b, (std::array<int64_t, 4>{0, 0, 91, 122}));
+  // Columns 200..209 -> [112, 124.8): pixels 112..124; rows 100..100 -> [112, 113.28): pixels 112..113.
+  ASSERT_TRUE(box_in_crop({200, 100, 209, 100}, 400, 200, p, b));
+  EXPECT_EQ(b, (std::array<int64_t, 4>{112, 112, 124, 113}));
+  // Columns 0..50 -> [-144, -78.72): cut off by the crop.
+  b = {-1, -1, -1, -1};
+  EXPECT_FALSE(box_in_crop({0, 0, 50, 50}, 400, 200, p, b));
+  EXPECT_EQ(b[0], -1);
+  // Without resize and crop a box is itself.
+  Preprocess none;
+  none.resize = 0, none.crop = 0;
+  ASSERT_TRUE(box_in_crop({3, 4, 5, 6}, 10, 10, none, b));
+  EXPECT_EQ(b, (std::array<int64_t, 4>{3, 4, 5, 6}));
+}
+
 TEST_F(BundledModel, ChelseaIsACatAndCoffeeIsEspresso) {
   const std::string photos = test::assets_dir() + "/photos/";
   const auto r = classify({photos + "chelsea.png", photos + "coffee.png"});

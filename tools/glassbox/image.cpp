@@ -176,25 +176,47 @@ Image resize(const Image& in, int width, int height, const std::string& interp) 
   return out;
 }
 
-Image resize_and_crop(const Image& image, const Preprocess& p) {
-  Image img = image;
+CropGeometry crop_geometry(int width, int height, const Preprocess& p) {
+  CropGeometry g;
+  g.resized_w = width, g.resized_h = height;
   if (p.resize > 0) {
     // Shorter side to p.resize, aspect ratio kept.
-    const bool wide = img.width >= img.height;
-    const int s = wide ? img.height : img.width, l = wide ? img.width : img.height;
+    const bool wide = width >= height;
+    const int s = wide ? height : width, l = wide ? width : height;
     const int nl = std::max(1, int(int64_t(p.resize) * l / s));
-    img = resize(img, wide ? nl : p.resize, wide ? p.resize : nl, p.interp);
+    g.resized_w = wide ? nl : p.resize, g.resized_h = wide ? p.resize : nl;
   }
-  const int cw = p.crop > 0 ? p.crop : img.width, ch = p.crop > 0 ? p.crop : img.height;
-  GB_CHECK(cw <= img.width && ch <= img.height, "crop ", cw, "x", ch, " is larger than the resized image ",
-           img.width, "x", img.height);
-  const int x0 = int(std::lround((img.width - cw) / 2.0)), y0 = int(std::lround((img.height - ch) / 2.0));
+  g.crop_w = p.crop > 0 ? p.crop : g.resized_w, g.crop_h = p.crop > 0 ? p.crop : g.resized_h;
+  GB_CHECK(g.crop_w <= g.resized_w && g.crop_h <= g.resized_h, "crop ", g.crop_w, "x", g.crop_h,
+           " is larger than the resized image ", g.resized_w, "x", g.resized_h);
+  g.x0 = int(std::lround((g.resized_w - g.crop_w) / 2.0)), g.y0 = int(std::lround((g.resized_h - g.crop_h) / 2.0));
+  return g;
+}
+
+Image resize_and_crop(const Image& image, const Preprocess& p) {
+  const CropGeometry g = crop_geometry(image.width, image.height, p);
+  const Image img = p.resize > 0 ? resize(image, g.resized_w, g.resized_h, p.interp) : image;
   Image out;
-  out.width = cw, out.height = ch;
-  out.rgb.resize(size_t(cw) * ch * 3);
-  for (int y = 0; y < ch; ++y)
-    std::copy_n(&img.rgb[(size_t(y + y0) * img.width + x0) * 3], size_t(cw) * 3, &out.rgb[size_t(y) * cw * 3]);
+  out.width = g.crop_w, out.height = g.crop_h;
+  out.rgb.resize(size_t(g.crop_w) * g.crop_h * 3);
+  for (int y = 0; y < g.crop_h; ++y)
+    std::copy_n(&img.rgb[(size_t(y + g.y0) * img.width + g.x0) * 3], size_t(g.crop_w) * 3,
+                &out.rgb[size_t(y) * g.crop_w * 3]);
   return out;
+}
+
+bool box_in_crop(const std::array<double, 4>& box, int width, int height, const Preprocess& p,
+                 std::array<int64_t, 4>& out) {
+  const CropGeometry g = crop_geometry(width, height, p);
+  const double sx = double(g.resized_w) / width, sy = double(g.resized_h) / height;
+  // The covered interval [x0, x1 + 1) scaled and shifted; output pixel i covers [i, i + 1).
+  const double a = box[0] * sx - g.x0, b = (box[2] + 1) * sx - g.x0;
+  const double c = box[1] * sy - g.y0, d = (box[3] + 1) * sy - g.y0;
+  const int64_t x0 = std::max<int64_t>(0, int64_t(std::floor(a))), x1 = std::min<int64_t>(g.crop_w - 1, int64_t(std::ceil(b)) - 1);
+  const int64_t y0 = std::max<int64_t>(0, int64_t(std::floor(c))), y1 = std::min<int64_t>(g.crop_h - 1, int64_t(std::ceil(d)) - 1);
+  if (x0 > x1 || y0 > y1) return false;
+  out = {x0, y0, x1, y1};
+  return true;
 }
 
 void preprocess_into(const Image& image, const Preprocess& p, float* out) {

@@ -1,5 +1,6 @@
 // Images in (JPEG, PNG, BMP through stb_image) and the preprocessing that turns them into NCHW float32 batches.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +44,21 @@ Image resize(const Image& in, int width, int height, const std::string& interp =
 
 // The resize and center crop of Preprocess, as 8-bit RGB (what the network sees, before normalization).
 Image resize_and_crop(const Image& image, const Preprocess& p);
+
+// The geometry of resize_and_crop for a width x height image: the resized size (shorter side to p.resize, the
+// longer one floor(resize * long / short); unchanged without resize) and the crop's size and top-left corner in it
+// (centred, rounded).
+struct CropGeometry {
+  int resized_w = 0, resized_h = 0;
+  int crop_w = 0, crop_h = 0, x0 = 0, y0 = 0;
+};
+CropGeometry crop_geometry(int width, int height, const Preprocess& p);
+
+// A box of the original image — inclusive pixel ranges x0..x1, y0..y1, so it covers [x0, x1 + 1) x [y0, y1 + 1)
+// — in the cropped picture's pixels: scaled by the resize, shifted by the crop, and made the inclusive range of
+// the output pixels it overlaps, clipped to the crop. False (out untouched) when none of it is inside.
+bool box_in_crop(const std::array<double, 4>& box, int width, int height, const Preprocess& p,
+                 std::array<int64_t, 4>& out);
 // One image -> [3, crop, crop] written at `out` (float32, CHW).
 void preprocess_into(const Image& image, const Preprocess& p, float* out);
 // Images -> [N, 3, crop, crop].
