@@ -1,6 +1,7 @@
 // Tile grids of feature maps and filters (tools/glassbox/grid.h): layout, normalization, the digit font, top-k.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "engine/error.h"
 #include "tools/glassbox/grid.h"
 #include "tools/glassbox/overlay.h"
+#include "tools/glassbox/plot.h"
 
 namespace gt = glassbox::tools;
 
@@ -285,4 +287,43 @@ TEST(Grid, StatisticsEnergyAndUpsample) {
   std::vector<float> flat(4, 7.f);
   gt::normalize_min_max(flat);
   EXPECT_EQ(flat, std::vector<float>(4, 0.f));
+}
+
+// Line plots (plot.h): where the points land, pen thickness, opacity over white, NaN gaps.
+TEST(Plot, SeriesLandWhereTheLayoutSays) {
+  gt::PlotLayout L;
+  L.width = 101, L.height = 51, L.margin = 0;
+  EXPECT_EQ(L.px(0), 0);
+  EXPECT_EQ(L.px(1), 100);
+  EXPECT_EQ(L.py(0), 50);  // y up
+  EXPECT_EQ(L.py(1), 0);
+  EXPECT_EQ(L.py(0.5), 25);
+  auto at = [&](const gt::Image& im, int x, int y) {
+    const uint8_t* p = &im.rgb[(size_t(y) * im.width + x) * 3];
+    return std::array<int, 3>{p[0], p[1], p[2]};
+  };
+  // A rising line from (0, 0) to (1, 1) through (0.5, 0.5), red, 1 pixel.
+  gt::Series up{{0.f, 0.5f, 1.f}, {255, 0, 0}, 1.f, 1};
+  const gt::Image a = gt::line_plot({up}, L);
+  ASSERT_EQ(a.width, 101);
+  ASSERT_EQ(a.height, 51);
+  EXPECT_EQ(at(a, 0, 50), (std::array<int, 3>{255, 0, 0}));
+  EXPECT_EQ(at(a, 50, 25), (std::array<int, 3>{255, 0, 0}));
+  EXPECT_EQ(at(a, 100, 0), (std::array<int, 3>{255, 0, 0}));
+  EXPECT_EQ(at(a, 100, 50)[1], 0);                             // the x axis (black) at the bottom
+  EXPECT_EQ(at(a, 30, 5), (std::array<int, 3>{255, 255, 255}));  // off the line and the grid: white
+  // A flat line at 0.8 in black at opacity 0.25 over white: 255 + 0.25 (0 - 255) = 191.25 -> 191; thickness 3
+  // covers rows py - 1 .. py + 1 only. A NaN point leaves the second half undrawn.
+  gt::Series flat{{0.8f, 0.8f, std::nanf(""), 0.8f}, {0, 0, 0}, 0.25f, 3};
+  const gt::Image b = gt::line_plot({flat}, L);
+  const int y = L.py(0.8);
+  EXPECT_EQ(at(b, 10, y), (std::array<int, 3>{191, 191, 191}));
+  EXPECT_EQ(at(b, 10, y - 1)[0], 191);
+  EXPECT_EQ(at(b, 10, y + 1)[0], 191);
+  EXPECT_GT(at(b, 10, y - 2)[0], 200);  // white, or a grid line's 225
+  EXPECT_GT(at(b, 10, y + 2)[0], 200);
+  EXPECT_EQ(at(b, 80, y)[0], 255);  // x = 0.8 lies between the NaN point and the last one
+  // Values outside [0, 1] are clamped to the plot area.
+  const gt::Image c = gt::line_plot({{{2.f, 2.f}, {0, 0, 255}, 1.f, 1}}, L);
+  EXPECT_EQ(at(c, 50, 0), (std::array<int, 3>{0, 0, 255}));
 }
