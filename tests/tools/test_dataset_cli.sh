@@ -32,6 +32,19 @@ check "resumed results equal a fresh run" 'same "$TMP/full" "$TMP/resumed"'
 "$GB" explain "$MODEL" --dataset "$DATA/images" --out "$TMP/resumed" "${COMMON[@]}" >"$TMP/again.txt" 2>&1
 check "a finished run computes nothing again" 'grep -q "skipped 64 already done; computed 0 images" "$TMP/again.txt"'
 
+# glassbox evaluate on the labelled, boxed dataset.json: a row per method with every metric column (pointing
+# games included: the dataset has boxes), 64 maps each, and the files; an unknown method lists the names.
+"$GB" evaluate "$MODEL" "$DATA/boxes.json" --methods gradcam,rollout --pixels-per-step 1024 --bootstrap 200 \
+  --threads 1 --quiet --out "$TMP/eval" >"$TMP/eval.txt" 2>&1; rc=$?
+check "evaluate exits 0" '[ $rc -eq 0 ]'
+[ $rc -eq 0 ] || cat "$TMP/eval.txt"
+check "evaluate prints 4 steps per curve over 64 images" 'grep -q "^64 images, 4 steps per curve" "$TMP/eval.txt"'
+check "evaluate's table has the pointing games" 'grep -q "| energy pointing game (higher is better) |" "$TMP/eval.txt"'
+check "a row per method, 8 cells of mean [lo, hi], 64 maps" '[ $(grep -cE "^\| (gradcam|rollout) \|( [0-9.]+ \[[0-9.]+, [0-9.]+\] \|){6} 64 \|" "$TMP/eval.txt") -eq 2 ]'
+check "evaluate writes the JSON, the CSV and a PNG per method" '[ -s "$TMP/eval/evaluation.json" ] && [ -s "$TMP/eval/curves.csv" ] && [ -s "$TMP/eval/curves/gradcam.png" ] && [ -s "$TMP/eval/curves/rollout.png" ]'
+"$GB" evaluate "$MODEL" "$DATA/boxes.json" --methods gradcan --threads 1 --quiet --out "$TMP/bad" >"$TMP/bad.txt" 2>&1; rc=$?
+check "an unknown method fails and lists the names" '[ $rc -eq 1 ] && grep -q "unknown explanation method .gradcan.*gradcampp" "$TMP/bad.txt"'
+
 if [ -z "$MPIRUN" ]; then
   echo "skip mpirun -np 2: glassbox built without MPI (GLASSBOX_MPI=OFF) or no mpirun"
 else
