@@ -90,6 +90,11 @@ GPU_KIT_BINARIES := glassbox test_cuda_device test_backends test_cuda_models
 gpu-kit: build
 	rm -rf $(BUILD)/gpu-kit && mkdir -p $(BUILD)/gpu-kit/bin
 	for b in $(GPU_KIT_BINARIES); do strip -o $(BUILD)/gpu-kit/bin/$$b $(BUILD)/bin/$$b; done
+	# Open MPI's libraries (glassbox links them where GLASSBOX_MPI is on; the GPU machine has none): to lib/,
+	# which gpu_check.sh puts on LD_LIBRARY_PATH. MPI_Init runs only under mpirun, so no plugins are needed.
+	mkdir -p $(BUILD)/gpu-kit/lib
+	ldd $(BUILD)/bin/glassbox | awk '/=> \// {print $$3}' | grep -E 'lib(mpi|open-rte|open-pal|hwloc|event)' | \
+	    xargs -r -I{} cp -L {} $(BUILD)/gpu-kit/lib/
 	$(PYTHON) -m pip download -q --no-deps -d $(BUILD)/gpu-kit/wheels torchcam==0.4.0 grad-cam==1.5.4 ttach==0.0.3
 	du -sh $(BUILD)/gpu-kit $(MODEL) $(BUILD)/models/efficientnet_lite0_test
 

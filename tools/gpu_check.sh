@@ -3,10 +3,10 @@
 #
 #   here:   make gpu-kit        Release build with CUDA (sm_90 + PTX), stripped binaries in build/gpu-kit/bin
 #   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers kernels peers explain perturb
-#                                             vit (default: all)
+#                                             vit dataset (default: all)
 #
-# carrying build/gpu-kit, build/models/efficientnet_lite0.onnx and build/models/efficientnet_lite0_test (the
-# device tool's carry list). The full-size models (resnet50, mobilenet_v2, ...) are exported there by "models"
+# carrying build/gpu-kit, build/models/efficientnet_lite0.onnx, build/models/efficientnet_lite0_test and
+# build/photos (the device tool's carry list). The full-size models (resnet50, mobilenet_v2, ...) are exported there by "models"
 # (PyTorch and ONNX Runtime of that machine). Logs, JSON and markdown tables go to $OUT (default build/gpu-check).
 #   env     the GPU, driver, CUDA, cuDNN
 #   tests   test_cuda_device; the backend harness (every op, every conv variant vs the CPU, guard bytes);
@@ -28,13 +28,19 @@
 #   vit     vision transformers (issue 8): export torchvision vit_b_16 (and the timm models where timm is
 #           installed), the transformers' CUDA-vs-CPU model, gradient, map and attention tests, then vit_b_16's
 #           forward, token Grad-CAM and attention methods (raw, rollout, grad-rollout) against the forward pass
+#   dataset datasets and metrics (issue 9): the quality metrics on CUDA against the CPU; the dataset runner on the
+#           bundled photos (Grad-CAM, batch 8) with its stage utilization; glassbox evaluate of every CAM method
+#           on the 25 photos at Petsiuk et al.'s full resolution (224 pixels per step, SS-CAM and IS-CAM with
+#           their 10 samples): the GPU version of docs/evaluation.md's table
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-check}
 mkdir -p "$OUT"
 BIN=build/gpu-kit/bin
 export GLASSBOX_SOURCE_DIR=$PWD
-STAGES=${*:-env tests models bench layers kernels peers explain perturb vit}
+# Open MPI's libraries travel in the kit (make gpu-kit) for a glassbox built with MPI.
+export LD_LIBRARY_PATH="$PWD/build/gpu-kit/lib:${LD_LIBRARY_PATH:-}"
+STAGES=${*:-env tests models bench layers kernels peers explain perturb vit dataset}
 VIT=build/models/full/vit_b_16/model.onnx
 RESNET=build/models/full/resnet50/model.onnx
 MOBILENET=build/models/full/mobilenet_v2/model.onnx
@@ -114,6 +120,12 @@ for stage in $STAGES; do
       run explain_vit 300 "$BIN/glassbox" bench "$VIT" --device cuda --batch 1,32 --iters 5 --explain gradcam
       run attention_vit 400 "$BIN/glassbox" bench "$VIT" --device cuda --batch 1,32 --iters 5 \
         --attention raw,rollout,grad-rollout ;;
-    *) echo "unknown stage $stage (env tests models bench layers kernels peers explain perturb vit)"; exit 2 ;;
+    dataset)
+      run test_cuda_metrics 200 "$BIN/test_cuda_models" --gtest_filter='*Metrics*'
+      run dataset_effnet 300 "$BIN/glassbox" explain "$EFFNET" --dataset build/photos --device cuda --batch 8 \
+        --decode-threads 8 --out "$OUT/dataset_run" --quiet
+      run evaluate_effnet 550 "$BIN/glassbox" evaluate "$EFFNET" build/photos --methods cams --device cuda \
+        --out "$OUT/evaluate" --quiet ;;
+    *) echo "unknown stage $stage (env tests models bench layers kernels peers explain perturb vit dataset)"; exit 2 ;;
   esac
 done

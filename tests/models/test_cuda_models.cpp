@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #if GLASSBOX_HAS_CUDA
 #include <cuda_runtime_api.h>
@@ -18,6 +19,7 @@
 #include "explain/perturbation.h"
 #include "explain/pixel.h"
 #include "explain/attention.h"
+#include "explain/metrics.h"
 #include "tests/support/testdata.h"
 
 namespace glassbox::test {
@@ -199,6 +201,49 @@ TEST(CudaExplain, AttentionMatchesCpu) {
 }
 
 // Pixel-space methods (the backward rules on CUDA) and a few gradient-ascent steps equal the CPU's.
+// The quality metrics (explain/metrics.h) on CUDA equal the CPU's for the same maps: deletion and insertion curves
+// and AUCs, Average Drop / Increase in Confidence, the pointing games; chunks of 5 copies (curves across maps).
+TEST(CudaExplain, MetricsMatchCpu) {
+  if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
+  auto model = Model::load(source_dir() + "/tests/data/vit_pointing/model.onnx");
+  const Tensor input = random_input(*model, 3, 11);
+  const int64_t H = input.dim(2), W = input.dim(3), R = 6;  // two targets per image
+  Tensor maps = Tensor::empty({R, H, W});
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  for (int64_t i = 0; i < maps.numel(); ++i) maps.data<float>()[i] = u(rng);
+  const Tensor classes = Tensor::from_vector<float>({R}, {0, 1, 2, 3, 0, 1});
+  explain::MetricOptions mo;
+  mo.pixels_per_step = 256;
+  mo.batch = 5;
+  Session cpu(model), gpu(model, on_cuda());
+  const auto a = explain::deletion_insertion(cpu, input, maps, classes, mo);
+  const auto b = explain::deletion_insertion(gpu, input, maps, classes, mo);
+  ASSERT_EQ(a.steps, b.steps);
+  for (const auto& [name, x, y] : {std::tuple{"deletion", &a.deletion, &b.deletion},
+                                   std::tuple{"insertion", &a.insertion, &b.insertion},
+                                   std::tuple{"deletion AUC", &a.deletion_auc, &b.deletion_auc},
+                                   std::tuple{"insertion AUC", &a.insertion_auc, &b.insertion_auc}}) {
+    const double err = normalized_error(*y, x->to(Device::cpu()));
+    std::printf("metrics: %s on CUDA vs CPU %.3g\n", name, err);
+    EXPECT_LE(err, 1e-4) << name;
+  }
+  const auto c = explain::confidence_change(cpu, input, maps, classes, mo);
+  const auto d = explain::confidence_change(gpu, input, maps, classes, mo);
+  for (int64_t r = 0; r < R; ++r) EXPECT_NEAR(c.drop[size_t(r)], d.drop[size_t(r)], 1e-2) << r;
+  EXPECT_EQ(c.increase, d.increase);
+  std::vector<std::vector<explain::Box>> boxes(R);
+  for (int64_t r = 0; r < R; ++r) boxes[size_t(r)] = {{4 * r, 2 * r, 4 * r + 20, 2 * r + 30}};
+  boxes[3].clear();
+  const auto p = explain::pointing_game(cpu, maps, boxes), q = explain::pointing_game(gpu, maps, boxes);
+  EXPECT_EQ(p.hit, q.hit);
+  EXPECT_EQ(p.peak, q.peak);
+  for (int64_t r = 0; r < R; ++r) {
+    if (r == 3) continue;  // no box: NaN on both
+    EXPECT_NEAR(p.energy[size_t(r)], q.energy[size_t(r)], 1e-5) << r;
+  }
+}
+
 TEST(CudaExplain, PixelMethodsAndAscentMatchCpu) {
   if (!has_cuda()) GTEST_SKIP() << "no CUDA device";
   auto model = Model::load(source_dir() + "/tests/data/models/resnet_basic/model.onnx");
