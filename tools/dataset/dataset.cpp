@@ -477,37 +477,59 @@ RunStats run(std::shared_ptr<const Model> model, const Dataset& dataset, const O
   try {
     DecodeStage decoder(todo, o, size_t(o.queue_batches) * o.batch);
     decode_threads = decoder.threads();
-    for (bool more = true; more;) {
+    // One batch ahead on the host: batch i's explanation is queued, then batch i + 1 is gathered and its input
+    // tensor filled (host work that a device overlaps with its work on batch i), then batch i's maps are read
+    // back (waiting for the device) and handed to the writer. On the CPU the explanation runs in the call.
+    struct Step {
       Batch b;
-      int good = 0;
+      Tensor input;
+      explain::Target target;
+      int64_t good = 0;
+    };
+    auto gather = [&](Step& s) {  // false: the decoder is done
       Decoded d;
-      while (good < o.batch && (more = decoder.pop(d))) {
-        good += d.error.empty();
-        b.images.push_back(std::move(d));
+      while (s.good < o.batch && decoder.pop(d)) {
+        s.good += d.error.empty();
+        s.b.images.push_back(std::move(d));
       }
-      if (b.images.empty()) break;
+      if (s.b.images.empty()) return false;
       const auto t0 = Clock::now();
-      if (good > 0) {
+      s.target = o.target;
+      if (s.good > 0) {
         const int side = o.preprocess.crop;
         const size_t per = size_t(3) * side * side;
-        Tensor input = Tensor::empty({good, 3, side, side});
-        explain::Target target = o.target;
+        s.input = Tensor::empty({s.good, 3, side, side});
         int64_t g = 0;
-        for (const Decoded& x : b.images) {
+        for (Decoded& x : s.b.images) {
           if (!x.error.empty()) continue;
-          std::copy(x.pixels.begin(), x.pixels.end(), input.data<float>() + g++ * per);
-          if (o.target_label) target.classes.push_back(x.item->label);
+          std::copy(x.pixels.begin(), x.pixels.end(), s.input.data<float>() + g++ * per);
+          x.pixels = {};  // the writer needs only the picture
+          if (o.target_label) s.target.classes.push_back(x.item->label);
         }
-        const explain::NamedExplanation e = explainer.explain(input, target);
+      }
+      compute_busy += seconds_since(t0);
+      return true;
+    };
+    Step current;
+    for (bool more = gather(current); more;) {
+      auto t0 = Clock::now();
+      explain::NamedExplanation e;
+      if (current.good > 0) e = explainer.explain(current.input, current.target);
+      compute_busy += seconds_since(t0);
+      Step next;
+      more = gather(next);
+      t0 = Clock::now();
+      Batch& b = current.b;
+      if (current.good > 0) {
         b.maps = e.maps.to(Device::cpu());
         b.logits = e.targets.logits.to(Device::cpu());
         b.classes = e.targets.class_list();
-        b.K = int64_t(b.classes.size()) / good;
+        b.K = int64_t(b.classes.size()) / current.good;
       }
-      for (Decoded& x : b.images) x.pixels = {};  // the writer needs only the picture
       compute_busy += seconds_since(t0);
       to_writer.push(std::move(b));
       if (writer_failed) break;
+      current = std::move(next);
     }
     decode_busy = decoder.busy();
   } catch (...) {
