@@ -16,109 +16,25 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "tests/support/onnx_builder.h"
 
 namespace glassbox {
 namespace {
 
 // ---- building small models -------------------------------------------------------------------------------------
 
-struct Builder {
-  onnx::ModelProto m;
-  onnx::GraphProto* g;
+using test::attr_int;
+using test::attr_ints;
+using test::OnnxBuilder;
 
-  explicit Builder(int opset = 13) {
-    m.set_ir_version(7);
-    m.set_producer_name("test_import_errors");
-    auto* os = m.add_opset_import();
-    os->set_domain("");
-    os->set_version(opset);
-    g = m.mutable_graph();
-    g->set_name("bad_models");
-  }
-
-  // dims: -1 becomes the symbolic dimension "N".
-  void input(const std::string& name, const std::vector<int64_t>& dims) {
-    auto* vi = g->add_input();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    auto* sh = tt->mutable_shape();
-    for (int64_t d : dims) {
-      auto* dim = sh->add_dim();
-      if (d < 0) dim->set_dim_param("N");
-      else dim->set_dim_value(d);
-    }
-  }
-  void output(const std::string& name) {
-    auto* vi = g->add_output();
-    vi->set_name(name);
-    vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  }
-  // A float initializer; values follow a fixed pattern (small, deterministic) in raw_data.
-  onnx::TensorProto* init(const std::string& name, const std::vector<int64_t>& dims) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    int64_t n = 1;
-    for (int64_t d : dims) {
-      t->add_dims(d);
-      n *= d;
-    }
-    std::vector<float> v(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) v[i] = 0.05f * static_cast<float>((i * 7) % 11) - 0.2f;
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
-    return t;
-  }
-  onnx::TensorProto* init_i64(const std::string& name, const std::vector<int64_t>& values) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT64);
-    t->add_dims(static_cast<int64_t>(values.size()));
-    for (int64_t v : values) t->add_int64_data(v);
-    return t;
-  }
-  onnx::NodeProto* node(const std::string& op, const std::string& name, std::initializer_list<std::string> ins,
-                        std::initializer_list<std::string> outs) {
-    auto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& i : ins) n->add_input(i);
-    for (const auto& o : outs) n->add_output(o);
-    return n;
-  }
-  onnx::NodeProto* find(const std::string& name) {
-    for (auto& n : *g->mutable_node())
-      if (n.name() == name) return &n;
-    ADD_FAILURE() << "no node " << name;
-    return nullptr;
-  }
-  onnx::TensorProto* find_init(const std::string& name) {
-    for (auto& t : *g->mutable_initializer())
-      if (t.name() == name) return &t;
-    ADD_FAILURE() << "no initializer " << name;
-    return nullptr;
-  }
-  std::string bytes() const { return m.SerializeAsString(); }
-};
-
-void attr_ints(onnx::NodeProto* n, const std::string& name, std::initializer_list<int64_t> v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t x : v) a->add_ints(x);
-}
-void attr_int(onnx::NodeProto* n, const std::string& name, int64_t v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
+// A model with an empty graph: IR version 7 and the opset given.
+OnnxBuilder empty_model(int opset = 13) { return OnnxBuilder("bad_models", opset, 7, "test_import_errors"); }
 
 constexpr int64_t C = 3, H = 8, W = 8, M = 4, K = 2;
 
 // input [N,3,8,8] -> Conv(3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten -> Gemm(transB) -> logits [N,2]
-Builder good_model(int opset = 13) {
-  Builder b(opset);
+OnnxBuilder good_model(int opset = 13) {
+  OnnxBuilder b = empty_model(opset);
   b.input("input", {-1, C, H, W});
   b.init("conv1.weight", {M, C, 3, 3});
   b.init("conv1.bias", {M});
@@ -136,12 +52,12 @@ Builder good_model(int opset = 13) {
 }
 
 // input -> Conv -> BatchNormalization -> Relu (the BatchNormalization folds into the Conv at import).
-Builder conv_bn_model() {
-  Builder b;
+OnnxBuilder conv_bn_model() {
+  OnnxBuilder b = empty_model();
   b.input("input", {-1, C, H, W});
   b.init("conv1.weight", {M, C, 3, 3});
   for (const char* p : {"bn1.scale", "bn1.bias", "bn1.mean"}) b.init(p, {M});
-  auto* var = b.init("bn1.var", {M});
+  auto* var = b.find_init(b.init("bn1.var", {M}));
   std::vector<float> ones(M, 1.f);
   var->set_raw_data(std::string(reinterpret_cast<const char*>(ones.data()), ones.size() * sizeof(float)));
   auto* conv = b.node("Conv", "conv1", {"input", "conv1.weight"}, {"conv1_out"});
@@ -175,7 +91,7 @@ std::string error_of(F&& f) {
   return "";
 }
 
-std::string load_error(const Builder& b) {
+std::string load_error(const OnnxBuilder& b) {
   const std::string bytes = b.bytes();
   return error_of([&] { Model::from_bytes(bytes.data(), bytes.size()); });
 }
@@ -211,23 +127,23 @@ TEST(import_errors, GoodModelLoadsAndRuns) {
 // ---- operators -------------------------------------------------------------------------------------------------
 
 TEST(import_errors, UnsupportedOperatorListsSupportedOnes) {
-  Builder b = good_model();
-  b.find("relu1")->set_op_type("LSTM");
+  OnnxBuilder b = good_model();
+  b.find_node("relu1")->set_op_type("LSTM");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'relu1' (LSTM)", "unsupported operator 'LSTM'", "supported:", "Conv", "Gemm");
 }
 
 TEST(import_errors, ForeignDomain) {
-  Builder b = good_model();
-  b.find("relu1")->set_domain("com.microsoft");
+  OnnxBuilder b = good_model();
+  b.find_node("relu1")->set_domain("com.microsoft");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'relu1' (Relu)", "com.microsoft", "default ONNX domain");
 }
 
 TEST(import_errors, UnnamedNodeGetsAName) {
-  Builder b = good_model();
-  b.find("relu1")->set_name("");
-  b.g->mutable_node(1)->set_op_type("GRU");
+  OnnxBuilder b = good_model();
+  b.find_node("relu1")->set_name("");
+  b.graph()->mutable_node(1)->set_op_type("GRU");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'GRU_1' (GRU)", "unsupported operator 'GRU'");
 }
@@ -235,39 +151,39 @@ TEST(import_errors, UnnamedNodeGetsAName) {
 // ---- missing values --------------------------------------------------------------------------------------------
 
 TEST(import_errors, MissingInitializer) {
-  Builder b = good_model();
-  b.find("conv1")->set_input(1, "conv1.wieght");
+  OnnxBuilder b = good_model();
+  b.find_node("conv1")->set_input(1, "conv1.wieght");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'conv1' (Conv)", "'conv1.wieght'", "missing initializer");
 }
 
 TEST(import_errors, GraphOutputNeverProduced) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   b.output("probabilities");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "graph output 'probabilities'", "never produced");
 }
 
 TEST(import_errors, DuplicateOutputName) {
-  Builder b = good_model();
-  b.find("gap")->set_output(0, "relu1_out");
-  b.find("flatten")->set_input(0, "relu1_out");
+  OnnxBuilder b = good_model();
+  b.find_node("gap")->set_output(0, "relu1_out");
+  b.find_node("flatten")->set_input(0, "relu1_out");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'gap' (GlobalAveragePool)", "output 'relu1_out'", "already defined");
 }
 
 TEST(import_errors, OutputNamedLikeAnInitializer) {
-  Builder b = good_model();
-  b.find("relu1")->set_output(0, "fc.bias");
-  b.find("gap")->set_input(0, "fc.bias");
+  OnnxBuilder b = good_model();
+  b.find_node("relu1")->set_output(0, "fc.bias");
+  b.find_node("gap")->set_input(0, "fc.bias");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'relu1' (Relu)", "output 'fc.bias'", "already defined");
 }
 
 TEST(import_errors, Cycle) {
   // relu1 reads gap's output, gap reads relu1's: relu1 -> gap -> relu1.
-  Builder b = good_model();
-  b.find("relu1")->set_input(0, "gap_out");
+  OnnxBuilder b = good_model();
+  b.find_node("relu1")->set_input(0, "gap_out");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "cycle", "(Relu)");
   EXPECT_NE(msg.find("node 'relu1'"), std::string::npos) << msg;
@@ -275,8 +191,8 @@ TEST(import_errors, Cycle) {
 
 TEST(import_errors, NodesOutOfOrderStillLoad) {
   // ONNX files should list nodes in topological order, but the importer sorts them when they are not.
-  Builder b = good_model();
-  b.g->mutable_node()->SwapElements(0, 4);
+  OnnxBuilder b = good_model();
+  b.graph()->mutable_node()->SwapElements(0, 4);
   const std::string bytes = b.bytes();
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   Session session(model, one_thread());
@@ -286,7 +202,7 @@ TEST(import_errors, NodesOutOfOrderStillLoad) {
 // ---- shapes ----------------------------------------------------------------------------------------------------
 
 TEST(import_errors, ConvWeightChannelsDifferFromInput) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   auto* w = b.find_init("conv1.weight");
   w->set_dims(1, 2);  // [4, 2, 3, 3] for a 3-channel input
   w->set_raw_data(w->raw_data().substr(0, M * 2 * 9 * 4));
@@ -295,7 +211,7 @@ TEST(import_errors, ConvWeightChannelsDifferFromInput) {
 }
 
 TEST(import_errors, GemmInnerDimensionsDiffer) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   auto* w = b.find_init("fc.weight");
   w->set_dims(1, M + 1);  // [2, 5] against [1, 4]
   w->set_raw_data(std::string(K * (M + 1) * 4, '\0'));
@@ -304,85 +220,85 @@ TEST(import_errors, GemmInnerDimensionsDiffer) {
 }
 
 TEST(import_errors, AddShapesDoNotBroadcast) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   b.init("offset", {3});
-  b.g->mutable_output(0)->set_name("shifted");
+  b.graph()->mutable_output(0)->set_name("shifted");
   b.node("Add", "shift", {"logits", "offset"}, {"shifted"});
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'shift' (Add)", "[1, 2]", "[3]", "cannot be broadcast");
 }
 
 TEST(import_errors, ReshapeToImpossibleShape) {
-  Builder b = good_model();
-  b.init_i64("target", {3, 5});
+  OnnxBuilder b = good_model();
+  b.ints("target", {3, 5});
   b.node("Reshape", "reshape", {"gap_out", "target"}, {"reshaped"});
-  b.find("flatten")->set_input(0, "reshaped");
+  b.find_node("flatten")->set_input(0, "reshaped");
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'reshape' (Reshape)", "cannot reshape [1, 4, 1, 1]", "[3, 5]");
 }
 
 TEST(import_errors, ConvOnWrongRank) {
-  Builder b = good_model();
-  b.g->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()->RemoveLast();
+  OnnxBuilder b = good_model();
+  b.graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()->RemoveLast();
   const std::string msg = load_error(b);
   EXPECT_MESSAGE_HAS(msg, "node 'conv1' (Conv)", "must have rank 4", "[1, 3, 8]");
 }
 
 TEST(import_errors, WhereOnRunTimeData) {
   // Where is folded at load time (the batch-size arithmetic of exports); on activations it says so.
-  Builder b = good_model();
-  b.init_i64("cond", {1});
+  OnnxBuilder b = good_model();
+  b.ints("cond", {1});
   b.init("other", {1});
   b.node("Where", "where", {"cond", "logits", "other"}, {"picked"});
-  b.g->mutable_output(0)->set_name("picked");
+  b.graph()->mutable_output(0)->set_name("picked");
   EXPECT_MESSAGE_HAS(load_error(b), "node 'where' (Where)", "input 1", "computed at run time");
 }
 
 TEST(import_errors, SplitSizesDoNotAddUp) {
-  Builder b = good_model();
-  b.init_i64("sizes", {1, 2});
+  OnnxBuilder b = good_model();
+  b.ints("sizes", {1, 2});
   attr_int(b.node("Split", "split", {"logits", "sizes"}, {"a", "b2"}), "axis", 1);
-  b.g->mutable_output(0)->set_name("a");
+  b.graph()->mutable_output(0)->set_name("a");
   EXPECT_MESSAGE_HAS(load_error(b), "node 'split' (Split)", "split sizes add up to 3", "size 2");
 }
 
 TEST(import_errors, ModByZero) {
-  Builder b = good_model();
-  b.init_i64("two", {2});
-  b.init_i64("zero", {0});
+  OnnxBuilder b = good_model();
+  b.ints("two", {2});
+  b.ints("zero", {0});
   b.node("Mod", "mod", {"two", "zero"}, {"m"});
   b.node("Reshape", "reshape", {"gap_out", "m"}, {"reshaped"});
-  b.find("flatten")->set_input(0, "reshaped");
+  b.find_node("flatten")->set_input(0, "reshaped");
   EXPECT_MESSAGE_HAS(load_error(b), "node 'mod' (Mod)", "division by zero");
 }
 
 // ---- found by fuzzing (tests/fuzz, docs/fuzzing.md): each once crashed, overflowed or allocated without bound ---
 
 TEST(import_errors, DimensionsBeyondTheDataAreCheckedBeforeAllocating) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   b.find_init("conv1.weight")->set_dims(0, int64_t(1) << 28);  // 29 GB of float32 declared, 432 bytes present
   EXPECT_MESSAGE_HAS(load_error(b), "initializer 'conv1.weight'", "holds 108 values", "expected");
 }
 
 TEST(import_errors, DuplicateGraphInput) {
-  Builder b = good_model();
-  *b.g->add_input() = b.g->input(0);
+  OnnxBuilder b = good_model();
+  *b.graph()->add_input() = b.graph()->input(0);
   EXPECT_MESSAGE_HAS(load_error(b), "graph input 'input' is listed twice");
 }
 
 TEST(import_errors, OmittedOptionalOutputs) {
   // Empty output names mean "not produced"; a BatchNormalization whose training outputs are all omitted folds.
-  Builder b = conv_bn_model();
-  for (int k = 0; k < 4; ++k) b.find("bn1")->add_output("");
+  OnnxBuilder b = conv_bn_model();
+  for (int k = 0; k < 4; ++k) b.find_node("bn1")->add_output("");
   b.node("Dropout", "drop", {"relu1_out"}, {"drop_out", ""});
-  b.g->mutable_output(0)->set_name("drop_out");
+  b.graph()->mutable_output(0)->set_name("drop_out");
   std::string bytes = b.bytes();
   auto model = Model::from_bytes(bytes.data(), bytes.size());
   for (const Node& n : model->graph().nodes) EXPECT_NE(n.op, "BatchNormalization") << "not folded";
   // One omitted between two named outputs.
-  Builder c = conv_bn_model();
-  c.find("bn1")->add_output("");
-  c.find("bn1")->add_output("running_var");
+  OnnxBuilder c = conv_bn_model();
+  c.find_node("bn1")->add_output("");
+  c.find_node("bn1")->add_output("running_var");
   bytes = c.bytes();
   model = Model::from_bytes(bytes.data(), bytes.size());
   Session session(model, one_thread());
@@ -390,23 +306,23 @@ TEST(import_errors, OmittedOptionalOutputs) {
 }
 
 TEST(import_errors, OmittedRequiredInput) {
-  Builder b = conv_bn_model();
-  b.find("bn1")->set_input(0, "");
+  OnnxBuilder b = conv_bn_model();
+  b.find_node("bn1")->set_input(0, "");
   EXPECT_MESSAGE_HAS(load_error(b), "node 'bn1' (BatchNormalization)", "input 0 is required");
 }
 
 TEST(import_errors, ReshapeTargetOverflows) {
-  Builder b = good_model();
-  b.init_i64("target", {int64_t(1) << 62, 8, 0, 4});
+  OnnxBuilder b = good_model();
+  b.ints("target", {int64_t(1) << 62, 8, 0, 4});
   b.node("Reshape", "reshape", {"gap_out", "target"}, {"reshaped"});
-  b.find("flatten")->set_input(0, "reshaped");
+  b.find_node("flatten")->set_input(0, "reshaped");
   EXPECT_MESSAGE_HAS(load_error(b), "node 'reshape' (Reshape)", "too large");
 }
 
 TEST(import_errors, HugeWindowAttributes) {
   for (const char* attr : {"strides", "dilations", "pads"}) {
-    Builder b = good_model();
-    auto* conv = b.find("conv1");
+    OnnxBuilder b = good_model();
+    auto* conv = b.find_node("conv1");
     for (auto& a : *conv->mutable_attribute())
       if (a.name() == "pads") a.set_name("unused");
     const int64_t big = std::numeric_limits<int64_t>::max() / 2;
@@ -418,46 +334,46 @@ TEST(import_errors, HugeWindowAttributes) {
 
 TEST(import_errors, IntegerShapeArithmeticOverflows) {
   // Exporters compute Reshape targets with integer Mul/Add on shape values; corrupt constants must not overflow.
-  Builder b = good_model();
-  b.init_i64("big", {std::numeric_limits<int64_t>::max() / 2 + 1});
-  b.init_i64("two", {2});
+  OnnxBuilder b = good_model();
+  b.ints("big", {std::numeric_limits<int64_t>::max() / 2 + 1});
+  b.ints("two", {2});
   b.node("Mul", "mul", {"big", "two"}, {"product"});
   b.node("Reshape", "reshape", {"gap_out", "product"}, {"reshaped"});
-  b.find("flatten")->set_input(0, "reshaped");
+  b.find_node("flatten")->set_input(0, "reshaped");
   EXPECT_MESSAGE_HAS(load_error(b), "node 'mul' (Mul)", "integer overflow");
 }
 
 TEST(import_errors, SliceWithHugeStep) {
   // Shape(gap_out)[0 : 2 : INT64_MAX] = [1]; Concat with [-1]; Reshape gap_out [1, 4, 1, 1] to [1, -1].
-  Builder b = good_model();
-  b.init_i64("starts", {0});
-  b.init_i64("ends", {2});
-  b.init_i64("axes", {0});
-  b.init_i64("steps", {std::numeric_limits<int64_t>::max()});
-  b.init_i64("minus1", {-1});
+  OnnxBuilder b = good_model();
+  b.ints("starts", {0});
+  b.ints("ends", {2});
+  b.ints("axes", {0});
+  b.ints("steps", {std::numeric_limits<int64_t>::max()});
+  b.ints("minus1", {-1});
   b.node("Shape", "shape", {"gap_out"}, {"s"});
   b.node("Slice", "slice", {"s", "starts", "ends", "axes", "steps"}, {"n"});
   attr_int(b.node("Concat", "concat", {"n", "minus1"}, {"target"}), "axis", 0);
   b.node("Reshape", "reshape", {"gap_out", "target"}, {"reshaped"});
-  b.find("fc")->set_input(0, "reshaped");
+  b.find_node("fc")->set_input(0, "reshaped");
   const std::string bytes = b.bytes();
   Session session(Model::from_bytes(bytes.data(), bytes.size()), one_thread());
   EXPECT_EQ(session.run(Tensor::zeros({1, C, H, W})).output().shape(), (Shape{1, K}));
 }
 
 TEST(import_errors, CastOfNonFiniteToInteger) {
-  Builder b = good_model();
-  auto* t = b.init("nan", {1});
+  OnnxBuilder b = good_model();
+  auto* t = b.find_init(b.init("nan", {1}));
   const float nan = std::numeric_limits<float>::quiet_NaN();
   t->set_raw_data(std::string(reinterpret_cast<const char*>(&nan), 4));
   attr_int(b.node("Cast", "cast", {"nan"}, {"as_int"}), "to", 7);
   b.node("Reshape", "reshape", {"gap_out", "as_int"}, {"reshaped"});
-  b.find("flatten")->set_input(0, "reshaped");
+  b.find_node("flatten")->set_input(0, "reshaped");
   EXPECT_MESSAGE_HAS(load_error(b), "node 'cast' (Cast)", "does not fit the integer type");
 }
 
 TEST(import_errors, AxisOfAScalar) {
-  Builder b;
+  OnnxBuilder b = empty_model();
   b.input("x", {});
   attr_int(b.node("Softmax", "sm", {"x"}, {"y"}), "axis", 0);
   b.output("y");
@@ -465,9 +381,9 @@ TEST(import_errors, AxisOfAScalar) {
 }
 
 TEST(import_errors, PadOfAScalar) {
-  Builder b;
+  OnnxBuilder b = empty_model();
   b.input("x", {});
-  b.init_i64("pads", {});
+  b.ints("pads", {});
   b.node("Pad", "pad", {"x", "pads"}, {"y"});
   b.output("y");
   const std::string bytes = b.bytes();
@@ -491,46 +407,46 @@ TEST(import_errors, ZeroSizedValues) {
     EXPECT_EQ(msg, "ran");
   }
   // input [N,3,8,8] -Pad(crop rows 4 + 4)-> [N,3,0,8] -> tail
-  auto cropped = [](const std::function<void(Builder&)>& tail) {
-    Builder b;
+  auto cropped = [](const std::function<void(OnnxBuilder&)>& tail) {
+    OnnxBuilder b = empty_model();
     b.input("input", {-1, C, H, W});
-    b.init_i64("pads", {0, 0, -4, 0, 0, 0, -4, 0});
+    b.ints("pads", {0, 0, -4, 0, 0, 0, -4, 0});
     b.node("Pad", "crop", {"input", "pads"}, {"empty"});
     tail(b);
     b.output("y");
     return b;
   };
-  std::vector<std::pair<std::string, Builder>> cases;
-  cases.emplace_back("softmax", cropped([](Builder& b) {
+  std::vector<std::pair<std::string, OnnxBuilder>> cases;
+  cases.emplace_back("softmax", cropped([](OnnxBuilder& b) {
     attr_int(b.node("Softmax", "sm", {"empty"}, {"y"}), "axis", 2);
   }));
-  cases.emplace_back("gap", cropped([](Builder& b) { b.node("GlobalAveragePool", "gap", {"empty"}, {"y"}); }));
-  cases.emplace_back("reducemean", cropped([](Builder& b) {
+  cases.emplace_back("gap", cropped([](OnnxBuilder& b) { b.node("GlobalAveragePool", "gap", {"empty"}, {"y"}); }));
+  cases.emplace_back("reducemean", cropped([](OnnxBuilder& b) {
     attr_ints(b.node("ReduceMean", "rm", {"empty"}, {"y"}), "axes", {2});
   }));
-  cases.emplace_back("conv", cropped([](Builder& b) {
+  cases.emplace_back("conv", cropped([](OnnxBuilder& b) {
     b.init("w", {M, C, 1, 1});
     b.node("Conv", "conv", {"empty", "w"}, {"y"});
   }));
-  cases.emplace_back("relu", cropped([](Builder& b) { b.node("Relu", "relu", {"empty"}, {"y"}); }));
-  cases.emplace_back("identity", cropped([](Builder& b) { b.node("Identity", "id", {"empty"}, {"y"}); }));
-  cases.emplace_back("add", cropped([](Builder& b) {
+  cases.emplace_back("relu", cropped([](OnnxBuilder& b) { b.node("Relu", "relu", {"empty"}, {"y"}); }));
+  cases.emplace_back("identity", cropped([](OnnxBuilder& b) { b.node("Identity", "id", {"empty"}, {"y"}); }));
+  cases.emplace_back("add", cropped([](OnnxBuilder& b) {
     b.init("one", {1});
     b.node("Add", "add", {"empty", "one"}, {"y"});
   }));
-  cases.emplace_back("concat", cropped([](Builder& b) {
+  cases.emplace_back("concat", cropped([](OnnxBuilder& b) {
     attr_int(b.node("Concat", "cat", {"empty", "input"}, {"y"}), "axis", 2);
   }));
-  cases.emplace_back("flatten_gemm", cropped([](Builder& b) {
+  cases.emplace_back("flatten_gemm", cropped([](OnnxBuilder& b) {
     attr_int(b.node("Flatten", "flat", {"empty"}, {"f"}), "axis", 1);
     b.init("w", {K, 0});
     attr_int(b.node("Gemm", "fc", {"f", "w"}, {"y"}), "transB", 1);
   }));
-  cases.emplace_back("matmul", cropped([](Builder& b) {
+  cases.emplace_back("matmul", cropped([](OnnxBuilder& b) {
     b.init("w", {W, 2});
     b.node("MatMul", "mm", {"empty", "w"}, {"y"});
   }));
-  cases.emplace_back("pool", cropped([](Builder& b) {
+  cases.emplace_back("pool", cropped([](OnnxBuilder& b) {
     auto* n = b.node("MaxPool", "pool", {"empty"}, {"y"});
     attr_ints(n, "kernel_shape", {1, 1});
   }));
@@ -601,8 +517,8 @@ TEST(import_errors, NonexistentPath) {
 }
 
 TEST(import_errors, LoadFromFileNamesTheFile) {
-  Builder b = good_model();
-  b.find("relu1")->set_op_type("LSTM");
+  OnnxBuilder b = good_model();
+  b.find_node("relu1")->set_op_type("LSTM");
   TempFile f(b.bytes());
   const std::string msg = error_of([&] { Model::load(f.path); });
   EXPECT_MESSAGE_HAS(msg, "node 'relu1' (LSTM)");
@@ -623,7 +539,7 @@ TEST(import_errors, OpsetTooNew) {
 }
 
 TEST(import_errors, NoDefaultOpset) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   b.m.mutable_opset_import(0)->set_domain("com.example");
   EXPECT_MESSAGE_HAS(load_error(b), "no opset for the default ONNX domain");
 }
@@ -631,7 +547,7 @@ TEST(import_errors, NoDefaultOpset) {
 // ---- tensors ---------------------------------------------------------------------------------------------------
 
 TEST(import_errors, RawDataShorterThanDims) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   auto* w = b.find_init("conv1.weight");
   w->set_raw_data(w->raw_data().substr(0, 40));  // 10 floats for [4, 3, 3, 3]
   const std::string msg = load_error(b);
@@ -640,14 +556,14 @@ TEST(import_errors, RawDataShorterThanDims) {
 }
 
 TEST(import_errors, RawDataNotAMultipleOfTheElementSize) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   auto* w = b.find_init("conv1.bias");
   w->set_raw_data(w->raw_data() + "xy");
   EXPECT_MESSAGE_HAS(load_error(b), "initializer 'conv1.bias'");
 }
 
 TEST(import_errors, HugeDimensionsWithoutData) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   auto* w = b.find_init("conv1.weight");
   w->set_dims(0, int64_t(1) << 40);
   EXPECT_MESSAGE_HAS(load_error(b), "initializer 'conv1.weight'", "too large");
@@ -656,7 +572,7 @@ TEST(import_errors, HugeDimensionsWithoutData) {
 }
 
 TEST(import_errors, ExternalData) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   auto* w = b.find_init("conv1.weight");
   w->clear_raw_data();
   w->set_data_location(onnx::TensorProto::EXTERNAL);
@@ -668,7 +584,7 @@ TEST(import_errors, ExternalData) {
 }
 
 TEST(import_errors, UnsupportedElementType) {
-  Builder b = good_model();
+  OnnxBuilder b = good_model();
   auto* w = b.find_init("conv1.bias");
   w->set_data_type(onnx::TensorProto::STRING);
   EXPECT_MESSAGE_HAS(load_error(b), "initializer 'conv1.bias'", "STRING", "not supported");

@@ -4,7 +4,6 @@
 // the memory budget give the same numbers); and, where the bundled EfficientNet-Lite0 and photos exist, Grad-CAM
 // maps against random maps (ranges, and deletion with the map beats deletion with a random map).
 #include <gtest/gtest.h>
-#include <onnx/onnx.pb.h>
 
 #include <cmath>
 #include <cstdio>
@@ -13,6 +12,7 @@
 
 #include "explain/explain.h"
 #include "explain/metrics.h"
+#include "tests/support/onnx_builder.h"
 #include "tests/support/testdata.h"
 #include "tools/glassbox/image.h"
 
@@ -23,40 +23,14 @@ double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
 // input [N, 1, 2, 2] -> Flatten -> Gemm with B = [[1, 0]] x 4, C = 0: logits [N, 2] = (sum of the pixels, 0).
 std::shared_ptr<const Model> sum_model() {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  auto* os = m.add_opset_import();
-  os->set_domain("");
-  os->set_version(13);
-  auto* g = m.mutable_graph();
-  g->set_name("sum");
-  auto value_info = [](onnx::ValueInfoProto* vi, const std::string& name, std::vector<int64_t> dims) {
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) {
-      auto* dim = tt->mutable_shape()->add_dim();
-      if (d < 0) dim->set_dim_param("N");
-      else dim->set_dim_value(d);
-    }
-  };
-  value_info(g->add_input(), "input", {-1, 1, 2, 2});
-  auto* b = g->add_initializer();
-  b->set_name("B");
-  b->set_data_type(onnx::TensorProto::FLOAT);
-  b->add_dims(4), b->add_dims(2);
-  for (int i = 0; i < 4; ++i) b->add_float_data(1.f), b->add_float_data(0.f);
-  auto* c = g->add_initializer();
-  c->set_name("C");
-  c->set_data_type(onnx::TensorProto::FLOAT);
-  c->add_dims(2), c->add_float_data(0.f), c->add_float_data(0.f);
-  auto* flat = g->add_node();
-  flat->set_op_type("Flatten"), flat->set_name("flat"), flat->add_input("input"), flat->add_output("f");
-  auto* gemm = g->add_node();
-  gemm->set_op_type("Gemm"), gemm->set_name("gemm");
-  gemm->add_input("f"), gemm->add_input("B"), gemm->add_input("C"), gemm->add_output("logits");
-  value_info(g->add_output(), "logits", {-1, 2});
-  const std::string bytes = m.SerializeAsString();
+  test::OnnxBuilder b("sum");
+  b.input("input", {-1, 1, 2, 2});
+  b.floats("B", {4, 2}, {1, 0, 1, 0, 1, 0, 1, 0});
+  b.floats("C", {2}, {0, 0});
+  b.node("Flatten", "flat", {"input"}, {"f"});
+  b.node("Gemm", "gemm", {"f", "B", "C"}, {"logits"});
+  b.output("logits", {-1, 2});
+  const std::string bytes = b.bytes();
   return Model::from_bytes(bytes.data(), bytes.size(), {}, "sum");
 }
 
