@@ -128,7 +128,9 @@ int cmd_bench_dataset(const Args& a) {
               median(a_ips), median(b_ips), median(c_ips), median(ratio_forward), median(ratio_explain),
               100 * median(decode_util), decode_threads, 100 * median(compute_util), 100 * median(write_util));
   std::printf("(%ld rounds; ratios: medians of per-round ratios; utilizations: busy time / (threads x wall), "
-              "medians)\n", rounds);
+              "medians)\nper round, images/s dataset / forward / explain:", rounds);
+  for (long r = 0; r < rounds; ++r) std::printf(" %.2f/%.2f/%.2f", a_ips[r], b_ips[r], c_ips[r]);
+  std::printf("\n");
   std::fflush(stdout);
   if (!a.get("json").empty()) {
     std::ofstream f(a.get("json"));
