@@ -5,15 +5,18 @@
 #   there:  tools/gpu_check.sh [STAGE...]     stages: env tests models bench layers kernels peers explain perturb
 #                                             vit (default: all)
 #
-# carrying build/gpu-kit, build/models/efficientnet_lite0.onnx and build/models/efficientnet_lite0_test (the
-# device tool's carry list). The full-size models (resnet50, mobilenet_v2, ...) are exported there by "models"
-# (PyTorch and ONNX Runtime of that machine). Logs, JSON and markdown tables go to $OUT (default build/gpu-check).
+# carrying build/gpu-kit, build/models/efficientnet_lite0.onnx, build/models/efficientnet_lite0_test and
+# build/photos (the bundled photos, 3.6 MB, for the dataset runner's bench; the device tool's carry list). The
+# full-size models (resnet50, mobilenet_v2, ...) are exported there by "models" (PyTorch and ONNX Runtime of that
+# machine). Logs, JSON and markdown tables go to $OUT (default build/gpu-check).
 #   env     the GPU, driver, CUDA, cuDNN
 #   tests   test_cuda_device; the backend harness (every op, every conv variant vs the CPU, guard bytes);
 #           whole models on CUDA vs the CPU backend (small models, EfficientNet-Lite0), steady-state memory
 #   models  export the six full-size torchvision models (resnet18/50, vgg16, densenet121, mobilenet_v2,
 #           mobilenet_v3_small; random weights), then the same model test on them
-#   bench   glassbox bench: batch 1/32/256, fp32 and TF32 variants and cuDNN, JSON + markdown
+#   bench   glassbox bench: batch 1/32/256, fp32 and TF32 variants and cuDNN, JSON + markdown; the dataset runner
+#           end to end on build/photos (Grad-CAM, EfficientNet-Lite0, batch 8) against the in-memory forward and
+#           explainer (glassbox bench --dataset), with 2 (the default) and 8 decode threads
 #   layers  resnet50 batch 256 per-layer table: each variant vs cuDNN, TFLOP/s, share of fp32 peak
 #   kernels the kernel workbench (glassbox bench kernels; docs/kernels.md) on resnet50's and mobilenet_v2's distinct
 #           convolutions at batch 1 and 32: every CUDA conv2d variant checked against the CPU's float64 direct
@@ -75,6 +78,10 @@ for stage in $STAGES; do
         n=$(basename "$(dirname "$m")"); [ "$n" = models ] && n=efficientnet_lite0
         run "bench_$n" 400 "$BIN/glassbox" bench "$m" --device cuda --batch 1,32,256 --conv-variant "$VARIANTS" \
           --iters 5 --json "$OUT/bench_$n.json"
+      done
+      for d in 2 8; do
+        run "bench_dataset_d$d" 300 "$BIN/glassbox" bench "$EFFNET" --dataset build/photos --explain gradcam \
+          --batch 8 --rounds 5 --decode-threads "$d" --device cuda --json "$OUT/bench_dataset_d$d.json"
       done ;;
     layers)
       run layers_resnet50 500 "$BIN/glassbox" bench "$RESNET" --device cuda --batch 256 --per-layer --iters 3 \
