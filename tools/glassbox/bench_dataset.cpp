@@ -101,21 +101,21 @@ int cmd_bench_dataset(const Args& a) {
   time_forward(), time_explain();
   std::vector<double> b_ips, c_ips, ratio_forward, ratio_explain;
   for (long r = 0; r < rounds; ++r) {
-    double ab = 0, ac = 0, ad = 0;
+    double dataset_rate = 0, forward_rate = 0, explain_rate = 0;  // images/s of A, B, C
     for (int k = 0; k < 3; ++k) switch ((k + r) % 3) {
         case 0: {
           const dataset::RunStats s = run_dataset();
-          ad = s.images_per_s();
+          dataset_rate = s.images_per_s();
           decode_util.push_back(s.decode.utilization(s.wall_s));
           compute_util.push_back(s.compute.utilization(s.wall_s));
           write_util.push_back(s.write.utilization(s.wall_s));
           break;
         }
-        case 1: ab = time_forward(); break;
-        case 2: ac = time_explain(); break;
+        case 1: forward_rate = time_forward(); break;
+        case 2: explain_rate = time_explain(); break;
       }
-    a_ips.push_back(ad), b_ips.push_back(ab), c_ips.push_back(ac);
-    ratio_forward.push_back(ad / ab), ratio_explain.push_back(ad / ac);
+    a_ips.push_back(dataset_rate), b_ips.push_back(forward_rate), c_ips.push_back(explain_rate);
+    ratio_forward.push_back(dataset_rate / forward_rate), ratio_explain.push_back(dataset_rate / explain_rate);
   }
 
   const std::string label = model_label(a.positional[0]);
