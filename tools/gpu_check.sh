@@ -6,8 +6,9 @@
 #                                             vit dataset (default: all)
 #
 # carrying build/gpu-kit, build/models/efficientnet_lite0.onnx, build/models/efficientnet_lite0_test and
-# build/photos (the device tool's carry list). The full-size models (resnet50, mobilenet_v2, ...) are exported there by "models"
-# (PyTorch and ONNX Runtime of that machine). Logs, JSON and markdown tables go to $OUT (default build/gpu-check).
+# build/photos (the bundled photos, 3.6 MB, for the dataset runner and evaluate; the device tool's carry list). The
+# full-size models (resnet50, mobilenet_v2, ...) are exported there by "models" (PyTorch and ONNX Runtime of that
+# machine). Logs, JSON and markdown tables go to $OUT (default build/gpu-check).
 #   env     the GPU, driver, CUDA, cuDNN
 #   tests   test_cuda_device; the backend harness (every op, every conv variant vs the CPU, guard bytes);
 #           whole models on CUDA vs the CPU backend (small models, EfficientNet-Lite0), steady-state memory
@@ -28,10 +29,11 @@
 #   vit     vision transformers (issue 8): export torchvision vit_b_16 (and the timm models where timm is
 #           installed), the transformers' CUDA-vs-CPU model, gradient, map and attention tests, then vit_b_16's
 #           forward, token Grad-CAM and attention methods (raw, rollout, grad-rollout) against the forward pass
-#   dataset datasets and metrics (issue 9): the quality metrics on CUDA against the CPU; the dataset runner on the
-#           bundled photos (Grad-CAM, batch 8) with its stage utilization; glassbox evaluate of every CAM method
-#           on the 25 photos at Petsiuk et al.'s full resolution (224 pixels per step, SS-CAM and IS-CAM with
-#           their 10 samples): the GPU version of docs/evaluation.md's table
+#   dataset datasets and metrics (issue 9): the quality metrics on CUDA against the CPU; the dataset runner end to
+#           end on build/photos (Grad-CAM, EfficientNet-Lite0, batch 8) against the in-memory forward and explainer
+#           (glassbox bench --dataset), with 2 (the default) and 8 decode threads, and its stage utilization;
+#           glassbox evaluate of every CAM method on the 25 photos at Petsiuk et al.'s full resolution (224 pixels
+#           per step, SS-CAM and IS-CAM with their 10 samples): the GPU version of docs/evaluation.md's table
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/gpu-check}
@@ -122,6 +124,10 @@ for stage in $STAGES; do
         --attention raw,rollout,grad-rollout ;;
     dataset)
       run test_cuda_metrics 200 "$BIN/test_cuda_models" --gtest_filter='*Metrics*'
+      for d in 2 8; do
+        run "bench_dataset_d$d" 300 "$BIN/glassbox" bench "$EFFNET" --dataset build/photos --explain gradcam \
+          --batch 8 --rounds 5 --decode-threads "$d" --device cuda --json "$OUT/bench_dataset_d$d.json"
+      done
       run dataset_effnet 300 "$BIN/glassbox" explain "$EFFNET" --dataset build/photos --device cuda --batch 8 \
         --decode-threads 8 --out "$OUT/dataset_run" --quiet
       run evaluate_effnet 550 "$BIN/glassbox" evaluate "$EFFNET" build/photos --methods cams --device cuda \

@@ -2,7 +2,8 @@
 # glassbox explain --dataset end to end on the tiny ViT of tests/data/vit_pointing (64 images of 64x64): one result
 # per image; a run stopped after K images (--stop-after, an exit as abrupt as a kill) plus a torn last line resumes,
 # computes only the rest and ends with exactly the results of a fresh run; and, where glassbox is built with MPI and
-# mpirun exists (the third argument), mpirun -np 2 gives exactly the records and maps of one process.
+# mpirun exists (the third argument), mpirun -np 2 gives exactly the records and maps of one process. Also
+# glassbox bench --dataset (the runner end to end against in-memory throughput) on 3 of the images.
 set -u
 GB="$1"; DATA="$2"; MPIRUN="${3:-}"
 MODEL="$DATA/model.onnx"
@@ -44,6 +45,27 @@ check "a row per method, 8 cells of mean [lo, hi], 64 maps" '[ $(grep -cE "^\| (
 check "evaluate writes the JSON, the CSV and a PNG per method" '[ -s "$TMP/eval/evaluation.json" ] && [ -s "$TMP/eval/curves.csv" ] && [ -s "$TMP/eval/curves/gradcam.png" ] && [ -s "$TMP/eval/curves/rollout.png" ]'
 "$GB" evaluate "$MODEL" "$DATA/boxes.json" --methods gradcan --threads 1 --quiet --out "$TMP/bad" >"$TMP/bad.txt" 2>&1; rc=$?
 check "an unknown method fails and lists the names" '[ $rc -eq 1 ] && grep -q "unknown explanation method .gradcan.*gradcampp" "$TMP/bad.txt"'
+
+# glassbox bench --dataset on 3 of the images: the table's header and one row whose throughputs and ratios are
+# positive numbers.
+mkdir -p "$TMP/few" && cp "$DATA/images/img_00.png" "$DATA/images/img_01.png" "$DATA/images/img_02.png" "$TMP/few/"
+"$GB" bench "$MODEL" --dataset "$TMP/few" --rounds 1 --batch 2 --threads 1 >"$TMP/bench.txt" 2>&1; rc=$?
+check "bench --dataset exits 0" '[ $rc -eq 0 ]'
+check "bench --dataset prints the table header" \
+  'grep -q "| dataset images/s | in-memory forward images/s | in-memory explain images/s | dataset / forward | dataset / in-memory explain |" "$TMP/bench.txt"'
+row=$(grep "^| model" -A2 "$TMP/bench.txt" | tail -1)
+positive() { echo "$row" | awk -F'|' -v c="$1" '{ v = $c; gsub(/ /, "", v); exit !(v ~ /^[0-9]+(\.[0-9]+)?$/ && v + 0 > 0) }'; }
+check "bench --dataset: 3 images, gradcam, batch 2" 'echo "$row" | grep -q "| gradcam | 2 | 3 |"'
+check "bench --dataset: the images/s and ratio cells are positive" \
+  'positive 7 && positive 8 && positive 9 && positive 10 && positive 11'
+mkdir "$TMP/empty"
+"$GB" bench "$MODEL" --dataset "$TMP/empty" >"$TMP/bench_empty.txt" 2>&1; rc_empty=$?
+check "bench --dataset: an empty folder is an error naming it" \
+  '[ $rc_empty -ne 0 ] && grep -q "$TMP/empty: no .png" "$TMP/bench_empty.txt"'
+"$GB" bench "$MODEL" --dataset "$TMP/missing" >"$TMP/bench_missing.txt" 2>&1; rc_missing=$?
+check "bench --dataset: a missing folder is an error naming it" \
+  '[ $rc_missing -ne 0 ] && grep -q "$TMP/missing: no such file or folder" "$TMP/bench_missing.txt"'
+[ $rc -eq 0 ] || cat "$TMP/bench.txt"
 
 if [ -z "$MPIRUN" ]; then
   echo "skip mpirun -np 2: glassbox built without MPI (GLASSBOX_MPI=OFF) or no mpirun"

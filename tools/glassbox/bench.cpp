@@ -311,6 +311,7 @@ void ascent_table(const std::string& label, const std::shared_ptr<const Model>& 
 }  // namespace
 
 int cmd_bench(const Args& a) {
+  if (!a.get("dataset").empty()) return cmd_bench_dataset(a);  // the dataset runner end to end (bench_dataset.cpp)
   GB_CHECK(a.positional.size() == 1, "bench takes one MODEL.onnx");
   auto model = Model::load(a.positional[0]);
   const SessionOptions base = session_options(a);

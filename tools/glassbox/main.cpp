@@ -127,6 +127,11 @@ usage:
       row) against forward+backward;
       --serve answers "run K" lines on stdin with the mean milliseconds of K forward passes (for the
       interleaved peer comparisons of tools/python/bench_cpu.py and bench_gpu.py)
+  glassbox bench MODEL.onnx --dataset DIR [--explain METHOD] [--batch N] [--rounds R] [--decode-threads N]
+                 [--device cpu|cuda] [--threads N] [--json FILE]
+      the dataset runner (explain --dataset; default method gradcam, batch 8, 3 rounds) end to end into a temporary
+      folder against forward passes and the same explainer on in-memory tensors, interleaved: images/s, the ratios
+      dataset / forward and dataset / in-memory explain, and the pipeline stages' utilization
   glassbox bench kernels [MODEL.onnx] [--op conv2d|sgemm] [--shapes SPEC] [--batch N] [--device cpu|cuda]
                          [--variants NAME[,NAME...]] [--iters N] [--sample-ms MS] [--threads N] [--no-check]
                          [--json FILE]
