@@ -40,11 +40,12 @@ struct Batch {
   std::vector<std::vector<explain::Box>> boxes;
 };
 
-// The dataset decoded in batches of `batch` (failures recorded once, on the first pass).
-std::vector<Batch> batches_of(const Dataset& data, const EvaluateOptions& o, size_t start, size_t count,
-                              std::vector<std::string>* failed) {
+// Items [start, start + count) of the dataset decoded into one batch (false: none decoded). Failures are recorded
+// in `failed` when given (the first method's pass); each method decodes again, which costs little next to the
+// metrics' forward passes and keeps one batch of pixels in memory.
+bool decode_batch(const Dataset& data, const EvaluateOptions& o, size_t start, size_t count, Batch& b,
+                  std::vector<std::string>* failed) {
   std::vector<Image> images;
-  Batch b;
   for (size_t i = start; i < std::min(data.items.size(), start + count); ++i) {
     const Item& item = data.items[i];
     try {
@@ -62,9 +63,41 @@ std::vector<Batch> batches_of(const Dataset& data, const EvaluateOptions& o, siz
     }
     b.boxes.push_back(std::move(boxes));
   }
-  if (images.empty()) return {};
+  if (images.empty()) return false;
   b.x = make_batch(images, o.preprocess);
-  return {std::move(b)};
+  return true;
+}
+
+// The metrics of one batch's maps (K per image) appended to `me`; true when some map had a box.
+bool score_batch(Session& session, const Batch& b, const explain::NamedExplanation& e,
+                 const explain::MetricOptions& metrics, double tolerance, MethodEvaluation& me) {
+  const explain::Curves curves = explain::deletion_insertion(session, b.x, e.maps, e.targets.classes, metrics);
+  const explain::ConfidenceChange change = explain::confidence_change(session, b.x, e.maps, e.targets.classes, metrics);
+  const int64_t R = e.maps.dim(0), K = R / int64_t(b.items.size());
+  std::vector<std::vector<explain::Box>> boxes;
+  bool any_box = false;
+  for (int64_t r = 0; r < R; ++r) {
+    boxes.push_back(b.boxes[size_t(r / K)]);
+    any_box = any_box || !boxes.back().empty();
+  }
+  explain::Pointing pointing;
+  if (any_box) pointing = explain::pointing_game(session, e.maps, boxes, tolerance);
+  const std::vector<int64_t> classes = explain::host_classes(e.targets.classes);
+  const std::vector<float> del = host_floats(curves.deletion), ins = host_floats(curves.insertion);
+  const std::vector<float> del_auc = host_floats(curves.deletion_auc), ins_auc = host_floats(curves.insertion_auc);
+  const size_t P = size_t(curves.steps + 1);
+  for (int64_t r = 0; r < R; ++r) {
+    MapScore s;
+    s.image = b.items[size_t(r / K)]->file, s.cls = classes[size_t(r)];
+    s.deletion = del_auc[size_t(r)], s.insertion = ins_auc[size_t(r)];
+    s.drop = change.drop[size_t(r)], s.increase = change.increase[size_t(r)];
+    s.hit = any_box ? pointing.hit[size_t(r)] : -1;
+    s.energy = any_box ? pointing.energy[size_t(r)] : kNaN;
+    me.maps.push_back(s);
+    me.deletion.emplace_back(del.begin() + r * P, del.begin() + (r + 1) * P);
+    me.insertion.emplace_back(ins.begin() + r * P, ins.begin() + (r + 1) * P);
+  }
+  return any_box;
 }
 
 }  // namespace
@@ -108,15 +141,14 @@ Evaluation evaluate(std::shared_ptr<const Model> model, const Dataset& data, con
   const size_t batch = size_t(std::max(1, o.batch));
   for (size_t mi = 0; mi < o.methods.size(); ++mi) {
     const std::string& method = o.methods[mi];
-    explain::PerturbationOptions po = o.perturbation;
-    explain::ExplainOptions go = o.gradient;
-    explain::NamedExplainer ex(model, method, o.session, go, po);
+    explain::NamedExplainer ex(model, method, o.session, o.gradient, o.perturbation);
     MethodEvaluation me;
     me.method = method, me.layer = ex.layer();
     Session& session = ex.session();
     int64_t done = 0;
     for (size_t start = 0; start < data.items.size(); start += batch) {
-      for (Batch& b : batches_of(data, o, start, batch, mi == 0 ? &ev.failed : nullptr)) {
+      Batch b;
+      if (decode_batch(data, o, start, batch, b, mi == 0 ? &ev.failed : nullptr)) {
         explain::Target target = o.target;
         if (o.target_label) {
           target.classes.clear();
@@ -127,36 +159,11 @@ Evaluation evaluate(std::shared_ptr<const Model> model, const Dataset& data, con
         session.synchronize();
         me.explain_s += seconds_since(t0);
         t0 = std::chrono::steady_clock::now();
-        const explain::Curves curves = explain::deletion_insertion(session, b.x, e.maps, e.targets.classes, metrics);
-        const explain::ConfidenceChange change = explain::confidence_change(session, b.x, e.maps, e.targets.classes, metrics);
-        const int64_t R = e.maps.dim(0), K = R / int64_t(b.items.size());
-        std::vector<std::vector<explain::Box>> boxes;
-        bool any_box = false;
-        for (int64_t r = 0; r < R; ++r) {
-          boxes.push_back(b.boxes[size_t(r / K)]);
-          any_box = any_box || !boxes.back().empty();
-        }
-        explain::Pointing pointing;
-        if (any_box) pointing = explain::pointing_game(session, e.maps, boxes, o.tolerance);
-        ev.boxes = ev.boxes || any_box;
-        const std::vector<int64_t> classes = explain::host_classes(e.targets.classes);
-        const std::vector<float> del = host_floats(curves.deletion), ins = host_floats(curves.insertion);
-        const std::vector<float> del_auc = host_floats(curves.deletion_auc), ins_auc = host_floats(curves.insertion_auc);
+        ev.boxes = score_batch(session, b, e, metrics, o.tolerance, me) || ev.boxes;
+        ev.steps = int64_t(me.deletion.back().size()) - 1;
         me.metrics_s += seconds_since(t0);
-        ev.steps = curves.steps;
-        const size_t P = size_t(curves.steps + 1);
-        for (int64_t r = 0; r < R; ++r) {
-          MapScore s;
-          s.image = b.items[size_t(r / K)]->file, s.cls = classes[size_t(r)];
-          s.deletion = del_auc[size_t(r)], s.insertion = ins_auc[size_t(r)];
-          s.drop = change.drop[size_t(r)], s.increase = change.increase[size_t(r)];
-          s.hit = any_box ? pointing.hit[size_t(r)] : -1;
-          s.energy = any_box ? pointing.energy[size_t(r)] : kNaN;
-          me.maps.push_back(s);
-          me.deletion.emplace_back(del.begin() + r * P, del.begin() + (r + 1) * P);
-          me.insertion.emplace_back(ins.begin() + r * P, ins.begin() + (r + 1) * P);
-          if (mi == 0 && r % K == 0) ev.images.push_back(s.image);
-        }
+        if (mi == 0)
+          for (const Item* item : b.items) ev.images.push_back(item->file);
         done += int64_t(b.items.size());
       }
       if (o.progress) o.progress(method, done, int64_t(data.items.size()));
