@@ -83,7 +83,7 @@ inline std::vector<std::string> split_list(const std::string& s, char sep = ',')
 int cmd_bench(const Args& a);          // bench.cpp
 int cmd_bench_dataset(const Args& a);  // bench_dataset.cpp: glassbox bench --dataset DIR
 int cmd_bench_kernels(const Args& a);  // bench_kernels.cpp: glassbox bench kernels
-int cmd_explain_dataset(Args a);       // dataset_cmd.cpp: glassbox explain --dataset DIR
-int cmd_evaluate(Args a);              // evaluate_cmd.cpp: glassbox evaluate
+int cmd_explain_dataset(const Args& a);  // dataset_cmd.cpp: glassbox explain --dataset DIR
+int cmd_evaluate(const Args& a);         // evaluate_cmd.cpp: glassbox evaluate
 
 }  // namespace glassbox::tools

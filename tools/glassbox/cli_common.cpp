@@ -89,6 +89,14 @@ explain::Target target_from(const Args& a) {
   return target;
 }
 
+explain::Target target_or_label(const Args& a, bool& label) {
+  label = a.get("class") == "label";
+  if (!label) return target_from(a);
+  Args rest = a;
+  rest.options.erase("class");
+  return target_from(rest);
+}
+
 PictureSink::PictureSink(const Args& a) {
   if (!a.get("tensorboard").empty()) tb_ = std::make_unique<EventWriter>(a.get("tensorboard"));
 }

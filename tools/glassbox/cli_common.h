@@ -41,6 +41,9 @@ explain::PerturbationOptions perturbation_options(const Args& a);
 
 // The target of an explanation from --class K | --top K and --probability.
 explain::Target target_from(const Args& a);
+// The same for commands over a dataset, where --class label means each image's dataset label: `label` is set and
+// the target is target_from's without --class.
+explain::Target target_or_label(const Args& a, bool& label);
 
 // Where a command's pictures go: PNG files, and with --tensorboard DIR also TensorBoard images (tag: the PNG's file
 // name without its extension; step: the batch) and scalars.

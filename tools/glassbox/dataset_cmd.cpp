@@ -12,7 +12,7 @@
 
 namespace glassbox::tools {
 
-int cmd_explain_dataset(Args a) {
+int cmd_explain_dataset(const Args& a) {
   dataset::Comm comm(nullptr, nullptr);
   try {
     // A glassbox without MPI started by mpirun would run the whole dataset in every process, into the same files.
@@ -26,11 +26,7 @@ int cmd_explain_dataset(Args a) {
     o.method = a.get("method", "gradcam");
     GB_CHECK(split_list(o.method).size() == 1, "explain --dataset runs one --method at a time, not ", o.method);
     o.layer = a.get("layer");
-    if (a.get("class") == "label") {
-      o.target_label = true;
-      a.options.erase("class");
-    }
-    o.target = target_from(a);
+    o.target = target_or_label(a, o.target_label);
     o.session = session_options(a);
     // Ranks on one node share its cores (unless --threads says otherwise) and take its GPUs in turn.
     if (a.get("threads").empty() && comm.local_size() > 1)

@@ -33,7 +33,7 @@ std::vector<std::string> evaluate_methods(const std::string& list) {
 
 }  // namespace
 
-int cmd_evaluate(Args a) {
+int cmd_evaluate(const Args& a) {
   GB_CHECK(a.positional.size() >= 2, "evaluate takes MODEL.onnx and a folder, a dataset .json or images");
   dataset::EvaluateOptions o;
   const std::string out = a.get("out", "evaluation");
@@ -43,11 +43,7 @@ int cmd_evaluate(Args a) {
   o.perturbation = perturbation_options(a);
   o.perturbation.progress = nullptr;  // the evaluation's own progress line
   o.perturbation.layer = o.gradient.layer;
-  if (a.get("class") == "label") {
-    o.target_label = true;
-    a.options.erase("class");
-  }
-  o.target = target_from(a);
+  o.target = target_or_label(a, o.target_label);
   o.batch = int(std::max(1L, a.integer("batch", 8)));
   o.max_pixels = a.integer("max-pixels", 64L << 20);
   o.metrics.pixels_per_step = std::max(1L, a.integer("pixels-per-step", 224));
