@@ -132,7 +132,8 @@ TEST(Evaluate, EqualsDirectMetricCalls) {
   }
 
   // The table: a row per method, the pointing columns (the dataset has boxes), "mean [lo, hi]" cells.
-  const std::string table = ds::evaluation_table(e, 200, 0);
+  const ds::Summary summary = ds::summarize(e, 200, 0);
+  const std::string table = ds::evaluation_table(e, summary);
   EXPECT_NE(table.find("| gradcam | "), std::string::npos) << table;
   EXPECT_NE(table.find("| rollout | "), std::string::npos) << table;
   EXPECT_NE(table.find("pointing game %"), std::string::npos) << table;
@@ -145,7 +146,7 @@ TEST(Evaluate, EqualsDirectMetricCalls) {
   // The files: evaluation.json's summary equals the table's means; one PNG per method; the mean curves.
   const fs::path out = fs::path(::testing::TempDir()) / "glassbox_evaluate";
   fs::remove_all(out);
-  const auto written = ds::write_evaluation(e, out.string(), 200, 0);
+  const auto written = ds::write_evaluation(e, summary, out.string());
   EXPECT_EQ(written.size(), 4u);
   std::ifstream f(out / "evaluation.json");
   const auto doc = nlohmann::json::parse(f);

@@ -190,16 +190,6 @@ std::vector<MetricColumn> metric_columns(const Evaluation& e) {
 
 namespace {
 
-Interval column_interval(const MethodEvaluation& m, const MetricColumn& c, int resamples, uint64_t seed,
-                         double level) {
-  std::vector<double> v;
-  for (const MapScore& s : m.maps) {
-    const double x = c.value(s);
-    if (!std::isnan(x)) v.push_back(x);
-  }
-  return bootstrap_mean(v, resamples, seed, level);
-}
-
 std::string format_interval(const Interval& i, bool percent) {
   if (i.n == 0) return "-";
   char b[96];
@@ -217,17 +207,37 @@ std::vector<float> mean_curve(const std::vector<std::vector<float>>& curves) {
 
 }  // namespace
 
-std::string evaluation_table(const Evaluation& e, int resamples, uint64_t seed, double level) {
-  const auto cols = metric_columns(e);
+Summary summarize(const Evaluation& e, int resamples, uint64_t seed, double level) {
+  Summary s;
+  s.resamples = resamples, s.seed = seed, s.level = level;
+  s.columns = metric_columns(e);
+  for (const auto& m : e.methods) {
+    std::vector<Interval> row;
+    for (const auto& c : s.columns) {
+      std::vector<double> v;
+      for (const MapScore& score : m.maps) {
+        const double x = c.value(score);
+        if (!std::isnan(x)) v.push_back(x);
+      }
+      row.push_back(bootstrap_mean(v, resamples, seed, level));
+    }
+    s.intervals.push_back(std::move(row));
+  }
+  return s;
+}
+
+std::string evaluation_table(const Evaluation& e, const Summary& summary) {
+  const auto& cols = summary.columns;
   std::string s = "| method |";
   for (const auto& c : cols) s += " " + c.name + (c.higher_is_better ? " (higher is better)" : " (lower is better)") + " |";
   s += " maps | explain s | metrics s |\n|---|";
   for (size_t i = 0; i < cols.size(); ++i) s += "---|";
   s += "---|---|---|\n";
-  for (const auto& m : e.methods) {
+  for (size_t mi = 0; mi < e.methods.size(); ++mi) {
+    const MethodEvaluation& m = e.methods[mi];
     s += "| " + m.method + " |";
-    for (const auto& c : cols)
-      s += " " + format_interval(column_interval(m, c, resamples, seed, level), c.name.find('%') != std::string::npos) + " |";
+    for (size_t c = 0; c < cols.size(); ++c)
+      s += " " + format_interval(summary.intervals[mi][c], cols[c].name.find('%') != std::string::npos) + " |";
     char b[96];
     std::snprintf(b, sizeof b, " %zu | %.1f | %.1f |\n", m.maps.size(), m.explain_s, m.metrics_s);
     s += b;
@@ -235,23 +245,23 @@ std::string evaluation_table(const Evaluation& e, int resamples, uint64_t seed, 
   return s;
 }
 
-std::vector<std::string> write_evaluation(const Evaluation& e, const std::string& out_dir, int resamples,
-                                          uint64_t seed, double level) {
+std::vector<std::string> write_evaluation(const Evaluation& e, const Summary& summary, const std::string& out_dir) {
   fs::create_directories(fs::path(out_dir) / "curves");
   std::vector<std::string> written;
-  const auto cols = metric_columns(e);
   json doc;
   doc["steps"] = e.steps;
   doc["images"] = e.images;
   doc["failed"] = e.failed;
-  doc["bootstrap"] = {{"resamples", resamples}, {"seed", seed}, {"level", level}};
+  doc["bootstrap"] = {{"resamples", summary.resamples}, {"seed", summary.seed}, {"level", summary.level}};
   auto number = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
-  for (const auto& m : e.methods) {
+  for (size_t mi = 0; mi < e.methods.size(); ++mi) {
+    const MethodEvaluation& m = e.methods[mi];
     json jm;
     jm["method"] = m.method, jm["layer"] = m.layer, jm["explain_s"] = m.explain_s, jm["metrics_s"] = m.metrics_s;
-    for (const auto& c : cols) {
-      const Interval i = column_interval(m, c, resamples, seed, level);
-      jm["summary"][c.name] = {{"mean", number(i.mean)}, {"lo", number(i.lo)}, {"hi", number(i.hi)}, {"n", i.n}};
+    for (size_t c = 0; c < summary.columns.size(); ++c) {
+      const Interval& i = summary.intervals[mi][c];
+      jm["summary"][summary.columns[c].name] = {{"mean", number(i.mean)}, {"lo", number(i.lo)}, {"hi", number(i.hi)},
+                                                {"n", i.n}};
     }
     for (const MapScore& s : m.maps)
       jm["maps"].push_back({{"image", s.image}, {"class", s.cls}, {"deletion_auc", s.deletion},

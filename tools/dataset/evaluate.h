@@ -82,15 +82,25 @@ struct MetricColumn {
 };
 std::vector<MetricColumn> metric_columns(const Evaluation& e);  // the pointing games only with boxes
 
-// A markdown table: one row per method, one column per metric "mean [lo, hi]" (bootstrap over the maps), the
-// number of maps, and the seconds spent explaining and scoring.
-std::string evaluation_table(const Evaluation& e, int resamples, uint64_t seed, double level = 0.95);
+// Every method's interval for every metric column (bootstrap over the maps; a map whose value is NaN does not
+// count), computed once for the table and the files.
+struct Summary {
+  int resamples = 1000;
+  uint64_t seed = 0;
+  double level = 0.95;
+  std::vector<MetricColumn> columns;              // metric_columns(e)
+  std::vector<std::vector<Interval>> intervals;   // [method][column]
+};
+Summary summarize(const Evaluation& e, int resamples = 1000, uint64_t seed = 0, double level = 0.95);
+
+// A markdown table: one row per method, one column per metric "mean [lo, hi]", the number of maps, and the
+// seconds spent explaining and scoring.
+std::string evaluation_table(const Evaluation& e, const Summary& summary);
 
 // evaluation.json (every map's scores and every method's summary with its interval), curves.csv (the mean
 // deletion and insertion curve of each method) and curves/<method>.png (each map's curves faint, their mean bold;
 // deletion red, insertion blue; x: the fraction of pixels moved, y: the target's probability, both 0 to 1) in
 // `out_dir`. Returns the paths written.
-std::vector<std::string> write_evaluation(const Evaluation& e, const std::string& out_dir, int resamples,
-                                          uint64_t seed, double level = 0.95);
+std::vector<std::string> write_evaluation(const Evaluation& e, const Summary& summary, const std::string& out_dir);
 
 }  // namespace glassbox::tools::dataset

@@ -89,10 +89,11 @@ int cmd_evaluate(const Args& a) {
 
   const dataset::Evaluation e = dataset::evaluate(model, data, o);
   for (const auto& f : e.failed) std::fprintf(stderr, "glassbox: %s\n", f.c_str());
+  const dataset::Summary summary = dataset::summarize(e, resamples, seed, level);
   std::printf("\n%lld images, %lld steps per curve; mean [%g%% bootstrap interval over the maps, %d resamples]\n\n%s\n",
               static_cast<long long>(e.images.size()), static_cast<long long>(e.steps), 100 * level, resamples,
-              dataset::evaluation_table(e, resamples, seed, level).c_str());
-  for (const auto& path : dataset::write_evaluation(e, out, resamples, seed, level))
+              dataset::evaluation_table(e, summary).c_str());
+  for (const auto& path : dataset::write_evaluation(e, summary, out))
     std::printf("wrote %s\n", path.c_str());
   std::fflush(stdout);
   return e.failed.empty() ? 0 : 1;
