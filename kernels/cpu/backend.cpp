@@ -23,13 +23,27 @@ const VariantTable<Conv2dFn>& conv2d_variants() {
   return table;
 }
 
+// Depthwise convolutions (groups == C) take their own path under every conv2d variant but "direct".
+const VariantTable<Conv2dFn>& depthwise_variants() {
+  static const VariantTable<Conv2dFn> table("depthwise", {
+      {"phase_rows", "zero-bordered plane split in stride phases; rows vectorized over width", cpu::conv2d_depthwise_phase_rows},
+      {"scalar", "one output at a time over its valid taps", cpu::conv2d_depthwise_scalar},
+  });
+  return table;
+}
+bool is_depthwise(const Conv2dAttrs& a, const ConstView& x, const ConstView& w) {
+  return a.groups == x.dim(1) && w.dim(1) == 1;
+}
+
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : ctx_(threads), conv_(conv2d_variants().find("im2col_gemm")) {}
+  explicit CpuBackend(int threads)
+      : ctx_(threads), conv_(conv2d_variants().find("im2col_gemm")), depthwise_(depthwise_variants().find("phase_rows")) {}
   Device device() const override { return Device::cpu(); }
 
   void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) override {
-    conv_->fn(ctx_, a, x, w, b, y);
+    if (is_depthwise(a, x, w) && conv_->name != "direct") depthwise_->fn(ctx_, a, x, w, b, y);
+    else conv_->fn(ctx_, a, x, w, b, y);
   }
   void pool2d(const Pool2dAttrs& a, ConstView x, View y) override { cpu::pool2d(ctx_, a, x, y); }
   void global_avg_pool(ConstView x, View y) override { cpu::global_avg_pool(ctx_, x, y); }
@@ -167,26 +181,43 @@ class CpuBackend final : public Backend {
     cpu::dot(ctx_, scale, accumulate, a, b, out);
   }
 
-  // "conv2d": the convolution algorithm; "sgemm": the GEMM micro-kernel under convolution, Gemm and MatMul.
+  // "conv2d": the convolution algorithm; "depthwise": the depthwise convolution under it; "sgemm": the GEMM
+  // micro-kernel under convolution, Gemm and MatMul; "isa": the instruction set of every vector kernel (choosing
+  // one also resets "sgemm" to that set's micro-kernel).
   std::vector<std::string> variants(const std::string& op) const override {
     if (op == "conv2d") return conv2d_variants().names();
+    if (op == "depthwise") return depthwise_variants().names();
     if (op == "sgemm") return cpu::sgemm_kernel_names();
+    if (op == "isa") {
+      std::vector<std::string> names;
+      for (cpu::Isa isa : {cpu::Isa::avx512, cpu::Isa::avx2, cpu::Isa::generic})
+        if (cpu::isa_supported(isa)) names.push_back(cpu::isa_name(isa));
+      return names;
+    }
     return {};
   }
   void select_variant(const std::string& op, const std::string& name) override {
     if (op == "conv2d") conv_ = conv2d_variants().find(name);
+    else if (op == "depthwise") depthwise_ = depthwise_variants().find(name);
     else if (op == "sgemm") ctx_.gemm_kernel = cpu::sgemm_kernel(name);
-    else fail("the CPU backend has no kernel variants for operator '", op, "' (those with variants: conv2d, sgemm)");
+    else if (op == "isa") ctx_.isa = cpu::isa_named(name), ctx_.gemm_kernel = nullptr;
+    else
+      fail("the CPU backend has no kernel variants for operator '", op,
+           "' (those with variants: conv2d, depthwise, sgemm, isa)");
   }
   std::string selected_variant(const std::string& op) const override {
     if (op == "conv2d") return conv_->name;
-    if (op == "sgemm") return cpu::sgemm_kernel_name(ctx_.gemm_kernel ? ctx_.gemm_kernel : cpu::sgemm_kernel(""));
+    if (op == "depthwise") return depthwise_->name;
+    if (op == "sgemm")
+      return cpu::sgemm_kernel_name(ctx_.gemm_kernel ? ctx_.gemm_kernel : cpu::sgemm_kernel_for(ctx_.isa));
+    if (op == "isa") return cpu::isa_name(ctx_.isa);
     return "";
   }
 
  private:
   cpu::Context ctx_;
   const VariantTable<Conv2dFn>::Entry* conv_;
+  const VariantTable<Conv2dFn>::Entry* depthwise_;
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
-// What CPU kernels get besides their views: the session's thread pool and its reusable scratch memory.
+// What CPU kernels get besides their views: the session's thread pool, its reusable scratch memory, and the
+// instruction set its vector kernels use.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/thread_pool.h"
@@ -9,10 +11,21 @@ namespace glassbox::kernels::cpu {
 
 struct SgemmKernel;  // sgemm.h
 
+// The vector instruction set of the hand-written kernels (sgemm micro-kernels, depthwise rows, ...). One binary
+// runs on any x86-64: the best set is picked at run time from the CPU's features, and a lower one can be forced
+// (environment GLASSBOX_CPU_ISA=avx2, or the backend variant "isa") so a machine with AVX-512 tests the AVX2 path.
+enum class Isa { generic, avx2, avx512 };
+bool isa_supported(Isa isa);
+Isa isa_named(const std::string& name);  // "generic", "avx2", "avx512"; unknown or unsupported: an error
+const char* isa_name(Isa isa);
+// The best this CPU supports, or GLASSBOX_CPU_ISA where set (an error when it names an unknown or unsupported set).
+Isa default_isa();
+
 struct Context {
   explicit Context(int threads) : pool(threads) {}
   ThreadPool pool;
-  const SgemmKernel* gemm_kernel = nullptr;  // null: the best micro-kernel this CPU has
+  Isa isa = default_isa();
+  const SgemmKernel* gemm_kernel = nullptr;  // null: the best micro-kernel of `isa`
   // Scratch that grows to the largest request and is then reused (no allocation in the steady state).
   float* scratch(int64_t floats) {
     if (static_cast<int64_t>(scratch_.size()) < floats) scratch_.resize(static_cast<size_t>(floats));

@@ -1,5 +1,5 @@
 // Convolution, CPU. Variants (kernel research; selected by name):
-//   im2col_gemm — default: depthwise convolutions run a dedicated direct loop; 1x1/stride 1/no pad convolutions
+//   im2col_gemm — default: depthwise convolutions run conv2d_depthwise.cpp's phase_rows; 1x1/stride 1/no pad convolutions
 //                 multiply the input directly; the rest unfold the input (im2col) and call the blocked sgemm.
 //                 Wide outputs are cut into column chunks, each unfolded, multiplied and finished (bias,
 //                 activation) by one thread while it is in cache; narrow outputs unfold once and split the rows.
@@ -34,37 +34,6 @@ inline void tap_range(int64_t o, int64_t s, int64_t p, int64_t d, int64_t k, int
   hi = (size - start + d - 1) / d;
   hi = std::clamp<int64_t>(hi, 0, k);
   lo = std::min(lo, hi);
-}
-
-void conv_depthwise(Context& ctx, const Conv2dAttrs& a, const ConvDims& d, const float* x, const float* w,
-                    const float* bias, float* y) {
-  const int64_t mult = d.Mg;  // output channels per input channel (1 for a pure depthwise layer)
-  ctx.pool.parallel_for(d.N * d.M, 1, [&](int64_t b, int64_t e) {
-    for (int64_t nm = b; nm < e; ++nm) {
-      const int64_t n = nm / d.M, m = nm % d.M, c = m / mult;
-      const float* xp = x + (n * d.C + c) * d.H * d.W;
-      const float* wp = w + m * d.KH * d.KW;
-      float* yp = y + nm * d.OH * d.OW;
-      const float bm = bias ? bias[m] : 0.f;
-      for (int64_t oh = 0; oh < d.OH; ++oh) {
-        int64_t kh0, kh1;
-        tap_range(oh, a.stride_h, a.pad_top, a.dilation_h, d.KH, d.H, kh0, kh1);
-        const int64_t ih0 = oh * a.stride_h - a.pad_top;
-        for (int64_t ow = 0; ow < d.OW; ++ow) {
-          int64_t kw0, kw1;
-          tap_range(ow, a.stride_w, a.pad_left, a.dilation_w, d.KW, d.W, kw0, kw1);
-          const int64_t iw0 = ow * a.stride_w - a.pad_left;
-          float s = bm;
-          for (int64_t kh = kh0; kh < kh1; ++kh) {
-            const float* xr = xp + (ih0 + kh * a.dilation_h) * d.W + iw0;
-            const float* wr = wp + kh * d.KW;
-            for (int64_t kw = kw0; kw < kw1; ++kw) s += xr[kw * a.dilation_w] * wr[kw];
-          }
-          yp[oh * d.OW + ow] = a.act.apply(s);
-        }
-      }
-    }
-  });
 }
 
 // col[r * ld + j - j0] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] (0 outside) with r = (c*KH + kh)*KW + kw,
@@ -118,7 +87,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
   const ConvDims d = dims_of(a, xv, wv, yv);
   const float* bias = bv.empty() ? nullptr : bv.data;
   if (d.G == d.C && d.Cg == 1) {
-    conv_depthwise(ctx, a, d, xv.data, wv.data, bias, yv.data);
+    conv2d_depthwise_phase_rows(ctx, a, xv, wv, bv, yv);
     return;
   }
   const int64_t plane = d.OH * d.OW, K = d.Cg * d.KH * d.KW;

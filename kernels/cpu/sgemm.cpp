@@ -203,8 +203,8 @@ struct Kernel {
   bool (*supported)();
 };
 
-bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f"); }
-bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool cpu_has_avx512() { return isa_supported(Isa::avx512); }
+bool cpu_has_avx2() { return isa_supported(Isa::avx2); }
 bool always() { return true; }
 
 const Kernel kKernels[] = {
@@ -213,11 +213,13 @@ const Kernel kKernels[] = {
     {"generic_6x16", 6, 16, sgemm_block<6, 16, micro_generic<6, 16>>, always},
 };
 
-const Kernel* best_kernel() {
-  __builtin_cpu_init();
-  for (const Kernel& k : kKernels)
-    if (k.supported()) return &k;
-  return &kKernels[2];
+// The micro-kernel of an instruction set.
+const Kernel& kernel_for(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return kKernels[0];
+    case Isa::avx2: return kKernels[1];
+    default: return kKernels[2];
+  }
 }
 
 }  // namespace
@@ -225,8 +227,7 @@ const Kernel* best_kernel() {
 struct SgemmKernel : Kernel {};
 
 const SgemmKernel* sgemm_kernel(const std::string& name) {
-  static const Kernel* best = best_kernel();
-  if (name.empty()) return static_cast<const SgemmKernel*>(best);
+  if (name.empty()) return static_cast<const SgemmKernel*>(&kernel_for(default_isa()));
   for (const Kernel& k : kKernels)
     if (name == k.name) {
       GB_CHECK(k.supported(), "sgemm micro-kernel '", name, "' needs CPU features this machine lacks");
@@ -244,6 +245,8 @@ std::vector<std::string> sgemm_kernel_names() {
   return names;
 }
 
+const SgemmKernel* sgemm_kernel_for(Isa isa) { return static_cast<const SgemmKernel*>(&kernel_for(isa)); }
+
 const char* sgemm_kernel_name(const SgemmKernel* k) { return k->name; }
 
 namespace {
@@ -255,7 +258,7 @@ void sgemm_impl(const Context& ctx, ThreadPool* pool, int64_t M, int64_t N, int6
       for (int64_t j = 0; j < N; ++j) Cp[i * ldc + j] = beta == 0.f ? 0.f : beta * Cp[i * ldc + j];
     return;
   }
-  const Kernel& k = ctx.gemm_kernel ? *ctx.gemm_kernel : *sgemm_kernel("");
+  const Kernel& k = ctx.gemm_kernel ? *ctx.gemm_kernel : kernel_for(ctx.isa);
   const int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < 64 * 64 * 64) {
     k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc);

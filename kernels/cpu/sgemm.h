@@ -28,8 +28,9 @@ void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
 void sgemm_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta,
                   float* C, int64_t ldc);
 
-// Micro-kernels by name ("" = the best this CPU has); unknown or unsupported names are errors.
+// Micro-kernels by name ("" = the one of default_isa()); unknown or unsupported names are errors.
 const SgemmKernel* sgemm_kernel(const std::string& name);
+const SgemmKernel* sgemm_kernel_for(Isa isa);  // the micro-kernel of an instruction set
 const char* sgemm_kernel_name(const SgemmKernel* k);
 std::vector<std::string> sgemm_kernel_names();  // those this CPU supports, best first
 

@@ -168,6 +168,15 @@ std::vector<Participant> participants_for(const std::string& op) {
   std::vector<Participant> out;
   if (op == "conv2d") {  // every registered CPU convolution variant, by name (a new one joins without an edit here)
     for (const std::string& v : make_cpu_backend(1)->variants("conv2d")) out.push_back(cpu_participant(v));
+    // The depthwise variants on each instruction set (the default session's, on 2 threads).
+    for (const std::string& isa : make_cpu_backend(1)->variants("isa"))
+      for (const std::string& v : make_cpu_backend(1)->variants("depthwise"))
+        out.push_back({"cpu (2 threads, isa=" + isa + ", depthwise=" + v + ")", [isa, v] {
+                         auto b = make_cpu_backend(2);
+                         b->select_variant("isa", isa);
+                         b->select_variant("depthwise", v);
+                         return b;
+                       }});
   } else {
     out.push_back(cpu_participant());
   }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
@@ -108,6 +109,80 @@ TEST_P(Conv2dVariant, MatchesDirect) {
 
 INSTANTIATE_TEST_SUITE_P(Registered, Conv2dVariant, ::testing::ValuesIn(make_cpu_backend(1)->variants("conv2d")),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// Every depthwise variant on every instruction set this CPU has, against the direct definition: strides 1 to 3,
+// dilations, kernels 1 to 7, channel multipliers, uneven and over-wide padding, and output widths that take the
+// 4-vector blocks, single vectors and masked (or scalar) tails of both vector widths.
+struct DepthwiseCase {
+  std::string isa, variant;
+};
+void PrintTo(const DepthwiseCase& c, std::ostream* os) { *os << "isa=" << c.isa << " depthwise=" << c.variant; }
+class Depthwise : public ::testing::TestWithParam<DepthwiseCase> {};
+
+TEST_P(Depthwise, MatchesDirect) {
+  std::mt19937 rng(3);
+  //                 N  C   H    W  mult KH KW  s  d  pt pl pb pr
+  const int64_t cases[][13] = {{2, 3, 9, 11, 1, 3, 3, 1, 1, 1, 1, 1, 1},   {1, 4, 12, 70, 1, 3, 3, 2, 1, 1, 1, 1, 1},
+                               {1, 2, 8, 131, 1, 5, 5, 1, 1, 2, 2, 2, 2},  {1, 2, 9, 67, 2, 3, 3, 2, 1, 0, 0, 1, 1},
+                               {1, 3, 10, 33, 1, 7, 7, 3, 1, 3, 3, 3, 3},  {2, 2, 7, 17, 3, 3, 3, 1, 2, 2, 2, 2, 2},
+                               {1, 5, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},    {1, 2, 6, 9, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+                               {1, 3, 11, 200, 1, 3, 5, 2, 1, 0, 2, 2, 1}, {1, 2, 5, 6, 1, 3, 3, 1, 1, 4, 5, 3, 6},
+                               {1, 16, 14, 14, 1, 5, 5, 2, 1, 1, 2, 2, 1}, {3, 1, 8, 8, 1, 2, 2, 2, 1, 0, 0, 0, 0}};
+  const DepthwiseCase& p = GetParam();
+  for (int threads : {1, 2}) {
+    auto b = make_cpu_backend(threads), ref = make_cpu_backend(threads);
+    b->select_variant("isa", p.isa);
+    b->select_variant("depthwise", p.variant);
+    ref->select_variant("conv2d", "direct");
+    for (const auto& c : cases)
+      for (Activation act : {Activation::none, Activation::relu, Activation::clip, Activation::hard_swish}) {
+        const int64_t N = c[0], C = c[1], H = c[2], W = c[3], M = C * c[4], KH = c[5], KW = c[6];
+        Conv2dAttrs a;
+        a.stride_h = a.stride_w = c[7], a.dilation_h = a.dilation_w = c[8], a.groups = C;
+        a.pad_top = c[9], a.pad_left = c[10], a.pad_bottom = c[11], a.pad_right = c[12];
+        a.act = {act, 0.f, 0.5f};
+        const int64_t OH = (H + a.pad_top + a.pad_bottom - ((KH - 1) * a.dilation_h + 1)) / a.stride_h + 1;
+        const int64_t OW = (W + a.pad_left + a.pad_right - ((KW - 1) * a.dilation_w + 1)) / a.stride_w + 1;
+        auto x = random_vector(N * C * H * W, rng), w = random_vector(M * KH * KW, rng), bias = random_vector(M, rng);
+        std::vector<float> y1(N * M * OH * OW, -7.f), y2(y1.size());
+        const Device cpu = Device::cpu();
+        const ConstView xv{x.data(), {N, C, H, W}, cpu}, wv{w.data(), {M, 1, KH, KW}, cpu}, bv{bias.data(), {M}, cpu};
+        b->conv2d(a, xv, wv, bv, {y1.data(), {N, M, OH, OW}, cpu});
+        ref->conv2d(a, xv, wv, bv, {y2.data(), {N, M, OH, OW}, cpu});
+        for (size_t i = 0; i < y1.size(); ++i)
+          ASSERT_NEAR(y1[i], y2[i], 1e-5 * (1 + std::sqrt(double(KH * KW))) * (1 + std::fabs(y2[i])))
+              << "x[" << N << "," << C << "," << H << "," << W << "] M " << M << " k" << KH << "x" << KW << " s"
+              << a.stride_h << " d" << a.dilation_h << " act " << int(act) << " threads " << threads << " element "
+              << i;
+      }
+  }
+}
+
+std::vector<DepthwiseCase> depthwise_cases() {
+  std::vector<DepthwiseCase> out;
+  auto b = make_cpu_backend(1);
+  for (const std::string& isa : b->variants("isa"))
+    for (const std::string& v : b->variants("depthwise")) out.push_back({isa, v});
+  return out;
+}
+INSTANTIATE_TEST_SUITE_P(Registered, Depthwise, ::testing::ValuesIn(depthwise_cases()),
+                         [](const ::testing::TestParamInfo<DepthwiseCase>& info) {
+                           return info.param.isa + "_" + info.param.variant;
+                         });
+
+TEST(CpuIsa, NamesAndErrors) {
+  auto b = make_cpu_backend(1);
+  const auto isas = b->variants("isa");
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.back(), "generic");
+  for (const std::string& isa : isas) {
+    b->select_variant("isa", isa);
+    EXPECT_EQ(b->selected_variant("isa"), isa);
+    // Choosing a set resets the GEMM micro-kernel to that set's.
+    EXPECT_EQ(b->selected_variant("sgemm").rfind(isa == "generic" ? "generic" : isa, 0), 0u) << isa;
+  }
+  EXPECT_THROW(b->select_variant("isa", "sse9"), glassbox::Error);
+}
 
 }  // namespace
 }  // namespace glassbox::kernels::cpu
