@@ -26,7 +26,7 @@ const VariantTable<Conv2dFn>& conv2d_variants() {
 // Depthwise convolutions (groups == C) take their own path under every conv2d variant but "direct".
 const VariantTable<Conv2dFn>& depthwise_variants() {
   static const VariantTable<Conv2dFn> table("depthwise", {
-      {"phase_rows", "zero-bordered plane split in stride phases; rows vectorized over width", cpu::conv2d_depthwise_phase_rows},
+      {"phase_planes", "zero-bordered plane split in stride phases; each tap one contiguous run over the plane", cpu::conv2d_depthwise_phase_planes},
       {"scalar", "one output at a time over its valid taps", cpu::conv2d_depthwise_scalar},
   });
   return table;
@@ -38,7 +38,7 @@ bool is_depthwise(const Conv2dAttrs& a, const ConstView& x, const ConstView& w) 
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads)
-      : ctx_(threads), conv_(conv2d_variants().find("im2col_gemm")), depthwise_(depthwise_variants().find("phase_rows")) {}
+      : ctx_(threads), conv_(conv2d_variants().find("im2col_gemm")), depthwise_(depthwise_variants().find("phase_planes")) {}
   Device device() const override { return Device::cpu(); }
 
   void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) override {

@@ -1,5 +1,5 @@
 // Convolution, CPU. Variants (kernel research; selected by name):
-//   im2col_gemm — default: depthwise convolutions run conv2d_depthwise.cpp's phase_rows; 1x1/stride 1/no pad convolutions
+//   im2col_gemm — default: depthwise convolutions run conv2d_depthwise.cpp's phase_planes; 1x1/stride 1/no pad convolutions
 //                 multiply the input directly; the rest unfold the input (im2col) and call the blocked sgemm.
 //                 Wide outputs are cut into column chunks, each unfolded, multiplied and finished (bias,
 //                 activation) by one thread while it is in cache; narrow outputs unfold once and split the rows.
@@ -87,7 +87,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
   const ConvDims d = dims_of(a, xv, wv, yv);
   const float* bias = bv.empty() ? nullptr : bv.data;
   if (d.G == d.C && d.Cg == 1) {
-    conv2d_depthwise_phase_rows(ctx, a, xv, wv, bv, yv);
+    conv2d_depthwise_phase_planes(ctx, a, xv, wv, bv, yv);
     return;
   }
   const int64_t plane = d.OH * d.OW, K = d.Cg * d.KH * d.KW;

@@ -1,11 +1,12 @@
 // Depthwise convolution, CPU (groups == C: each output channel m reads input channel c = m / mult alone):
 //   y[n,m,oh,ow] = act(b[m] + sum_{kh,kw} x[n, c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] w[m, 0, kh, kw])
 // (0 outside the input). Variants (the "depthwise" op of the CPU backend):
-//   phase_rows — each input plane is copied once into a zero-bordered buffer split into sw column phases
-//                (phase p holds padded columns sw*j + p), so every tap (kh, kw) of an output row reads one
-//                contiguous run: phase (kw*dw) % sw, row oh*sh + kh*dh, from column ow + (kw*dw) / sw. An output
-//                row is then sum_t w_t * run_t, vectorized over ow (AVX-512: 4 x 16 lanes; AVX2: 4 x 8), the bias
-//                and a ReLU/Clip epilogue applied in registers. Parallel over (image, channel) planes.
+//   phase_planes — each input plane is copied once into a zero-bordered buffer split into sh x sw stride phases
+//                (phase (ph, pw) holds padded pixels (sh*i + ph, sw*j + pw)), in which every tap is a plain shift:
+//                the whole output plane, stored with the phase planes' row length, is sum_t w_t * (a contiguous
+//                run at tap t's offset), vectorized over the run (AVX-512: 4 x 16 lanes; AVX-2: 4 x 8) with the
+//                bias and a ReLU/Clip epilogue in registers; the few columns past OW in each row are dropped.
+//                Small planes (7x7) stay one long run instead of many short rows. Parallel over (image, channel).
 //   scalar     — one output at a time over the valid taps (the loop this replaced; kept as a reference).
 // The backward (the x-gradient) is conv2d_backward_data (conv2d.cpp).
 #include <immintrin.h>
@@ -51,7 +52,7 @@ RowEpilogue row_epilogue(const ActivationAttrs& act) {
   }
 }
 
-// One output row: out[j] = clamp(bias + sum_t w[t] * src[t][j], lo, hi) for j in [0, n).
+// One run of outputs: out[j] = clamp(bias + sum_t w[t] * src[t][j], lo, hi) for j in [0, n).
 using RowFn = void (*)(int64_t n, int taps, const float* const* src, const float* w, float bias, float lo, float hi,
                        float* out);
 
@@ -135,58 +136,61 @@ RowFn row_kernel(Isa isa) {
 
 }  // namespace
 
-void conv2d_depthwise_phase_rows(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView wv, ConstView bv,
-                                 View yv) {
+void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView wv, ConstView bv,
+                                   View yv) {
   const DwDims d = dw_dims(xv, wv, yv);
   const int64_t sh = a.stride_h, sw = a.stride_w, dh = a.dilation_h, dw = a.dilation_w;
-  // The padded plane rows [0, PH) cover every row a tap reads ((OH-1)*sh + (KH-1)*dh < PH); each phase row holds
-  // the columns j of one phase that the output row reads, ow + (kw*dw)/sw for ow < OW, zero where outside x.
-  const int64_t PH = (d.OH - 1) * sh + (d.KH - 1) * dh + 1;
-  const int64_t PWs = d.OW + ((d.KW - 1) * dw) / sw;
-  const int64_t phase_plane = PH * PWs, taps = d.KH * d.KW;
+  // Phase plane (ph, pw), row i, column j  <-  x[sh*i + ph - pt, sw*j + pw - pl] (0 outside x). Tap (kh, kw) of
+  // output (oh, ow) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + (kh*dh)/sh, column ow + (kw*dw)/sw, so
+  // with the plane stored PWs wide, output t = oh*PWs + ow reads flat index t + offset(tap): one contiguous run
+  // per tap over the whole plane. Columns ow >= OW of the run are computed and dropped.
+  const int64_t PHs = d.OH + ((d.KH - 1) * dh) / sh, PWs = d.OW + ((d.KW - 1) * dw) / sw;
+  const int64_t phase_plane = PHs * PWs, phases = sh * sw, taps = d.KH * d.KW;
+  const int64_t run = (d.OH - 1) * PWs + d.OW;  // flat outputs computed per plane
   const RowFn row = row_kernel(ctx.isa);
   const RowEpilogue epi = row_epilogue(a.act);
   ctx.pool.parallel_for(d.N * d.C, 1, [&](int64_t b, int64_t e) {
-    thread_local std::vector<float> buffer;
+    thread_local std::vector<float> buffer, flat;
     thread_local std::vector<const float*> src;
-    if (buffer.size() < static_cast<size_t>(sw * phase_plane)) buffer.resize(static_cast<size_t>(sw * phase_plane));
+    if (buffer.size() < static_cast<size_t>(phases * phase_plane)) buffer.resize(static_cast<size_t>(phases * phase_plane));
+    if (flat.size() < static_cast<size_t>(run)) flat.resize(static_cast<size_t>(run));
     src.resize(static_cast<size_t>(taps));
+    for (int64_t kh = 0; kh < d.KH; ++kh)
+      for (int64_t kw = 0; kw < d.KW; ++kw)
+        src[kh * d.KW + kw] = buffer.data() + (((kh * dh) % sh) * sw + (kw * dw) % sw) * phase_plane +
+                              ((kh * dh) / sh) * PWs + (kw * dw) / sw;
     for (int64_t nc = b; nc < e; ++nc) {
       const int64_t n = nc / d.C, c = nc % d.C;
       const float* xp = xv.data + nc * d.H * d.W;
-      // Phase p, row r, column j  <-  x[r - pt, sw*j + p - pl] (0 outside).
-      for (int64_t p = 0; p < sw; ++p)
-        for (int64_t r = 0; r < PH; ++r) {
-          float* out = buffer.data() + p * phase_plane + r * PWs;
-          const int64_t ih = r - a.pad_top;
-          if (ih < 0 || ih >= d.H) {
-            std::fill(out, out + PWs, 0.f);
-            continue;
+      for (int64_t ph = 0; ph < sh; ++ph)
+        for (int64_t pw = 0; pw < sw; ++pw)
+          for (int64_t i = 0; i < PHs; ++i) {
+            float* out = buffer.data() + (ph * sw + pw) * phase_plane + i * PWs;
+            const int64_t ih = sh * i + ph - a.pad_top;
+            if (ih < 0 || ih >= d.H) {
+              std::fill(out, out + PWs, 0.f);
+              continue;
+            }
+            const float* xr = xp + ih * d.W;
+            // Columns j with 0 <= sw*j + pw - pl < W: j in [j0, j1).
+            const int64_t off = pw - a.pad_left;
+            const int64_t j0 = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, PWs);
+            const int64_t j1 = std::clamp<int64_t>(d.W - off <= 0 ? 0 : (d.W - off + sw - 1) / sw, j0, PWs);
+            std::fill(out, out + j0, 0.f);
+            if (sw == 1) std::copy(xr + j0 + off, xr + j1 + off, out + j0);
+            else
+              for (int64_t j = j0; j < j1; ++j) out[j] = xr[j * sw + off];
+            std::fill(out + j1, out + PWs, 0.f);
           }
-          const float* xr = xp + ih * d.W;
-          // Columns j with 0 <= sw*j + p - pl < W: j in [j0, j1).
-          const int64_t off = p - a.pad_left;
-          const int64_t j0 = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, PWs);
-          const int64_t j1 = std::clamp<int64_t>(d.W - off <= 0 ? 0 : (d.W - off + sw - 1) / sw, j0, PWs);
-          std::fill(out, out + j0, 0.f);
-          if (sw == 1) std::copy(xr + j0 + off, xr + j1 + off, out + j0);
-          else
-            for (int64_t j = j0; j < j1; ++j) out[j] = xr[j * sw + off];
-          std::fill(out + j1, out + PWs, 0.f);
-        }
       for (int64_t m = c * d.mult; m < (c + 1) * d.mult; ++m) {
-        const float* wp = wv.data + m * taps;
-        const float bm = bv.empty() ? 0.f : bv.data[m];
         float* yp = yv.data + (n * d.M + m) * d.OH * d.OW;
-        for (int64_t oh = 0; oh < d.OH; ++oh) {
-          for (int64_t kh = 0; kh < d.KH; ++kh)
-            for (int64_t kw = 0; kw < d.KW; ++kw)
-              src[kh * d.KW + kw] = buffer.data() + ((kw * dw) % sw) * phase_plane + (oh * sh + kh * dh) * PWs +
-                                    (kw * dw) / sw;
-          float* yr = yp + oh * d.OW;
-          row(d.OW, static_cast<int>(taps), src.data(), wp, bm, epi.lo, epi.hi, yr);
-          if (!epi.in_lanes) apply_activation(a.act, yr, yr, d.OW);
-        }
+        // Where the run has no dropped columns (PWs == OW) it is the output plane itself.
+        float* out = PWs == d.OW ? yp : flat.data();
+        row(run, static_cast<int>(taps), src.data(), wv.data + m * taps, bv.empty() ? 0.f : bv.data[m], epi.lo, epi.hi,
+            out);
+        if (out != yp)
+          for (int64_t oh = 0; oh < d.OH; ++oh) std::copy(out + oh * PWs, out + oh * PWs + d.OW, yp + oh * d.OW);
+        if (!epi.in_lanes) apply_activation(a.act, yp, yp, d.OH * d.OW);
       }
     }
   });

@@ -11,7 +11,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstVi
 void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_winograd_f2x3(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 // Depthwise convolutions (groups == C; conv2d_depthwise.cpp): the vectorized rows and the scalar reference loop.
-void conv2d_depthwise_phase_rows(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_depthwise_scalar(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void pool2d(Context& ctx, const Pool2dAttrs& a, ConstView x, View y);
 void global_avg_pool(Context& ctx, ConstView x, View y);

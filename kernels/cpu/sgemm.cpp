@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "engine/error.h"
 
@@ -201,6 +202,7 @@ struct Kernel {
   int64_t mr, nr;
   BlockFn block;
   bool (*supported)();
+  Isa isa;  // its instruction set (also that of the skinny path below)
 };
 
 bool cpu_has_avx512() { return isa_supported(Isa::avx512); }
@@ -208,9 +210,9 @@ bool cpu_has_avx2() { return isa_supported(Isa::avx2); }
 bool always() { return true; }
 
 const Kernel kKernels[] = {
-    {"avx512_12x32", 12, 32, sgemm_block<12, 32, micro_avx512_12x32>, cpu_has_avx512},
-    {"avx2_6x16", 6, 16, sgemm_block<6, 16, micro_avx2_6x16>, cpu_has_avx2},
-    {"generic_6x16", 6, 16, sgemm_block<6, 16, micro_generic<6, 16>>, always},
+    {"avx512_12x32", 12, 32, sgemm_block<12, 32, micro_avx512_12x32>, cpu_has_avx512, Isa::avx512},
+    {"avx2_6x16", 6, 16, sgemm_block<6, 16, micro_avx2_6x16>, cpu_has_avx2, Isa::avx2},
+    {"generic_6x16", 6, 16, sgemm_block<6, 16, micro_generic<6, 16>>, always, Isa::generic},
 };
 
 // The micro-kernel of an instruction set.
@@ -250,6 +252,155 @@ const SgemmKernel* sgemm_kernel_for(Isa isa) { return static_cast<const SgemmKer
 const char* sgemm_kernel_name(const SgemmKernel* k) { return k->name; }
 
 namespace {
+
+// ---- Skinny products: M <= kSkinny rows (or N <= kSkinny columns, solved transposed), such as a fully connected
+// layer at batch 1. Packing would cost more than the product and an MRxNR tile would be mostly padding, so the
+// long dimension is vectorized straight from the operands (L lanes; GCC vector types, instantiated per instruction
+// set below). Output element (i, j) is C[i * crs + j * ccs].
+constexpr int64_t kSkinny = 4;
+
+template <int L>
+struct VecOf {
+  typedef float type __attribute__((vector_size(L * sizeof(float))));
+};
+
+// An unaligned vector load (memcpy into the vector; no vector is passed by value, whose ABI differs by ISA).
+template <class V>
+__attribute__((always_inline)) inline void load(V& v, const float* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+
+inline void store_out(float* c, float alpha, float beta, float s) { *c = alpha * s + (beta == 0.f ? 0.f : beta * *c); }
+
+// B rows contiguous (B.cs == 1): C[i, j0:j1] = sum_k A(i, k) B[k, j0:j1], MR rows at once, 2L columns per step.
+template <int L, int MR>
+__attribute__((always_inline)) inline void skinny_rows(int64_t j0, int64_t j1, int64_t K, float alpha, MatRef A, MatRef B,
+                                                       float beta, float* C, int64_t crs, int64_t ccs) {
+  using Vec = typename VecOf<L>::type;
+  int64_t j = j0;
+  for (; j + 2 * L <= j1; j += 2 * L) {
+    Vec acc[MR][2] = {};
+    for (int64_t k = 0; k < K; ++k) {
+      const float* b = B.p + k * B.rs + j;
+      Vec b0, b1;
+      load(b0, b), load(b1, b + L);
+      for (int i = 0; i < MR; ++i) {
+        const float a = A.p[i * A.rs + k * A.cs];
+        acc[i][0] += a * b0;
+        acc[i][1] += a * b1;
+      }
+    }
+    for (int i = 0; i < MR; ++i)
+      for (int l = 0; l < 2 * L; ++l) store_out(C + i * crs + (j + l) * ccs, alpha, beta, acc[i][l / L][l % L]);
+  }
+  for (; j < j1; ++j)
+    for (int i = 0; i < MR; ++i) {
+      float s = 0.f;
+      for (int64_t k = 0; k < K; ++k) s += A.p[i * A.rs + k * A.cs] * B.p[k * B.rs + j];
+      store_out(C + i * crs + j * ccs, alpha, beta, s);
+    }
+}
+
+// B columns contiguous (B.rs == 1) and A rows contiguous (A.cs == 1): C[i, j] = dot(A row i, B column j).
+template <int L, int MR>
+__attribute__((always_inline)) inline void skinny_dots(int64_t j0, int64_t j1, int64_t K, float alpha, MatRef A, MatRef B,
+                                                       float beta, float* C, int64_t crs, int64_t ccs) {
+  using Vec = typename VecOf<L>::type;
+  for (int64_t j = j0; j < j1; ++j) {
+    const float* b = B.p + j * B.cs;
+    Vec acc[MR] = {};
+    int64_t k = 0;
+    for (; k + L <= K; k += L) {
+      Vec bk, ak;
+      load(bk, b + k);
+      for (int i = 0; i < MR; ++i) {
+        load(ak, A.p + i * A.rs + k);
+        acc[i] += ak * bk;
+      }
+    }
+    for (int i = 0; i < MR; ++i) {
+      float s = 0.f;
+      for (int l = 0; l < L; ++l) s += acc[i][l];
+      for (int64_t kk = k; kk < K; ++kk) s += A.p[i * A.rs + kk] * b[kk];
+      store_out(C + i * crs + j * ccs, alpha, beta, s);
+    }
+  }
+}
+
+template <int L>
+__attribute__((always_inline)) inline void skinny_body(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
+                                                       MatRef A, MatRef B, float beta, float* C, int64_t crs,
+                                                       int64_t ccs) {
+  for (int64_t i = 0; i < M; i += kSkinny) {  // M <= kSkinny except in the fallback of an oddly strided A
+    const int64_t m = std::min(kSkinny, M - i);
+    const MatRef a{A.p + i * A.rs, A.rs, A.cs};
+    float* c = C + i * crs;
+    if (B.cs == 1) {
+      switch (m) {
+        case 1: skinny_rows<L, 1>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
+        case 2: skinny_rows<L, 2>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
+        case 3: skinny_rows<L, 3>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
+        default: skinny_rows<L, 4>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
+      }
+    } else {
+      switch (m) {
+        case 1: skinny_dots<L, 1>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
+        case 2: skinny_dots<L, 2>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
+        case 3: skinny_dots<L, 3>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
+        default: skinny_dots<L, 4>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
+      }
+    }
+  }
+}
+
+using SkinnyFn = void (*)(int64_t, int64_t, int64_t, int64_t, float, MatRef, MatRef, float, float*, int64_t, int64_t);
+__attribute__((target("avx512f"))) void skinny_avx512(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
+                                                       MatRef A, MatRef B, float beta, float* C, int64_t crs,
+                                                       int64_t ccs) {
+  skinny_body<16>(M, j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+}
+__attribute__((target("avx2,fma"))) void skinny_avx2(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
+                                                      MatRef A, MatRef B, float beta, float* C, int64_t crs,
+                                                      int64_t ccs) {
+  skinny_body<8>(M, j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+}
+void skinny_generic(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, MatRef A, MatRef B, float beta,
+                    float* C, int64_t crs, int64_t ccs) {
+  skinny_body<4>(M, j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+}
+
+// The skinny path, when the shapes and strides allow it (returns false otherwise), in the instruction set of the
+// session's micro-kernel (forcing a micro-kernel forces this path's set too).
+bool sgemm_skinny(const Kernel& kernel, ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
+                  MatRef B, float beta, float* C, int64_t crs, int64_t ccs) {
+  if (M > kSkinny) {
+    if (N > kSkinny) return false;
+    // C^T = B^T A^T: N rows, M columns.
+    return sgemm_skinny(kernel, pool, N, M, K, alpha, MatRef{B.p, B.cs, B.rs}, MatRef{A.p, A.cs, A.rs}, beta, C, ccs,
+                        crs);
+  }
+  if (B.cs != 1 && B.rs != 1) return false;
+  // The dot form reads A's rows as contiguous runs: copy a strided A (at most kSkinny x K) first.
+  thread_local std::vector<float> a_rows;
+  if (B.cs != 1 && A.cs != 1) {
+    a_rows.resize(static_cast<size_t>(M * K));
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k = 0; k < K; ++k) a_rows[i * K + k] = A.p[i * A.rs + k * A.cs];
+    A = {a_rows.data(), K, 1};
+  }
+  const SkinnyFn fn = kernel.isa == Isa::avx512 ? skinny_avx512 : kernel.isa == Isa::avx2 ? skinny_avx2 : skinny_generic;
+  const int threads = pool ? pool->size() : 1;
+  if (threads == 1 || M * N * K < 64 * 64 * 64) {
+    fn(M, 0, N, K, alpha, A, B, beta, C, crs, ccs);
+    return true;
+  }
+  constexpr int64_t kColumns = 64;  // columns per task: whole vectors of either width
+  pool->parallel_for((N + kColumns - 1) / kColumns, 1, [&](int64_t b, int64_t e) {
+    fn(M, b * kColumns, std::min(N, e * kColumns), K, alpha, A, B, beta, C, crs, ccs);
+  });
+  return true;
+}
+
 void sgemm_impl(const Context& ctx, ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
                 MatRef B, float beta, float* Cp, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
@@ -259,6 +410,7 @@ void sgemm_impl(const Context& ctx, ThreadPool* pool, int64_t M, int64_t N, int6
     return;
   }
   const Kernel& k = ctx.gemm_kernel ? *ctx.gemm_kernel : kernel_for(ctx.isa);
+  if (sgemm_skinny(k, pool, M, N, K, alpha, A, B, beta, Cp, ldc, 1)) return;
   const int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < 64 * 64 * 64) {
     k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc);

@@ -20,15 +20,18 @@ std::vector<float> random_vector(size_t n, std::mt19937& rng) {
   return v;
 }
 
-// Every micro-kernel this CPU supports; sizes cover edge tiles, several depth panels, narrow outputs and
-// transposed operands.
+// Every micro-kernel this CPU supports; sizes cover edge tiles, several depth panels, narrow outputs, skinny
+// products (the unpacked path) and transposed operands.
 class Sgemm : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Sgemm, MatchesFloat64Reference) {
   std::mt19937 rng(1);
   Context ctx(3);
   ctx.gemm_kernel = sgemm_kernel(GetParam());
-  const int64_t sizes[][3] = {{1, 1, 1}, {6, 16, 1}, {7, 17, 5}, {13, 300, 70}, {130, 33, 300}, {64, 1000, 260}, {250, 7, 513}, {97, 40, 20}};
+  const int64_t sizes[][3] = {{1, 1, 1}, {6, 16, 1}, {7, 17, 5}, {13, 300, 70}, {130, 33, 300}, {64, 1000, 260}, {250, 7, 513}, {97, 40, 20},
+                              // skinny: M or N at most 4 (no packing; vector bodies, tails, threads split N)
+                              {1, 1000, 300}, {3, 77, 129}, {4, 33, 17}, {2, 300, 1}, {200, 2, 70}, {130, 1, 260},
+                              {1, 5, 1000}};
   for (const auto& s : sizes)
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb)
