@@ -170,6 +170,9 @@ OpPlan plan_conv(const NodeCtx& c) {
   kernels::Conv2dAttrs a;
   a.stride_h = s.sh, a.stride_w = s.sw, a.dilation_h = s.dh, a.dilation_w = s.dw;
   a.pad_top = s.pt, a.pad_left = s.pl, a.pad_bottom = s.pb, a.pad_right = s.pr, a.groups = G;
+  // Weights that are constants of the model (not values folded into a plan, which a later plan may reallocate) may
+  // be prepared once per session by the backend (kernels.h).
+  a.constant_weights = c.g.values[c.n.inputs[1]].is_constant();
   OpPlan p;
   p.shapes = {{x[0], w[0], s.oh, s.ow}};
   p.epilogue = std::make_shared<ActivationAttrs>();
@@ -337,6 +340,7 @@ OpPlan plan_gemm(const NodeCtx& c) {
   kernels::GemmAttrs a;
   a.alpha = c.n.attrs.f("alpha", 1.f), a.beta = c.n.attrs.f("beta", 1.f);
   a.trans_a = c.n.attrs.i("transA", 0) != 0, a.trans_b = c.n.attrs.i("transB", 0) != 0;
+  a.constant_b = c.g.values[c.n.inputs[1]].is_constant();  // may be prepared once per session (as Conv's weights)
   const Shape &A = c.shape(0), &B = c.shape(1);
   const int64_t M = a.trans_a ? A[1] : A[0], K = a.trans_a ? A[0] : A[1];
   const int64_t KB = a.trans_b ? B[1] : B[0], N = a.trans_b ? B[0] : B[1];

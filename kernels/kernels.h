@@ -90,6 +90,11 @@ struct Conv2dAttrs {
   int64_t dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
   ActivationAttrs act;
+  // w is a constant of the model: its memory and values stay the same for as long as the session that calls with it
+  // lives. A backend may prepare it once (pack it for its GEMM, transform or re-lay it out), keep the prepared form
+  // for the session keyed by w's address and shape, and read that on every later call with the same w (CPU: sgemm.h
+  // packed_constant). False: w is read as given on each call.
+  bool constant_weights = false;
 };
 
 // Max or average pooling over KHxKW windows (dilated taps). The average divides by the number of taps inside
@@ -111,6 +116,7 @@ struct GemmAttrs {
   float alpha = 1.f, beta = 1.f;
   bool trans_a = false, trans_b = false;
   ActivationAttrs act;
+  bool constant_b = false;  // B is a constant of the model: it may be prepared once (as Conv2dAttrs::constant_weights)
 };
 
 enum class PadMode { constant, reflect, edge, wrap };

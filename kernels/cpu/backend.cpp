@@ -73,6 +73,8 @@ class CpuBackend final : public Backend {
   void copy(ConstView x, View y) override {
     if (x.data != y.data) std::memcpy(y.data, x.data, static_cast<size_t>(x.numel()) * sizeof(float));
   }
+  // The prepared (packed) constant operands the session holds.
+  size_t workspace_bytes() const override { return ctx_.packed_bytes; }
   void upload(const float* host, View y) override {
     if (host != y.data) std::memcpy(y.data, host, static_cast<size_t>(y.numel()) * sizeof(float));
   }

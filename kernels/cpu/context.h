@@ -2,14 +2,21 @@
 // instruction set its vector kernels use.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/cpu/thread_pool.h"
 
 namespace glassbox::kernels::cpu {
 
-struct SgemmKernel;  // sgemm.h
+struct SgemmKernel;    // sgemm.h
+struct PackedOperand;  // sgemm.h
+// A packed constant's identity: its first element, extent (M for a left operand, -N for a right one), depth,
+// strides, and the micro-kernel it was packed for.
+using PackedKey = std::tuple<const float*, int64_t, int64_t, int64_t, int64_t, const SgemmKernel*>;
 
 // The vector instruction set of the hand-written kernels (sgemm micro-kernels, depthwise rows, ...). One binary
 // runs on any x86-64: the best set is picked at run time from the CPU's features, and a lower one can be forced
@@ -26,6 +33,9 @@ struct Context {
   ThreadPool pool;
   Isa isa = default_isa();
   const SgemmKernel* gemm_kernel = nullptr;  // null: the best micro-kernel of `isa`
+  // Prepared weights (sgemm.h packed_constant): the session's constant GEMM operands, each packed once.
+  std::map<PackedKey, std::shared_ptr<const PackedOperand>> packed;
+  size_t packed_bytes = 0;
   // Scratch that grows to the largest request and is then reused (no allocation in the steady state).
   float* scratch(int64_t floats) {
     if (static_cast<int64_t>(scratch_.size()) < floats) scratch_.resize(static_cast<size_t>(floats));

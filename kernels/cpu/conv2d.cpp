@@ -108,6 +108,12 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
       float* yg = yv.data + (n0 * d.M + g * d.Mg) * plane;
       const float* bg = bias ? bias + g * d.Mg : nullptr;
       const MatRef W{wv.data + g * d.Mg * K, K, 1};
+      // Constant weights are packed once per session (prepared weights), not on every call and chunk.
+      const PackedOperand* packed = a.constant_weights ? &packed_constant(ctx, Operand::a, d.Mg, K, W) : nullptr;
+      auto multiply = [&](int64_t n, MatRef B, float* c, int64_t ldc, bool serial) {
+        if (serial) sgemm_prepared_serial(ctx, d.Mg, n, K, 1.f, W, packed, B, nullptr, 0.f, c, ldc);
+        else sgemm_prepared(ctx, d.Mg, n, K, 1.f, W, packed, B, nullptr, 0.f, c, ldc);
+      };
       if (wide) {
         ctx.pool.parallel_for((plane + kChunk - 1) / kChunk, 1, [&](int64_t cb, int64_t ce) {
           // The thread's unfolding buffer, kept between calls (no allocation in the steady state).
@@ -120,7 +126,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
               im2col(a, d, xg, buffer.data(), cn, 0, K, j0, j1);
               B = {buffer.data(), cn, 1};
             }
-            sgemm_serial(ctx, d.Mg, cn, K, 1.f, W, B, 0.f, yg + j0, plane);
+            multiply(cn, B, yg + j0, plane, true);
             finish(a, bg, yg, 0, d.Mg, j0, j1, plane);
           }
         });
@@ -129,7 +135,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
       if (images == 1) {
         if (!pointwise)
           ctx.pool.parallel_for(K, 4, [&](int64_t b, int64_t e) { im2col(a, d, xg, col, plane, b, e, 0, plane); });
-        sgemm(ctx, d.Mg, plane, K, 1.f, W, MatRef{pointwise ? xg : col, plane, 1}, 0.f, yg, plane);
+        multiply(plane, MatRef{pointwise ? xg : col, plane, 1}, yg, plane, false);
         ctx.pool.parallel_for(d.Mg, 8, [&](int64_t b, int64_t e) { finish(a, bg, yg, b, e, 0, plane, plane); });
         continue;
       }
@@ -140,7 +146,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
           im2col(a, d, xg + i * image_in, col + i * plane, nbcols, r, r + 1, 0, plane);
         }
       });
-      sgemm(ctx, d.Mg, nbcols, K, 1.f, W, MatRef{col, nbcols, 1}, 0.f, product, nbcols);
+      multiply(nbcols, MatRef{col, nbcols, 1}, product, nbcols, false);
       ctx.pool.parallel_for(nb * d.Mg, 8, [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {  // (image, output channel) pairs
           const int64_t i = t / d.Mg, m = t % d.Mg;
@@ -211,7 +217,9 @@ void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, Cons
   for (int64_t n = 0; n < d.N; ++n)
     for (int64_t g = 0; g < d.G; ++g) {
       const MatRef Wt{wv.data + g * d.Mg * K, 1, K};  // W_g^T: [K x Mg]
-      sgemm(ctx, K, plane, d.Mg, 1.f, Wt, MatRef{dy.data + (n * d.M + g * d.Mg) * plane, plane, 1}, 0.f, dcol, plane);
+      const MatRef G{dy.data + (n * d.M + g * d.Mg) * plane, plane, 1};
+      const PackedOperand* packed = a.constant_weights ? &packed_constant(ctx, Operand::a, K, d.Mg, Wt) : nullptr;
+      sgemm_prepared(ctx, K, plane, d.Mg, 1.f, Wt, packed, G, nullptr, 0.f, dcol, plane);
       float* dxg = dx.data + (n * d.C + g * d.Cg) * in_plane;
       ctx.pool.parallel_for(d.Cg, 1, [&](int64_t b, int64_t e) {
         for (int64_t c = b; c < e; ++c) {  // one input channel per task: its rows of dcol fold into it alone

@@ -139,6 +139,7 @@ RowFn row_kernel(Isa isa) {
 void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView wv, ConstView bv,
                                    View yv) {
   const DwDims d = dw_dims(xv, wv, yv);
+  if (yv.numel() == 0) return;
   const int64_t sh = a.stride_h, sw = a.stride_w, dh = a.dilation_h, dw = a.dilation_w;
   // Phase plane (ph, pw), row i, column j  <-  x[sh*i + ph - pt, sw*j + pw - pl] (0 outside x). Tap (kh, kw) of
   // output (oh, ow) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + (kh*dh)/sh, column ow + (kw*dw)/sw, so

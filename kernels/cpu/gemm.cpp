@@ -17,7 +17,9 @@ void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView 
       for (int64_t j = 0; j < N; ++j) y.data[i * N + j] = a.beta * C.data[i * sc[0] + j * sc[1]];
     beta = 1.f;
   }
-  sgemm(ctx, M, N, K, a.alpha, ar, br, beta, y.data, N);
+  // A constant B (a fully connected layer's weights) is packed once per session.
+  const PackedOperand* pb = a.constant_b ? &packed_constant(ctx, Operand::b, N, K, br) : nullptr;
+  sgemm_prepared(ctx, M, N, K, a.alpha, ar, nullptr, br, pb, beta, y.data, N);
   if (a.act.kind != Activation::none) apply_activation(a.act, y.data, y.data, M * N);
 }
 

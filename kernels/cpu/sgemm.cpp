@@ -25,7 +25,7 @@ class PackBuffer {
  public:
   float* get(int64_t floats) {
     if (floats > capacity_) {
-      const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+      const size_t bytes = std::max<size_t>(64, (static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float) + 63) / 64 * 64);
       float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
       GB_CHECK(p, "out of memory for a ", bytes, "-byte GEMM packing buffer");
       data_.reset(p);
@@ -149,38 +149,57 @@ __attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const flo
     }
 }
 
-// The GEMM of rows [m0, m1) x columns [n0, n1), single-threaded, with an MRxNR micro-kernel.
+// Depth panels of equal size (e.g. K = 576 as 3 x 192 rather than 256 + 256 + 64).
+int64_t depth_panel(int64_t K) {
+  if (K <= 0) return 1;
+  const int64_t panels = (K + KC - 1) / KC;
+  return (K + panels - 1) / panels;
+}
+
+// Operands packed in advance (prepared weights), or null: packed block by block as the product runs.
+struct Prepacked {
+  const float* a = nullptr;  // the whole of A as pack_a_all lays it out, rows rounded up to a_rows
+  int64_t a_rows = 0;
+  const float* b = nullptr;  // the whole of B as pack_b_all lays it out, columns rounded up to b_cols
+  int64_t b_cols = 0;
+};
+
+// The GEMM of rows [m0, m1) x columns [n0, n1), single-threaded, with an MRxNR micro-kernel (m0 a multiple of MR
+// and n0 of NR where the operand comes packed).
 template <int64_t MR, int64_t NR, MicroFn Micro>
 void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, float alpha, MatRef A, MatRef B,
-                 float beta, float* C, int64_t ldc) {
+                 float beta, float* C, int64_t ldc, const Prepacked& pre) {
   static_assert(MC % MR == 0 && NC % NR == 0, "panel sizes must be multiples of the micro-tile");
   const int64_t M = m1 - m0;
   thread_local PackBuffer a_buffer, b_buffer;
-  float* const a_pack = a_buffer.get(MC * KC);
-  float* const b_pack = b_buffer.get(KC * std::min(NC, (n1 - n0 + NR - 1) / NR * NR));
+  float* const a_pack = pre.a ? nullptr : a_buffer.get(MC * KC);
+  float* const b_pack = pre.b ? nullptr : b_buffer.get(KC * std::min(NC, (n1 - n0 + NR - 1) / NR * NR));
   alignas(64) float acc[MR * NR];
-  // Depth panels of equal size (e.g. K = 576 as 3 x 192 rather than 256 + 256 + 64).
-  const int64_t panels = (K + KC - 1) / KC, kc_even = (K + panels - 1) / panels;
+  const int64_t kc_even = depth_panel(K);
   for (int64_t jc = n0; jc < n1; jc += NC) {
     const int64_t nc = std::min(NC, n1 - jc);
     for (int64_t pc = 0; pc < K; pc += kc_even) {
       const int64_t kc = std::min(kc_even, K - pc);
       const float b_scale = pc == 0 ? beta : 1.f;  // later depth panels accumulate onto C
-      pack_b<NR>(B, pc, jc, kc, nc, b_pack);
+      const float* b_panel = b_pack;
+      if (pre.b) b_panel = pre.b + pc * pre.b_cols + jc * kc;
+      else pack_b<NR>(B, pc, jc, kc, nc, b_pack);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
-        pack_a<MR>(A, m0 + ic, pc, mc, kc, a_pack);
+        const float* a_panel = a_pack;
+        if (pre.a) a_panel = pre.a + pc * pre.a_rows + (m0 + ic) * kc;
+        else pack_a<MR>(A, m0 + ic, pc, mc, kc, a_pack);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t n = std::min(NR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t m = std::min(MR, mc - ir);
             float* c = C + (m0 + ic + ir) * ldc + jc + jr;
             if (m == MR && n == NR) {  // a full tile straight into C
-              Micro(kc, a_pack + ir * kc, b_pack + jr * kc, c, ldc, alpha, b_scale);
+              Micro(kc, a_panel + ir * kc, b_panel + jr * kc, c, ldc, alpha, b_scale);
               continue;
             }
             // An edge tile: computed into a local tile, then the valid part copied out.
-            Micro(kc, a_pack + ir * kc, b_pack + jr * kc, acc, NR, 1.f, 0.f);
+            Micro(kc, a_panel + ir * kc, b_panel + jr * kc, acc, NR, 1.f, 0.f);
             for (int64_t i = 0; i < m; ++i) {
               float* row = c + i * ldc;
               const float* t = acc + i * NR;
@@ -196,11 +215,30 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
   }
 }
 
-using BlockFn = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, float, MatRef, MatRef, float, float*, int64_t);
+using BlockFn = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, float, MatRef, MatRef, float, float*, int64_t,
+                         const Prepacked&);
+using PackAllFn = void (*)(MatRef, int64_t, int64_t, float*);
+
+// The whole of A [M x K] packed for one micro-kernel: depth panel by depth panel (depth_panel(K) deep), each
+// panel's rows in MR-row strips (rows past M zero): panel pc, strip of row r at pc * padded_rows + r * kc.
+template <int64_t MR>
+void pack_a_all(MatRef A, int64_t M, int64_t K, float* out) {
+  const int64_t kc_even = depth_panel(K), padded_rows = (M + MR - 1) / MR * MR;
+  for (int64_t pc = 0; pc < K; pc += kc_even) pack_a<MR>(A, 0, pc, M, std::min(kc_even, K - pc), out + pc * padded_rows);
+}
+
+// The whole of B [K x N] likewise: each depth panel's columns in NR-column strips (columns past N zero): panel pc,
+// strip of column j at pc * padded_cols + j * kc.
+template <int64_t NR>
+void pack_b_all(MatRef B, int64_t N, int64_t K, float* out) {
+  const int64_t kc_even = depth_panel(K), padded_cols = (N + NR - 1) / NR * NR;
+  for (int64_t pc = 0; pc < K; pc += kc_even) pack_b<NR>(B, pc, 0, std::min(kc_even, K - pc), N, out + pc * padded_cols);
+}
 struct Kernel {
   const char* name;
   int64_t mr, nr;
   BlockFn block;
+  PackAllFn pack_a_all, pack_b_all;
   bool (*supported)();
   Isa isa;  // its instruction set (also that of the skinny path below)
 };
@@ -210,9 +248,9 @@ bool cpu_has_avx2() { return isa_supported(Isa::avx2); }
 bool always() { return true; }
 
 const Kernel kKernels[] = {
-    {"avx512_12x32", 12, 32, sgemm_block<12, 32, micro_avx512_12x32>, cpu_has_avx512, Isa::avx512},
-    {"avx2_6x16", 6, 16, sgemm_block<6, 16, micro_avx2_6x16>, cpu_has_avx2, Isa::avx2},
-    {"generic_6x16", 6, 16, sgemm_block<6, 16, micro_generic<6, 16>>, always, Isa::generic},
+    {"avx512_12x32", 12, 32, sgemm_block<12, 32, micro_avx512_12x32>, pack_a_all<12>, pack_b_all<32>, cpu_has_avx512, Isa::avx512},
+    {"avx2_6x16", 6, 16, sgemm_block<6, 16, micro_avx2_6x16>, pack_a_all<6>, pack_b_all<16>, cpu_has_avx2, Isa::avx2},
+    {"generic_6x16", 6, 16, sgemm_block<6, 16, micro_generic<6, 16>>, pack_a_all<6>, pack_b_all<16>, always, Isa::generic},
 };
 
 // The micro-kernel of an instruction set.
@@ -401,44 +439,97 @@ bool sgemm_skinny(const Kernel& kernel, ThreadPool* pool, int64_t M, int64_t N, 
   return true;
 }
 
-void sgemm_impl(const Context& ctx, ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
-                MatRef B, float beta, float* Cp, int64_t ldc) {
+// pa, pb: operands prepared for k (PackedOperand), or null.
+void sgemm_impl(const Kernel& k, ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
+                MatRef B, float beta, float* Cp, int64_t ldc, const PackedOperand* pa, const PackedOperand* pb) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // C = beta * C
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) Cp[i * ldc + j] = beta == 0.f ? 0.f : beta * Cp[i * ldc + j];
     return;
   }
-  const Kernel& k = ctx.gemm_kernel ? *ctx.gemm_kernel : kernel_for(ctx.isa);
   if (sgemm_skinny(k, pool, M, N, K, alpha, A, B, beta, Cp, ldc, 1)) return;
+  Prepacked pre;
+  if (pa) pre.a = pa->data.get(), pre.a_rows = (M + k.mr - 1) / k.mr * k.mr;
+  if (pb) pre.b = pb->data.get(), pre.b_cols = (N + k.nr - 1) / k.nr * k.nr;
   const int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < 64 * 64 * 64) {
-    k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc);
+    k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc, pre);
     return;
   }
   // Split the wider dimension in whole tiles so each thread packs its own panels.
   const int64_t n_tiles = (N + k.nr - 1) / k.nr, m_tiles = (M + k.mr - 1) / k.mr;
   if (n_tiles >= 2 * threads || n_tiles >= m_tiles) {
     pool->parallel_for(n_tiles, 1, [&](int64_t b, int64_t e) {
-      k.block(0, M, b * k.nr, std::min(N, e * k.nr), K, alpha, A, B, beta, Cp, ldc);
+      k.block(0, M, b * k.nr, std::min(N, e * k.nr), K, alpha, A, B, beta, Cp, ldc, pre);
     });
   } else {
     pool->parallel_for(m_tiles, 1, [&](int64_t b, int64_t e) {
-      k.block(b * k.mr, std::min(M, e * k.mr), 0, N, K, alpha, A, B, beta, Cp, ldc);
+      k.block(b * k.mr, std::min(M, e * k.mr), 0, N, K, alpha, A, B, beta, Cp, ldc, pre);
     });
   }
 }
 
+const Kernel& kernel_of(const Context& ctx) { return ctx.gemm_kernel ? *ctx.gemm_kernel : kernel_for(ctx.isa); }
+
+// The kernel of a prepared product: that of its packed operands (which must agree), else the session's.
+const Kernel& kernel_of(const Context& ctx, const PackedOperand* pa, const PackedOperand* pb) {
+  const SgemmKernel* k = pa ? pa->kernel : pb ? pb->kernel : nullptr;
+  GB_CHECK(!pa || !pb || pa->kernel == pb->kernel, "internal: operands packed for different sgemm micro-kernels");
+  return k ? *k : kernel_of(ctx);
+}
+
 }  // namespace
+
+const PackedOperand& packed_constant(Context& ctx, Operand side, int64_t extent, int64_t K, MatRef m) {
+  const Kernel& k = kernel_of(ctx);
+  const SgemmKernel* kernel = static_cast<const SgemmKernel*>(&k);
+  const PackedKey key{m.p, side == Operand::a ? extent : -extent, K, m.rs, m.cs, kernel};
+  auto it = ctx.packed.find(key);
+  if (it != ctx.packed.end()) return *it->second;
+  auto packed = std::make_shared<PackedOperand>();
+  packed->kernel = kernel, packed->side = side, packed->extent = extent, packed->K = K, packed->source = m;
+  const int64_t tile = side == Operand::a ? k.mr : k.nr;
+  const int64_t floats = (extent + tile - 1) / tile * tile * K;
+  const size_t bytes = std::max<size_t>(64, (static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float) + 63) / 64 * 64);
+  packed->data.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+  GB_CHECK(packed->data, "out of memory for ", bytes, " bytes of prepared GEMM weights");
+  (side == Operand::a ? k.pack_a_all : k.pack_b_all)(m, extent, K, packed->data.get());
+  ctx.packed_bytes += static_cast<size_t>(floats) * sizeof(float);
+  return *ctx.packed.emplace(key, std::move(packed)).first->second;
+}
+
+namespace {
+void check_prepared(const PackedOperand* pa, const PackedOperand* pb, int64_t M, int64_t N, int64_t K, MatRef A,
+                    MatRef B) {
+  GB_CHECK(!pa || (pa->side == Operand::a && pa->extent == M && pa->K == K && pa->source.p == A.p),
+           "internal: prepared A does not match the product");
+  GB_CHECK(!pb || (pb->side == Operand::b && pb->extent == N && pb->K == K && pb->source.p == B.p),
+           "internal: prepared B does not match the product");
+}
+}  // namespace
+
+void sgemm_prepared(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, const PackedOperand* pa,
+                    MatRef B, const PackedOperand* pb, float beta, float* C, int64_t ldc) {
+  check_prepared(pa, pb, M, N, K, A, B);
+  sgemm_impl(kernel_of(ctx, pa, pb), &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc, pa, pb);
+}
+
+void sgemm_prepared_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
+                           const PackedOperand* pa, MatRef B, const PackedOperand* pb, float beta, float* C,
+                           int64_t ldc) {
+  check_prepared(pa, pb, M, N, K, A, B);
+  sgemm_impl(kernel_of(ctx, pa, pb), nullptr, M, N, K, alpha, A, B, beta, C, ldc, pa, pb);
+}
 
 void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* C,
            int64_t ldc) {
-  sgemm_impl(ctx, &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc);
+  sgemm_impl(kernel_of(ctx), &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc, nullptr, nullptr);
 }
 
 void sgemm_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta,
                   float* C, int64_t ldc) {
-  sgemm_impl(ctx, nullptr, M, N, K, alpha, A, B, beta, C, ldc);
+  sgemm_impl(kernel_of(ctx), nullptr, M, N, K, alpha, A, B, beta, C, ldc, nullptr, nullptr);
 }
 
 }  // namespace glassbox::kernels::cpu

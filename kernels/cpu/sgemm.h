@@ -6,6 +6,8 @@
 // Used by convolution (im2col), Gemm and MatMul.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,32 @@ void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
 // The same on the calling thread only (for callers that parallelize over their own blocks).
 void sgemm_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta,
                   float* C, int64_t ldc);
+
+// Prepared weights: a constant operand packed once for one micro-kernel, then multiplied any number of times
+// without packing it again (convolution and Gemm weights, once per session: Conv2dAttrs::constant_weights,
+// GemmAttrs::constant_b). A [M x K] is packed as the left operand, B [K x N] as the right one. `source` is the
+// operand itself, which must outlive this (a model constant does), for the skinny products that read it unpacked.
+enum class Operand { a, b };
+struct PackedOperand {
+  const SgemmKernel* kernel = nullptr;
+  Operand side = Operand::a;
+  int64_t extent = 0, K = 0;  // extent: M for A, N for B
+  MatRef source{nullptr, 0, 0};
+  // Depth panels of MR-row (NR-column) strips (sgemm.cpp: pack_a_all, pack_b_all), 64-byte aligned (the
+  // micro-kernels load B strips with aligned vector loads).
+  std::unique_ptr<float, void (*)(void*)> data{nullptr, std::free};
+};
+// The packed form of the constant operand m for ctx's micro-kernel: packed at the first call for this operand (its
+// address, side, shape and strides) and kernel, kept in ctx.packed, reused by every later call. Not thread-safe
+// (call it before a parallel region).
+const PackedOperand& packed_constant(Context& ctx, Operand side, int64_t extent, int64_t K, MatRef m);
+// sgemm with either operand prepared (pa for A, pb for B; null: packed as the product runs, as sgemm does). A and B
+// are the operands themselves (the prepared ones' sources). On ctx's threads, or on the calling thread only.
+void sgemm_prepared(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, const PackedOperand* pa,
+                    MatRef B, const PackedOperand* pb, float beta, float* C, int64_t ldc);
+void sgemm_prepared_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
+                           const PackedOperand* pa, MatRef B, const PackedOperand* pb, float beta, float* C,
+                           int64_t ldc);
 
 // Micro-kernels by name ("" = the one of default_isa()); unknown or unsupported names are errors.
 const SgemmKernel* sgemm_kernel(const std::string& name);

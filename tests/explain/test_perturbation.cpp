@@ -273,7 +273,10 @@ TEST(Perturbation, ChunksAndTargets) {
   for (PerturbationMethod m : all_perturbation_methods()) {
     const double err = relative_error(ra.maps.at(m), host(rb.maps.at(m)));
     std::printf("%s: chunks of 1 vs 64 differ by %.2g\n", perturbation_method_name(m), err);
-    EXPECT_LE(err, 1e-6) << perturbation_method_name(m);
+    // A forward pass of 1 copy and one of 64 sum their GEMMs in different orders (a batch of 1 takes sgemm's
+    // unpacked skinny path); Ablation-CAM's weights (y - y_k) / y are differences of nearly equal scores, which
+    // amplify that rounding, so it gets a looser bound than the others.
+    EXPECT_LE(err, m == PerturbationMethod::ablationcam ? 1e-5 : 1e-6) << perturbation_method_name(m);
     for (int64_t n = 0; n < 2; ++n)
       for (int64_t k = 0; k < 2; ++k) {
         Target single;

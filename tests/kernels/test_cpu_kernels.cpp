@@ -57,6 +57,49 @@ TEST_P(Sgemm, MatchesFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(MicroKernels, Sgemm, ::testing::ValuesIn(sgemm_kernel_names()));
 
+// Prepared operands (packed once, reused): A packed, B packed, or both, against the float64 reference, on every
+// micro-kernel, serial and on 3 threads (both splits), twice each (the second call reads the kept packing), and
+// transposed sources. The packing is made once per operand and kernel (ctx.packed).
+TEST_P(Sgemm, PreparedOperandsMatchReference) {
+  std::mt19937 rng(4);
+  Context ctx(3);
+  ctx.gemm_kernel = sgemm_kernel(GetParam());
+  const int64_t sizes[][3] = {{13, 300, 70}, {130, 33, 300}, {64, 1000, 260}, {250, 7, 513}, {8, 1000, 1280},
+                              {97, 40, 20}, {2, 50, 9}, {40, 3, 17}};
+  for (const auto& s : sizes)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (int which = 1; which < 4; ++which) {  // 1: A packed, 2: B packed, 3: both
+          const int64_t M = s[0], N = s[1], K = s[2];
+          auto A = random_vector(M * K, rng), B = random_vector(K * N, rng);
+          const MatRef a = ta ? MatRef{A.data(), 1, M} : MatRef{A.data(), K, 1};
+          const MatRef b = tb ? MatRef{B.data(), 1, K} : MatRef{B.data(), N, 1};
+          // Prepared operands must outlive their use (model constants do); these are freed after each case, and a
+          // later one may reuse the address, so each case starts with none kept.
+          ctx.packed.clear();
+          const size_t before = ctx.packed.size();
+          const PackedOperand* pa = which & 1 ? &packed_constant(ctx, Operand::a, M, K, a) : nullptr;
+          const PackedOperand* pb = which & 2 ? &packed_constant(ctx, Operand::b, N, K, b) : nullptr;
+          EXPECT_EQ(&packed_constant(ctx, which & 1 ? Operand::a : Operand::b, which & 1 ? M : N, K, which & 1 ? a : b),
+                    which & 1 ? pa : pb) << "the same operand is packed once";
+          EXPECT_EQ(ctx.packed.size(), before + (which == 3 ? 2 : 1));
+          for (int call = 0; call < 4; ++call) {
+            std::vector<float> C(M * N, 9.f);
+            if (call % 2) sgemm_prepared_serial(ctx, M, N, K, 0.5f, a, pa, b, pb, 0.f, C.data(), N);
+            else sgemm_prepared(ctx, M, N, K, 0.5f, a, pa, b, pb, 0.f, C.data(), N);
+            double worst = 0;
+            for (int64_t i = 0; i < M; ++i)
+              for (int64_t j = 0; j < N; ++j) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; ++k) acc += double(a.p[i * a.rs + k * a.cs]) * b.p[k * b.rs + j * b.cs];
+                worst = std::max(worst, std::fabs(0.5 * acc - C[i * N + j]) / (1.0 + std::sqrt(double(K))));
+              }
+            ASSERT_LT(worst, 1e-4) << M << "x" << N << "x" << K << " ta=" << ta << " tb=" << tb << " packed=" << which
+                                   << " call " << call;
+          }
+        }
+}
+
 TEST(SgemmKernels, UnknownNameIsAnError) { EXPECT_THROW(sgemm_kernel("winograd"), glassbox::Error); }
 
 struct ConvCase {
@@ -99,13 +142,21 @@ TEST_P(Conv2dVariant, MatchesDirect) {
         const Device cpu = Device::cpu();
         const ConstView xv{x.data(), {c.N, c.C, c.H, c.W}, cpu}, wv{w.data(), {c.M, c.C / c.G, c.KH, c.KW}, cpu},
             bv{bias.data(), {c.M}, cpu};
-        b->conv2d(a, xv, wv, bv, {y1.data(), {c.N, c.M, OH, OW}, cpu});
         ref->conv2d(a, xv, wv, bv, {y2.data(), {c.N, c.M, OH, OW}, cpu});
         const double scale = 1 + std::sqrt(double(c.C / c.G * c.KH * c.KW));
-        for (size_t i = 0; i < y1.size(); ++i)
-          ASSERT_NEAR(y1[i], y2[i], 1e-5 * scale * (1 + std::fabs(y2[i])))
-              << "x[" << c.N << "," << c.C << "," << c.H << "," << c.W << "] M " << c.M << " k" << c.KH << "x" << c.KW
-              << " act " << int(act) << " threads " << threads << " element " << i;
+        // Weights as given, then as constants (prepared at the first call, the prepared form read at the second),
+        // on a fresh backend: prepared weights must outlive the session, and these are freed after the case.
+        auto prepared = make_cpu_backend(threads);
+        prepared->select_variant("conv2d", GetParam());
+        for (int call : {0, 1, 2}) {
+          a.constant_weights = call > 0;
+          std::fill(y1.begin(), y1.end(), -7.f);
+          (call ? prepared : b)->conv2d(a, xv, wv, bv, {y1.data(), {c.N, c.M, OH, OW}, cpu});
+          for (size_t i = 0; i < y1.size(); ++i)
+            ASSERT_NEAR(y1[i], y2[i], 1e-5 * scale * (1 + std::fabs(y2[i])))
+                << "x[" << c.N << "," << c.C << "," << c.H << "," << c.W << "] M " << c.M << " k" << c.KH << "x"
+                << c.KW << " act " << int(act) << " threads " << threads << " call " << call << " element " << i;
+        }
       }
   }
 }
@@ -130,7 +181,8 @@ TEST_P(Depthwise, MatchesDirect) {
                                {1, 3, 10, 33, 1, 7, 7, 3, 1, 3, 3, 3, 3},  {2, 2, 7, 17, 3, 3, 3, 1, 2, 2, 2, 2, 2},
                                {1, 5, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},    {1, 2, 6, 9, 1, 1, 1, 1, 1, 0, 0, 0, 0},
                                {1, 3, 11, 200, 1, 3, 5, 2, 1, 0, 2, 2, 1}, {1, 2, 5, 6, 1, 3, 3, 1, 1, 4, 5, 3, 6},
-                               {1, 16, 14, 14, 1, 5, 5, 2, 1, 1, 2, 2, 1}, {3, 1, 8, 8, 1, 2, 2, 2, 1, 0, 0, 0, 0}};
+                               {1, 16, 14, 14, 1, 5, 5, 2, 1, 1, 2, 2, 1}, {3, 1, 8, 8, 1, 2, 2, 2, 1, 0, 0, 0, 0},
+                               {0, 3, 5, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1},    {1, 2, 0, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1}};
   const DepthwiseCase& p = GetParam();
   for (int threads : {1, 2}) {
     auto b = make_cpu_backend(threads), ref = make_cpu_backend(threads);
