@@ -383,8 +383,10 @@ OpPlan plan_matmul(const NodeCtx& c) {
   if (!b1) y.push_back(b.back());
   OpPlan p;
   p.shapes = {y};
-  p.run = [a, b, full](Backend& be, const Ins& in, const Outs& out) {
-    be.matmul({in[0].data, a, in[0].device}, {in[1].data, b, in[1].device}, {out[0].data, full, out[0].device});
+  const bool constant_b = c.g.values[c.n.inputs[1]].is_constant();  // may be prepared once per session
+  p.run = [a, b, full, constant_b](Backend& be, const Ins& in, const Outs& out) {
+    be.matmul({in[0].data, a, in[0].device}, {in[1].data, b, in[1].device}, {out[0].data, full, out[0].device},
+              constant_b);
   };
   p.backward = [a, b, full](Backend& be, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
     if (dx[0].data || dx[1].data)

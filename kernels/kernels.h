@@ -167,7 +167,8 @@ class Backend {
   virtual void binary(BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y) = 0;
   virtual void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) = 0;
   // a [..., M, K] x b [..., K, N] -> y [..., M, N]; batch dimensions broadcast (1-D operands reshaped by caller).
-  virtual void matmul(ConstView a, ConstView b, View y) = 0;
+  // constant_b: b is a constant of the model, which the backend may prepare once (as Conv2dAttrs::constant_weights).
+  virtual void matmul(ConstView a, ConstView b, View y, bool constant_b = false) = 0;
   virtual void concat(int axis, const std::vector<ConstView>& xs, View y) = 0;
   virtual void pad(const PadAttrs& a, ConstView x, View y) = 0;
   // y = exp(x - max) / sum exp(x - max) along `axis`.

@@ -14,7 +14,7 @@ struct NullBackend : Backend {
   void activation(const ActivationAttrs&, ConstView, View) override {}
   void binary(BinaryOp, const ActivationAttrs&, ConstView, ConstView, View) override {}
   void gemm(const GemmAttrs&, ConstView, ConstView, ConstView, View) override {}
-  void matmul(ConstView, ConstView, View) override {}
+  void matmul(ConstView, ConstView, View, bool) override {}
   void concat(int, const std::vector<ConstView>&, View) override {}
   void pad(const PadAttrs&, ConstView, View) override {}
   void softmax(int, ConstView, View) override {}

@@ -57,7 +57,7 @@ class CpuBackend final : public Backend {
   void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
     cpu::gemm(ctx_, a, A, B, C, y);
   }
-  void matmul(ConstView a, ConstView b, View y) override { cpu::matmul(ctx_, a, b, y); }
+  void matmul(ConstView a, ConstView b, View y, bool constant_b) override { cpu::matmul(ctx_, a, b, y, constant_b); }
   void concat(int axis, const std::vector<ConstView>& xs, View y) override { cpu::concat(ctx_, axis, xs, y); }
   void pad(const PadAttrs& a, ConstView x, View y) override { cpu::pad(ctx_, a, x, y); }
   void softmax(int axis, ConstView x, View y) override { cpu::softmax(ctx_, axis, x, y); }

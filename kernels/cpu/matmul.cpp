@@ -16,10 +16,17 @@ bool fold_batch_into_rows(ConstView& a, ConstView& b, Shape& y) {
   return true;
 }
 
-void matmul(Context& ctx, ConstView a, ConstView b, View y) {
-  if (fold_batch_into_rows(a, b, y.shape)) return matmul(ctx, a, b, y);
+void matmul(Context& ctx, ConstView a, ConstView b, View y, bool constant_b) {
+  if (fold_batch_into_rows(a, b, y.shape)) return matmul(ctx, a, b, y, constant_b);
   const int r = static_cast<int>(y.shape.size());
   const int64_t M = y.dim(-2), N = y.dim(-1), K = a.dim(-1);
+  if (constant_b && b.shape.size() == 2 && y.shape.size() == 2) {
+    // One product with a constant right operand (a linear layer's weights): B packed once per session.
+    const MatRef B{b.data, N, 1};
+    sgemm_prepared(ctx, M, N, K, 1.f, MatRef{a.data, K, 1}, nullptr, B, &packed_constant(ctx, Operand::b, N, K, B), 0.f,
+                   y.data, N);
+    return;
+  }
   const Shape batch(y.shape.begin(), y.shape.end() - 2);
   const Shape a_batch(a.shape.begin(), a.shape.end() - 2), b_batch(b.shape.begin(), b.shape.end() - 2);
   const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);

@@ -20,7 +20,7 @@ void batchnorm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstV
 void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y);
 void binary(Context& ctx, BinaryOp op, const ActivationAttrs& act, ConstView a, ConstView b, View y);
 void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y);
-void matmul(Context& ctx, ConstView a, ConstView b, View y);
+void matmul(Context& ctx, ConstView a, ConstView b, View y, bool constant_b = false);
 void concat(Context& ctx, int axis, const std::vector<ConstView>& xs, View y);
 void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
 void softmax(Context& ctx, int axis, ConstView x, View y);

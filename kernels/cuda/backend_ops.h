@@ -22,7 +22,7 @@ class CudaOps : public Backend {
   void gemm(const GemmAttrs& a, ConstView A, ConstView B, ConstView C, View y) override {
     activate(), cuda::gemm(ctx_, a, A, B, C, y);
   }
-  void matmul(ConstView a, ConstView b, View y) override { activate(), cuda::matmul(ctx_, a, b, y); }
+  void matmul(ConstView a, ConstView b, View y, bool) override { activate(), cuda::matmul(ctx_, a, b, y); }
   void concat(int axis, const std::vector<ConstView>& xs, View y) override {
     activate(), cuda::concat(ctx_, axis, xs, y);
   }

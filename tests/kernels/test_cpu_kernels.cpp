@@ -100,6 +100,40 @@ TEST_P(Sgemm, PreparedOperandsMatchReference) {
         }
 }
 
+// MatMul with a constant right operand (prepared once, then reused) equals the float64 product: 2-D, batch folded
+// into rows, a broadcast batch of b (not prepared), twice each on one backend.
+TEST(MatMul, ConstantRightOperandMatchesReference) {
+  std::mt19937 rng(5);
+  const Shape cases[][2] = {{{197, 768}, {768, 300}}, {{2, 5, 7}, {7, 9}}, {{3, 40, 33}, {3, 33, 20}}, {{1, 3}, {3, 2}}};
+  for (int threads : {1, 2}) {
+    auto backend = make_cpu_backend(threads);
+    for (const auto& c : cases) {
+      const Shape& as = c[0];
+      const Shape& bs = c[1];
+      auto a = random_vector(numel(as), rng), b = random_vector(numel(bs), rng);
+      const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+      const int64_t batches = numel(as) / (M * K), b_batches = numel(bs) / (K * N);
+      Shape ys(as.begin(), as.end() - 1);
+      ys.push_back(N);
+      std::vector<float> y(numel(ys));
+      for (int call = 0; call < 2; ++call) {
+        std::fill(y.begin(), y.end(), -7.f);
+        backend->matmul({a.data(), as, Device::cpu()}, {b.data(), bs, Device::cpu()}, {y.data(), ys, Device::cpu()},
+                        true);
+        for (int64_t t = 0; t < batches; ++t)
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+              double acc = 0;
+              const float* bt = b.data() + (b_batches > 1 ? t : 0) * K * N;
+              for (int64_t k = 0; k < K; ++k) acc += double(a[(t * M + i) * K + k]) * bt[k * N + j];
+              ASSERT_NEAR(y[(t * M + i) * N + j], acc, 1e-4 * (1 + std::sqrt(double(K))))
+                  << shape_str(as) << " x " << shape_str(bs) << " call " << call;
+            }
+      }
+    }
+  }
+}
+
 TEST(SgemmKernels, UnknownNameIsAnError) { EXPECT_THROW(sgemm_kernel("winograd"), glassbox::Error); }
 
 struct ConvCase {
