@@ -178,9 +178,14 @@ void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView
             const int64_t j0 = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, PWs);
             const int64_t j1 = std::clamp<int64_t>(d.W - off <= 0 ? 0 : (d.W - off + sw - 1) / sw, j0, PWs);
             std::fill(out, out + j0, 0.f);
-            if (sw == 1) std::copy(xr + j0 + off, xr + j1 + off, out + j0);
-            else
+            if (sw == 1) {
+              std::copy(xr + j0 + off, xr + j1 + off, out + j0);
+            } else if (sw == 2) {  // a constant stride: the compiler de-interleaves with vector shuffles
+              const float* src = xr + off;
+              for (int64_t j = j0; j < j1; ++j) out[j] = src[2 * j];
+            } else {
               for (int64_t j = j0; j < j1; ++j) out[j] = xr[j * sw + off];
+            }
             std::fill(out + j1, out + PWs, 0.f);
           }
       for (int64_t m = c * d.mult; m < (c + 1) * d.mult; ++m) {
