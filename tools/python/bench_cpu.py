@@ -52,6 +52,19 @@ def time_ms(fn, repeat=1):
     return (time.perf_counter() - t0) * 1000.0 / repeat
 
 
+def interleave(engines, warmup, pairs):
+    """Runs (name, fn) engines in turn, `warmup` rounds untimed then `pairs` rounds; each fn returns milliseconds.
+    Returns {name: [ms per round]}."""
+    for _ in range(warmup):
+        for _, fn in engines:
+            fn()
+    samples = {name: [] for name, _ in engines}
+    for _ in range(pairs):
+        for name, fn in engines:
+            samples[name].append(fn())
+    return samples
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -229,13 +242,7 @@ def main():
                 if core is not None:
                     req.infer()
                     diff = float(np.max(np.abs(req.get_output_tensor(0).data - run_ort()[0])))
-                for _ in range(args.warmup):
-                    for _, fn in engines:
-                        fn()
-                samples = {name: [] for name, _ in engines}
-                for _ in range(args.pairs):
-                    for name, fn in engines:
-                        samples[name].append(fn())
+                samples = interleave(engines, args.warmup, args.pairs)
                 gb.close()
                 ratios = {peer: [a / b for a, b in zip(samples["glassbox"], samples[peer])]
                           for peer in samples if peer != "glassbox"}

@@ -43,7 +43,7 @@ import openvino_xai as xai
 from openvino_xai.explainer.explainer import ExplainMode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_cpu import Glassbox, cpu_flags, cpu_name, model_label, ov_compile, ov_config, time_ms  # noqa: E402
+from bench_cpu import Glassbox, cpu_flags, cpu_name, interleave, model_label, ov_compile, ov_config, time_ms  # noqa: E402
 
 
 def xai_explainer(core, model, threads, target_layer):
@@ -117,13 +117,7 @@ def main():
                 engines.append(("gb_gradcam", gbs["gb_gradcam"].run))
             engines += [("gb_forward", gbs["gb_forward"].run), ("ov_forward", lambda: time_ms(req.infer))]
             m = ex(x, targets=[top1], colormap=False, resize=True).saliency_map[top1]
-            for _ in range(args.warmup):
-                for _, fn in engines:
-                    fn()
-            samples = {name: [] for name, _ in engines}
-            for _ in range(args.pairs):
-                for name, fn in engines:
-                    samples[name].append(fn())
+            samples = interleave(engines, args.warmup, args.pairs)
             for g in gbs.values():
                 g.close()
             ratios = {t: [a / b for a, b in zip(samples[n], samples[d])]
