@@ -1,6 +1,7 @@
 #include "kernels/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace glassbox::kernels::cpu {
 
@@ -16,6 +17,18 @@ ThreadPool::~ThreadPool() {
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
+}
+
+template <class Done>
+bool ThreadPool::spin_until(const Done& done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  for (int i = 1;; ++i) {
+    if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return false;
+  }
 }
 
 namespace {
@@ -52,6 +65,10 @@ void ThreadPool::parallel_for(int64_t n, int64_t min_chunk, const std::function<
     lock.lock();
     ++finished_;
   }
+  const int chunks_total = job_chunks_;
+  lock.unlock();
+  spin_until([&] { return finished_.load(std::memory_order_acquire) == chunks_total; });
+  lock.lock();
   done_.wait(lock, [&] { return finished_ == job_chunks_; });
   job_ = nullptr;
 }
@@ -60,6 +77,10 @@ void ThreadPool::worker_loop(int) {
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
+    // A new job usually follows within microseconds during a run: watch for it before going to sleep.
+    lock.unlock();
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+    lock.lock();
     wake_.wait(lock, [&] { return stop_ || (generation_ != seen && job_ && next_chunk_ < job_chunks_); });
     if (stop_) return;
     seen = generation_;
