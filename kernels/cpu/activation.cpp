@@ -42,7 +42,16 @@ void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, Co
       for (int64_t i = b; i < e; ++i) dx.data[i] = rule_backward_at(rule, a, y.data[i], dy.data[i]);
     else if (!x.empty())
       for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_input(a, x.data[i]);
-    else
+    else if (a.kind == Activation::relu || a.kind == Activation::clip) {
+      // The same formulas with the bounds hoisted, so the loops vectorize (relu: 0 < y; clip: alpha < y < beta).
+      const float* yp = y.data;
+      const float* g = dy.data;
+      float* out = dx.data;
+      if (a.kind == Activation::relu)
+        for (int64_t i = b; i < e; ++i) out[i] = g[i] * (yp[i] > 0.f ? 1.f : 0.f);
+      else
+        for (int64_t i = b; i < e; ++i) out[i] = g[i] * (yp[i] > a.alpha && yp[i] < a.beta ? 1.f : 0.f);
+    } else
       for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_output(a, y.data[i]);
   });
 }

@@ -185,7 +185,11 @@ void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView w
 void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView wv, View dx) {
   const ConvDims d = dims_of(a, dx, wv, View{const_cast<float*>(dy.data), dy.shape, dy.device});
   const int64_t plane = d.OH * d.OW, K = d.Cg * d.KH * d.KW, in_plane = d.H * d.W;
-  if (d.G == d.C && d.Cg == 1) {
+  if (d.G == d.C && d.Cg == 1 && d.Mg == 1) {  // one filter per channel: a convolution of dy (conv2d_depthwise.cpp)
+    conv2d_depthwise_backward_data(ctx, a, dy, wv, dx);
+    return;
+  }
+  if (d.G == d.C && d.Cg == 1) {  // several filters per channel: each output's dy scattered through its taps
     const int64_t mult = d.Mg;
     ctx.pool.parallel_for(d.N * d.C, 1, [&](int64_t b, int64_t e) {
       for (int64_t nc = b; nc < e; ++nc) {

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/error.h"
 #include "kernels/cpu/ops.h"
 
 namespace glassbox::kernels::cpu {
@@ -136,68 +137,138 @@ RowFn row_kernel(Isa isa) {
 
 }  // namespace
 
+namespace {
+
+// One plane's convolution by phase planes: input H x W, output OH x OW, strides, dilations and pads (negative pads
+// crop). Phase plane (ph, pw), row i, column j  <-  x[sh*i + ph - pt, sw*j + pw - pl] (0 outside x). Tap (kh, kw)
+// of output (oh, ow) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + (kh*dh)/sh, column ow + (kw*dw)/sw, so
+// with the plane stored PWs wide, output t = oh*PWs + ow reads flat index t + offset(tap): one contiguous run per
+// tap over the whole plane. Columns ow >= OW of the run are computed and dropped.
+struct PhasePlanes {
+  int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
+  int64_t PHs = 0, PWs = 0, phase_plane = 0, phases = 0, run = 0;
+
+  void finish() {
+    PHs = OH + ((KH - 1) * dh) / sh, PWs = OW + ((KW - 1) * dw) / sw;
+    phase_plane = PHs * PWs, phases = sh * sw;
+    run = (OH - 1) * PWs + OW;  // flat outputs computed per plane
+  }
+  // The per-thread buffers, and each tap's run start in the phase buffer.
+  struct Scratch {
+    std::vector<float> buffer, flat, upsampled;
+    std::vector<const float*> src;
+  };
+  void prepare(Scratch& s) const {
+    if (s.buffer.size() < static_cast<size_t>(phases * phase_plane)) s.buffer.resize(static_cast<size_t>(phases * phase_plane));
+    if (s.flat.size() < static_cast<size_t>(run)) s.flat.resize(static_cast<size_t>(run));
+    s.src.resize(static_cast<size_t>(KH * KW));
+    for (int64_t kh = 0; kh < KH; ++kh)
+      for (int64_t kw = 0; kw < KW; ++kw)
+        s.src[kh * KW + kw] = s.buffer.data() + (((kh * dh) % sh) * sw + (kw * dw) % sw) * phase_plane +
+                              ((kh * dh) / sh) * PWs + (kw * dw) / sw;
+  }
+  // The phase planes of one input plane x [H x W].
+  void fill(const float* xp, Scratch& s) const {
+    for (int64_t ph = 0; ph < sh; ++ph)
+      for (int64_t pw = 0; pw < sw; ++pw)
+        for (int64_t i = 0; i < PHs; ++i) {
+          float* out = s.buffer.data() + (ph * sw + pw) * phase_plane + i * PWs;
+          const int64_t ih = sh * i + ph - pt;
+          if (ih < 0 || ih >= H) {
+            std::fill(out, out + PWs, 0.f);
+            continue;
+          }
+          const float* xr = xp + ih * W;
+          // Columns j with 0 <= sw*j + pw - pl < W: j in [j0, j1).
+          const int64_t off = pw - pl;
+          const int64_t j0 = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, PWs);
+          const int64_t j1 = std::clamp<int64_t>(W - off <= 0 ? 0 : (W - off + sw - 1) / sw, j0, PWs);
+          std::fill(out, out + j0, 0.f);
+          if (sw == 1) {
+            std::copy(xr + j0 + off, xr + j1 + off, out + j0);
+          } else if (sw == 2) {  // a constant stride: the compiler de-interleaves with vector shuffles
+            const float* src = xr + off;
+            for (int64_t j = j0; j < j1; ++j) out[j] = src[2 * j];
+          } else {
+            for (int64_t j = j0; j < j1; ++j) out[j] = xr[j * sw + off];
+          }
+          std::fill(out + j1, out + PWs, 0.f);
+        }
+  }
+  // y [OH x OW] = clamp(bias + sum_t w[t] run_t) from the filled phase planes.
+  void apply(RowFn row, const float* w, float bias, const RowEpilogue& epi, Scratch& s, float* yp) const {
+    // Where the run has no dropped columns (PWs == OW) it is the output plane itself.
+    float* out = PWs == OW ? yp : s.flat.data();
+    row(run, static_cast<int>(KH * KW), s.src.data(), w, bias, epi.lo, epi.hi, out);
+    if (out != yp)
+      for (int64_t oh = 0; oh < OH; ++oh) std::copy(out + oh * PWs, out + oh * PWs + OW, yp + oh * OW);
+  }
+};
+
+}  // namespace
+
 void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView wv, ConstView bv,
                                    View yv) {
   const DwDims d = dw_dims(xv, wv, yv);
   if (yv.numel() == 0) return;
-  const int64_t sh = a.stride_h, sw = a.stride_w, dh = a.dilation_h, dw = a.dilation_w;
-  // Phase plane (ph, pw), row i, column j  <-  x[sh*i + ph - pt, sw*j + pw - pl] (0 outside x). Tap (kh, kw) of
-  // output (oh, ow) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + (kh*dh)/sh, column ow + (kw*dw)/sw, so
-  // with the plane stored PWs wide, output t = oh*PWs + ow reads flat index t + offset(tap): one contiguous run
-  // per tap over the whole plane. Columns ow >= OW of the run are computed and dropped.
-  const int64_t PHs = d.OH + ((d.KH - 1) * dh) / sh, PWs = d.OW + ((d.KW - 1) * dw) / sw;
-  const int64_t phase_plane = PHs * PWs, phases = sh * sw, taps = d.KH * d.KW;
-  const int64_t run = (d.OH - 1) * PWs + d.OW;  // flat outputs computed per plane
+  PhasePlanes g{d.H, d.W, d.OH, d.OW, d.KH, d.KW, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w,
+                a.pad_top, a.pad_left};
+  g.finish();
   const RowFn row = row_kernel(ctx.isa);
   const RowEpilogue epi = row_epilogue(a.act);
   ctx.pool.parallel_for(d.N * d.C, 1, [&](int64_t b, int64_t e) {
-    thread_local std::vector<float> buffer, flat;
-    thread_local std::vector<const float*> src;
-    if (buffer.size() < static_cast<size_t>(phases * phase_plane)) buffer.resize(static_cast<size_t>(phases * phase_plane));
-    if (flat.size() < static_cast<size_t>(run)) flat.resize(static_cast<size_t>(run));
-    src.resize(static_cast<size_t>(taps));
-    for (int64_t kh = 0; kh < d.KH; ++kh)
-      for (int64_t kw = 0; kw < d.KW; ++kw)
-        src[kh * d.KW + kw] = buffer.data() + (((kh * dh) % sh) * sw + (kw * dw) % sw) * phase_plane +
-                              ((kh * dh) / sh) * PWs + (kw * dw) / sw;
+    thread_local PhasePlanes::Scratch s;
+    g.prepare(s);
     for (int64_t nc = b; nc < e; ++nc) {
       const int64_t n = nc / d.C, c = nc % d.C;
-      const float* xp = xv.data + nc * d.H * d.W;
-      for (int64_t ph = 0; ph < sh; ++ph)
-        for (int64_t pw = 0; pw < sw; ++pw)
-          for (int64_t i = 0; i < PHs; ++i) {
-            float* out = buffer.data() + (ph * sw + pw) * phase_plane + i * PWs;
-            const int64_t ih = sh * i + ph - a.pad_top;
-            if (ih < 0 || ih >= d.H) {
-              std::fill(out, out + PWs, 0.f);
-              continue;
-            }
-            const float* xr = xp + ih * d.W;
-            // Columns j with 0 <= sw*j + pw - pl < W: j in [j0, j1).
-            const int64_t off = pw - a.pad_left;
-            const int64_t j0 = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, PWs);
-            const int64_t j1 = std::clamp<int64_t>(d.W - off <= 0 ? 0 : (d.W - off + sw - 1) / sw, j0, PWs);
-            std::fill(out, out + j0, 0.f);
-            if (sw == 1) {
-              std::copy(xr + j0 + off, xr + j1 + off, out + j0);
-            } else if (sw == 2) {  // a constant stride: the compiler de-interleaves with vector shuffles
-              const float* src = xr + off;
-              for (int64_t j = j0; j < j1; ++j) out[j] = src[2 * j];
-            } else {
-              for (int64_t j = j0; j < j1; ++j) out[j] = xr[j * sw + off];
-            }
-            std::fill(out + j1, out + PWs, 0.f);
-          }
+      g.fill(xv.data + nc * d.H * d.W, s);
       for (int64_t m = c * d.mult; m < (c + 1) * d.mult; ++m) {
         float* yp = yv.data + (n * d.M + m) * d.OH * d.OW;
-        // Where the run has no dropped columns (PWs == OW) it is the output plane itself.
-        float* out = PWs == d.OW ? yp : flat.data();
-        row(run, static_cast<int>(taps), src.data(), wv.data + m * taps, bv.empty() ? 0.f : bv.data[m], epi.lo, epi.hi,
-            out);
-        if (out != yp)
-          for (int64_t oh = 0; oh < d.OH; ++oh) std::copy(out + oh * PWs, out + oh * PWs + d.OW, yp + oh * d.OW);
+        g.apply(row, wv.data + m * d.KH * d.KW, bv.empty() ? 0.f : bv.data[m], epi, s, yp);
         if (!epi.in_lanes) apply_activation(a.act, yp, yp, d.OH * d.OW);
       }
+    }
+  });
+}
+
+// The x-gradient of a depthwise convolution with one filter per channel (kernels.h conv2d_backward_data):
+//   dx[c, ih, iw] = sum_{kh,kw} u[ih + pt - kh*dh, iw + pl - kw*dw] w[c, kh, kw],
+//   u [(OH-1)*sh + 1, (OW-1)*sw + 1]: u[j, i] = dy[c, j/sh, i/sw] where sh divides j and sw divides i, else 0,
+// which is a stride-1 correlation of u (dy itself when the strides are 1) with the flipped filter
+// w'[kh', kw'] = w[KH-1-kh', KW-1-kw'], top pad (KH-1)*dh - pt, left pad (KW-1)*dw - pl (negative: crop), output
+// H x W: the forward's phase planes again.
+void conv2d_depthwise_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView wv, View dx) {
+  const int64_t N = dx.dim(0), C = dx.dim(1), H = dx.dim(2), W = dx.dim(3), KH = wv.dim(2), KW = wv.dim(3);
+  const int64_t OH = dy.dim(2), OW = dy.dim(3), sh = a.stride_h, sw = a.stride_w;
+  GB_CHECK(wv.dim(0) == C && wv.dim(1) == 1, "depthwise backward: one filter per channel expected");
+  if (dx.numel() == 0) return;
+  if (OH == 0 || OW == 0) {
+    std::fill(dx.data, dx.data + dx.numel(), 0.f);
+    return;
+  }
+  const int64_t UH = (OH - 1) * sh + 1, UW = (OW - 1) * sw + 1;
+  PhasePlanes g{UH, UW, H, W, KH, KW, 1, 1, a.dilation_h, a.dilation_w,
+                (KH - 1) * a.dilation_h - a.pad_top, (KW - 1) * a.dilation_w - a.pad_left};
+  g.finish();
+  const RowFn row = row_kernel(ctx.isa);
+  const RowEpilogue none = row_epilogue(ActivationAttrs{});
+  ctx.pool.parallel_for(N * C, 1, [&](int64_t b, int64_t e) {
+    thread_local PhasePlanes::Scratch s;
+    g.prepare(s);
+    std::vector<float> flipped(static_cast<size_t>(KH * KW));
+    if (sh > 1 || sw > 1) s.upsampled.assign(static_cast<size_t>(UH * UW), 0.f);
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t c = nc % C;
+      const float* u = dy.data + nc * OH * OW;
+      if (sh > 1 || sw > 1) {  // dy spread onto every sh-th row and sw-th column (the zeros stay from the start)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) s.upsampled[oh * sh * UW + ow * sw] = u[oh * OW + ow];
+        u = s.upsampled.data();
+      }
+      const float* wp = wv.data + c * KH * KW;
+      for (int64_t t = 0; t < KH * KW; ++t) flipped[static_cast<size_t>(t)] = wp[KH * KW - 1 - t];
+      g.fill(u, s);
+      g.apply(row, flipped.data(), 0.f, none, s, dx.data + nc * H * W);
     }
   });
 }

@@ -13,6 +13,8 @@ void conv2d_winograd_f2x3(Context& ctx, const Conv2dAttrs& a, ConstView x, Const
 // Depthwise convolutions (groups == C; conv2d_depthwise.cpp): the vectorized rows and the scalar reference loop.
 void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_depthwise_scalar(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+// The x-gradient of a depthwise convolution with one filter per channel, by the forward's phase planes.
+void conv2d_depthwise_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView w, View dx);
 void pool2d(Context& ctx, const Pool2dAttrs& a, ConstView x, View y);
 void global_avg_pool(Context& ctx, ConstView x, View y);
 void batchnorm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, ConstView mean, ConstView var,
