@@ -44,13 +44,16 @@ void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, Co
       for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_input(a, x.data[i]);
     else if (a.kind == Activation::relu || a.kind == Activation::clip) {
       // The same formulas with the bounds hoisted, so the loops vectorize (relu: 0 < y; clip: alpha < y < beta).
-      const float* yp = y.data;
-      const float* g = dy.data;
-      float* out = dx.data;
-      if (a.kind == Activation::relu)
-        for (int64_t i = b; i < e; ++i) out[i] = g[i] * (yp[i] > 0.f ? 1.f : 0.f);
+      const float* __restrict yp = y.data;
+      const float* __restrict g = dy.data;
+      float* __restrict out = dx.data;
+      const bool relu = a.kind == Activation::relu;
+      const float lo = relu ? 0.f : a.alpha, hi = relu ? INFINITY : a.beta;
+      // relu's upper test is y <= inf (true for +inf), clip's y < beta; & rather than && keeps the loop branch-free.
+      if (relu)
+        for (int64_t i = b; i < e; ++i) out[i] = g[i] * float((yp[i] > lo) & (yp[i] <= hi));
       else
-        for (int64_t i = b; i < e; ++i) out[i] = g[i] * (yp[i] > a.alpha && yp[i] < a.beta ? 1.f : 0.f);
+        for (int64_t i = b; i < e; ++i) out[i] = g[i] * float((yp[i] > lo) & (yp[i] < hi));
     } else
       for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_output(a, y.data[i]);
   });

@@ -217,14 +217,21 @@ void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, Cons
     });
     return;
   }
-  float* dcol = ctx.scratch(K * plane);
+  // A 1x1, stride-1, unpadded convolution: the unfolded gradient is the input gradient itself (no fold).
+  const bool pointwise = d.KH == 1 && d.KW == 1 && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 &&
+                         a.pad_left == 0 && a.pad_bottom == 0 && a.pad_right == 0;
+  float* dcol = pointwise ? nullptr : ctx.scratch(K * plane);
   for (int64_t n = 0; n < d.N; ++n)
     for (int64_t g = 0; g < d.G; ++g) {
       const MatRef Wt{wv.data + g * d.Mg * K, 1, K};  // W_g^T: [K x Mg]
       const MatRef G{dy.data + (n * d.M + g * d.Mg) * plane, plane, 1};
       const PackedOperand* packed = a.constant_weights ? &packed_constant(ctx, Operand::a, K, d.Mg, Wt) : nullptr;
-      sgemm_prepared(ctx, K, plane, d.Mg, 1.f, Wt, packed, G, nullptr, 0.f, dcol, plane);
       float* dxg = dx.data + (n * d.C + g * d.Cg) * in_plane;
+      if (pointwise) {
+        sgemm_prepared(ctx, K, plane, d.Mg, 1.f, Wt, packed, G, nullptr, 0.f, dxg, plane);
+        continue;
+      }
+      sgemm_prepared(ctx, K, plane, d.Mg, 1.f, Wt, packed, G, nullptr, 0.f, dcol, plane);
       ctx.pool.parallel_for(d.Cg, 1, [&](int64_t b, int64_t e) {
         for (int64_t c = b; c < e; ++c) {  // one input channel per task: its rows of dcol fold into it alone
           float* dxc = dxg + c * in_plane;

@@ -281,6 +281,37 @@ TEST_P(Depthwise, BackwardMatchesDirect) {
   }
 }
 
+// The x-gradient of 1x1 stride-1 convolutions (written straight into dx, no fold), of a padded 1x1 and of a 3x3
+// (the fold), with weights as given and prepared, batches and groups, against the float64 direct backward.
+TEST(Conv2dBackward, PointwiseAndFoldedMatchDirect) {
+  std::mt19937 rng(7);
+  //                      N  C   H  W   M  K  G  pad
+  const int64_t cases[][8] = {{2, 6, 5, 7, 4, 1, 1, 0}, {1, 8, 9, 9, 12, 1, 2, 0}, {3, 16, 7, 7, 40, 1, 1, 0},
+                              {1, 4, 6, 6, 5, 1, 1, 1}, {2, 6, 8, 8, 4, 3, 2, 1}};
+  for (int threads : {1, 2}) {
+    auto b = make_cpu_backend(threads), ref = make_cpu_backend(1);
+    ref->select_variant("conv2d", "direct");
+    for (const auto& c : cases)
+      for (bool constant : {false, true}) {
+        const int64_t N = c[0], C = c[1], H = c[2], W = c[3], M = c[4], KS = c[5], G = c[6], p = c[7];
+        Conv2dAttrs a;
+        a.groups = G, a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = p, a.constant_weights = constant;
+        const int64_t OH = H + 2 * p - KS + 1, OW = W + 2 * p - KS + 1;
+        auto dy = random_vector(N * M * OH * OW, rng), w = random_vector(M * (C / G) * KS * KS, rng);
+        std::vector<float> dx1(N * C * H * W, -7.f), dx2(dx1.size());
+        const Device cpu = Device::cpu();
+        const ConstView dyv{dy.data(), {N, M, OH, OW}, cpu}, wv{w.data(), {M, C / G, KS, KS}, cpu};
+        b->conv2d_backward_data(a, dyv, wv, {dx1.data(), {N, C, H, W}, cpu});
+        ref->conv2d_backward_data(a, dyv, wv, {dx2.data(), {N, C, H, W}, cpu});
+        for (size_t i = 0; i < dx1.size(); ++i)
+          ASSERT_NEAR(dx1[i], dx2[i], 1e-5 * (1 + std::sqrt(double(M * KS * KS))) * (1 + std::fabs(dx2[i])))
+              << "x[" << N << "," << C << "," << H << "," << W << "] M " << M << " k" << KS << " g" << G << " pad " << p
+              << " constant " << constant << " threads " << threads << " element " << i;
+        b = make_cpu_backend(threads);  // the next case's weights may reuse this one's (prepared) address
+      }
+  }
+}
+
 std::vector<DepthwiseCase> depthwise_cases() {
   std::vector<DepthwiseCase> out;
   auto b = make_cpu_backend(1);
