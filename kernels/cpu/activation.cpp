@@ -38,7 +38,23 @@ void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, Co
   const bool by_rule = rule != BackwardRule::gradient && is_rectifier(a);
   GB_CHECK(!by_rule || !y.empty(), "the deconvnet and guided rules read the rectifier's output y");
   ctx.pool.parallel_for(dy.numel(), 1 << 14, [&](int64_t b, int64_t e) {
-    if (by_rule)
+    if (by_rule && (a.kind == Activation::relu || a.kind == Activation::clip)) {
+      // rule_backward_at for ReLU and Clip in branch-free selects that vectorize: deconvnet dx = dy > 0 ? dy : 0;
+      // guided dx = dy > 0 ? dy * [lo < y < hi] : 0 (relu: lo = 0, no upper bound; the product kept, so that
+      // dy = inf outside the mask gives NaN exactly as the formula does).
+      const float* __restrict yp = y.data;
+      const float* __restrict g = dy.data;
+      float* __restrict out = dx.data;
+      const bool relu = a.kind == Activation::relu;
+      const float lo = relu ? 0.f : a.alpha, hi = relu ? INFINITY : a.beta;
+      if (rule == BackwardRule::deconvnet)
+        for (int64_t i = b; i < e; ++i) out[i] = g[i] > 0.f ? g[i] : 0.f;
+      else
+        for (int64_t i = b; i < e; ++i) {
+          const float v = g[i] * float((yp[i] > lo) & (relu | (yp[i] < hi)));
+          out[i] = g[i] > 0.f ? v : 0.f;
+        }
+    } else if (by_rule)
       for (int64_t i = b; i < e; ++i) dx.data[i] = rule_backward_at(rule, a, y.data[i], dy.data[i]);
     else if (!x.empty())
       for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_input(a, x.data[i]);

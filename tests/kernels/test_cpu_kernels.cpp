@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/sgemm.h"
+#include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
 namespace {
@@ -309,6 +310,32 @@ TEST(Conv2dBackward, PointwiseAndFoldedMatchDirect) {
               << " constant " << constant << " threads " << threads << " element " << i;
         b = make_cpu_backend(threads);  // the next case's weights may reuse this one's (prepared) address
       }
+  }
+}
+
+// The vectorized ReLU/Clip backward loops equal the per-element formulas of element_formulas.h exactly, under every
+// rule, at the kinks and bounds and with NaN, infinite and zero gradients.
+TEST(ActivationBackward, RectifierLoopsEqualTheFormulas) {
+  const float inf = INFINITY, nan = NAN;
+  std::vector<float> y, dy;
+  for (float yv : {-inf, -1.f, -0.5f, 0.f, 0.25f, 0.7f, 1.f, 6.f, inf, nan})
+    for (float gv : {-inf, -2.f, -0.f, 0.f, 1e-30f, 3.f, inf, nan}) y.push_back(yv), dy.push_back(gv);
+  auto b = make_cpu_backend(2);
+  const Device cpu = Device::cpu();
+  const Shape shape{int64_t(y.size())};
+  for (Activation kind : {Activation::relu, Activation::clip}) {
+    ActivationAttrs a;
+    a.kind = kind, a.alpha = kind == Activation::clip ? -0.5f : 0.f, a.beta = kind == Activation::clip ? 0.7f : 0.f;
+    for (BackwardRule rule : {BackwardRule::gradient, BackwardRule::deconvnet, BackwardRule::guided}) {
+      std::vector<float> dx(y.size(), -7.f);
+      b->activation_backward(a, {}, {y.data(), shape, cpu}, {dy.data(), shape, cpu}, {dx.data(), shape, cpu}, rule);
+      for (size_t i = 0; i < y.size(); ++i) {
+        const float want = rule == BackwardRule::gradient ? dy[i] * activation_derivative_at_output(a, y[i])
+                                                          : rule_backward_at(rule, a, y[i], dy[i]);
+        if (std::isnan(want)) EXPECT_TRUE(std::isnan(dx[i])) << i;
+        else EXPECT_EQ(dx[i], want) << "kind " << int(kind) << " rule " << int(rule) << " y " << y[i] << " dy " << dy[i];
+      }
+    }
   }
 }
 

@@ -18,6 +18,7 @@
 #include "explain/ascent.h"
 #include "explain/attention.h"
 #include "explain/perturbation.h"
+#include "explain/pixel.h"
 #include "tools/glassbox/args.h"
 #include "tools/glassbox/bench_util.h"
 
@@ -209,6 +210,32 @@ void attention_table(const std::string& label, const std::shared_ptr<const Model
     }
 }
 
+// Pixel-space methods (saliency, Deconvnet, guided backpropagation, guided Grad-CAM, SmoothGrad: a forward and a
+// backward to the input, SmoothGrad on `samples` noisy copies per image) against the forward pass, as
+// explain_table does; SmoothGrad's row also gives the ratio per copy.
+void saliency_table(const std::string& label, const std::shared_ptr<const Model>& model, const SessionOptions& base,
+                    const std::vector<long>& batches, const std::string& method_list, int samples, long rounds,
+                    long warmup) {
+  std::printf("\n| model | batch | device | pixel method | forward ms | explain ms | explain / forward | "
+              "explain images/s | forward MiB | explain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  for (long batch : batches)
+    for (const auto& name : split_list(method_list)) {
+      const explain::PixelMethod m = explain::parse_pixel_method(name);
+      const Tensor x = random_input(*model, batch, base.device);
+      SessionOptions o = base;
+      o.profile = false;
+      explain::PixelOptions po;
+      po.noise_samples = samples;
+      explain::PixelExplainer ex(model, o, po);
+      const std::string shown =
+          m == explain::PixelMethod::smoothgrad ? name + " (" + std::to_string(samples) + " copies)" : name;
+      interleaved_row(label, shown, model, o, x, [&] {
+        ex.explain(x, {}, {m});
+        ex.session().synchronize();
+      }, ex.session(), rounds, warmup);
+    }
+}
+
 // Perturbation methods on one image against the throughput limit: the distinct copies the method ran (F)
 // times our forward's per-image time at the chunk's batch size (the copies' own batch). Rounds alternate the
 // method and that forward; the ratio is the median of per-round ratios T / (F * forward ms per image).
@@ -391,6 +418,13 @@ int cmd_bench(const Args& a) {
     po.samples = int(a.integer("samples", po.samples));
     perturbation_table(model_label(a.positional[0]), model, base, po, a.get("perturbation"),
                        std::max(1L, a.integer("iters", 3)), a.integer("warmup", 0));
+    return 0;
+  }
+
+  if (!a.get("saliency").empty()) {
+    saliency_table(model_label(a.positional[0]), model, base, batches, a.get("saliency"),
+                   int(std::max(1L, a.integer("samples", 16))), std::max(1L, a.integer("iters", 5)),
+                   a.integer("warmup", 1));
     return 0;
   }
 

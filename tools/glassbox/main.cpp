@@ -116,7 +116,7 @@ usage:
                  [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
                  [--explain METHOD[,METHOD...] [--layer NAME]] [--perturbation METHOD[,...] [--chunk N]
                  [--rise-masks N]] [--attention raw|rollout|grad-rollout[,...] [--discard-ratio R]] [--ascent STEPS]
-                 [--serve]
+                 [--saliency gradient|deconvnet|guided|guided-gradcam|smoothgrad[,...] [--samples N]] [--serve]
       latency and throughput on random input already on the device, per batch size and conv variant,
       interleaved (a markdown table; --json FILE writes the rows with memory); --profile adds per-operator
       times; --per-layer times each convolution under each variant (TFLOP/s, share of the fp32 peak);
@@ -124,7 +124,8 @@ usage:
       times perturbation methods on one image against F x our forward's per-image time (F: the copies run);
       --attention times attention explanations against the forward pass, interleaved (rollout with
       --discard-ratio, default 0.9); --ascent STEPS times gradient-ascent steps (one class objective per batch
-      row) against forward+backward;
+      row) against forward+backward; --saliency times pixel-space methods (a forward and a full backward to the
+      input; SmoothGrad on --samples noisy copies, default 16) against the forward pass, interleaved;
       --serve answers "run K" lines on stdin with the mean milliseconds of K forward passes (for the
       interleaved peer comparisons of tools/python/bench_cpu.py and bench_gpu.py)
   glassbox bench MODEL.onnx --dataset DIR [--explain METHOD] [--batch N] [--rounds R] [--decode-threads N]
