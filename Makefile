@@ -81,9 +81,18 @@ full-models: $(DEV_VENV)/.stamp
 	$(DEV_VENV)/bin/python tools/python/make_attention_goldens.py --full $(BUILD)/models/full
 
 # CPU forward time against ONNX Runtime (and PyTorch where installed), interleaved; see docs/benchmarks.md.
-bench: build full-models
-	$(DEV_VENV)/bin/python tools/python/bench_cpu.py --glassbox $(BUILD)/bin/glassbox \
-	    --model $(BUILD)/models/full/resnet50/model.onnx --batch 1 8
+# The CPU peers (OpenVINO, a current ONNX Runtime, OpenVINO XAI) live in their own pinned, torch-free environment.
+BENCH_VENV := $(BUILD)/bench-venv
+$(BENCH_VENV)/.stamp: tools/python/requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -r tools/python/requirements-bench.txt
+	touch $@
+bench: build full-models $(BENCH_VENV)/.stamp
+	$(BENCH_VENV)/bin/python tools/python/bench_cpu.py --glassbox $(BUILD)/bin/glassbox \
+	    --model $(BUILD)/models/full/resnet50/model.onnx $(BUILD)/models/full/mobilenet_v2/model.onnx \
+	    $(MODEL) $(BUILD)/models/full/vit_b_16/model.onnx --batch 1 8 --threads 1 2
+	$(BENCH_VENV)/bin/python tools/python/bench_xai_cpu.py --glassbox $(BUILD)/bin/glassbox \
+	    --model $(BUILD)/models/full/resnet50/model.onnx $(MODEL) --threads 1 2
 
 # Stripped binaries for tools/gpu_check.sh, the GPU run of the CUDA backend on a machine with a GPU (see the script).
 GPU_KIT_BINARIES := glassbox test_cuda_device test_backends test_cuda_models
