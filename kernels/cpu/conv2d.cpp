@@ -101,6 +101,36 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
   const int64_t cols = images * plane;
   float* col = wide || (pointwise && images == 1) ? nullptr : ctx.scratch(K * cols + (images > 1 ? d.Mg * cols : 0));
   float* product = images > 1 ? col + K * cols : nullptr;
+  // Constant weights are packed once per session (prepared weights), not on every call and chunk.
+  std::vector<const PackedOperand*> packed_w(static_cast<size_t>(d.G), nullptr);
+  if (a.constant_weights)
+    for (int64_t g = 0; g < d.G; ++g)
+      packed_w[g] = &packed_constant(ctx, Operand::a, d.Mg, K, MatRef{wv.data + g * d.Mg * K, K, 1});
+  if (wide) {
+    // Every (image, group, column chunk) is one task of a single parallel region over the whole batch (per image,
+    // a plane of 3136 outputs is 7 chunks: 4 + 3 on two threads, and a barrier after each image).
+    const int64_t chunks = (plane + kChunk - 1) / kChunk;
+    ctx.pool.parallel_for(d.N * d.G * chunks, 1, [&](int64_t tb, int64_t te) {
+      // The thread's unfolding buffer, kept between calls (no allocation in the steady state).
+      thread_local std::vector<float> buffer;
+      if (!pointwise && buffer.size() < static_cast<size_t>(K * kChunk)) buffer.resize(K * kChunk);
+      for (int64_t t = tb; t < te; ++t) {
+        const int64_t n = t / (d.G * chunks), g = (t / chunks) % d.G, c = t % chunks;
+        const float* xg = xv.data + (n * d.C + g * d.Cg) * d.H * d.W;
+        float* yg = yv.data + (n * d.M + g * d.Mg) * plane;
+        const int64_t j0 = c * kChunk, j1 = std::min(plane, j0 + kChunk), cn = j1 - j0;
+        MatRef B{xg + j0, plane, 1};
+        if (!pointwise) {
+          im2col(a, d, xg, buffer.data(), cn, 0, K, j0, j1);
+          B = {buffer.data(), cn, 1};
+        }
+        sgemm_prepared_serial(ctx, d.Mg, cn, K, 1.f, MatRef{wv.data + g * d.Mg * K, K, 1}, packed_w[g], B, nullptr,
+                              0.f, yg + j0, plane);
+        finish(a, bias ? bias + g * d.Mg : nullptr, yg, 0, d.Mg, j0, j1, plane);
+      }
+    });
+    return;
+  }
   for (int64_t n0 = 0; n0 < d.N; n0 += images)
     for (int64_t g = 0; g < d.G; ++g) {
       const int64_t nb = std::min(images, d.N - n0), nbcols = nb * plane;
@@ -108,34 +138,13 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
       float* yg = yv.data + (n0 * d.M + g * d.Mg) * plane;
       const float* bg = bias ? bias + g * d.Mg : nullptr;
       const MatRef W{wv.data + g * d.Mg * K, K, 1};
-      // Constant weights are packed once per session (prepared weights), not on every call and chunk.
-      const PackedOperand* packed = a.constant_weights ? &packed_constant(ctx, Operand::a, d.Mg, K, W) : nullptr;
-      auto multiply = [&](int64_t n, MatRef B, float* c, int64_t ldc, bool serial) {
-        if (serial) sgemm_prepared_serial(ctx, d.Mg, n, K, 1.f, W, packed, B, nullptr, 0.f, c, ldc);
-        else sgemm_prepared(ctx, d.Mg, n, K, 1.f, W, packed, B, nullptr, 0.f, c, ldc);
+      auto multiply = [&](int64_t n, MatRef B, float* c, int64_t ldc) {
+        sgemm_prepared(ctx, d.Mg, n, K, 1.f, W, packed_w[g], B, nullptr, 0.f, c, ldc);
       };
-      if (wide) {
-        ctx.pool.parallel_for((plane + kChunk - 1) / kChunk, 1, [&](int64_t cb, int64_t ce) {
-          // The thread's unfolding buffer, kept between calls (no allocation in the steady state).
-          thread_local std::vector<float> buffer;
-          if (!pointwise && buffer.size() < static_cast<size_t>(K * kChunk)) buffer.resize(K * kChunk);
-          for (int64_t c = cb; c < ce; ++c) {
-            const int64_t j0 = c * kChunk, j1 = std::min(plane, j0 + kChunk), cn = j1 - j0;
-            MatRef B{xg + j0, plane, 1};
-            if (!pointwise) {
-              im2col(a, d, xg, buffer.data(), cn, 0, K, j0, j1);
-              B = {buffer.data(), cn, 1};
-            }
-            multiply(cn, B, yg + j0, plane, true);
-            finish(a, bg, yg, 0, d.Mg, j0, j1, plane);
-          }
-        });
-        continue;
-      }
       if (images == 1) {
         if (!pointwise)
           ctx.pool.parallel_for(K, 4, [&](int64_t b, int64_t e) { im2col(a, d, xg, col, plane, b, e, 0, plane); });
-        multiply(plane, MatRef{pointwise ? xg : col, plane, 1}, yg, plane, false);
+        multiply(plane, MatRef{pointwise ? xg : col, plane, 1}, yg, plane);
         ctx.pool.parallel_for(d.Mg, 8, [&](int64_t b, int64_t e) { finish(a, bg, yg, b, e, 0, plane, plane); });
         continue;
       }
@@ -146,7 +155,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
           im2col(a, d, xg + i * image_in, col + i * plane, nbcols, r, r + 1, 0, plane);
         }
       });
-      multiply(nbcols, MatRef{col, nbcols, 1}, product, nbcols, false);
+      multiply(nbcols, MatRef{col, nbcols, 1}, product, nbcols);
       ctx.pool.parallel_for(nb * d.Mg, 8, [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {  // (image, output channel) pairs
           const int64_t i = t / d.Mg, m = t % d.Mg;
