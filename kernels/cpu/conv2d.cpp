@@ -27,14 +27,6 @@ ConvDims dims_of(const Conv2dAttrs& a, const ConstView& x, const ConstView& w, c
   return d;
 }
 
-// Valid kernel taps [k_lo, k_hi) for output position o: 0 <= o*s - p + k*d < size.
-inline void tap_range(int64_t o, int64_t s, int64_t p, int64_t d, int64_t k, int64_t size, int64_t& lo, int64_t& hi) {
-  const int64_t start = o * s - p;
-  lo = start >= 0 ? 0 : (-start + d - 1) / d;
-  hi = (size - start + d - 1) / d;
-  hi = std::clamp<int64_t>(hi, 0, k);
-  lo = std::min(lo, hi);
-}
 
 // col[r * ld + j - j0] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] (0 outside) with r = (c*KH + kh)*KW + kw,
 // for the output positions j = oh*OW + ow in [j0, j1) and the rows [r0, r1) of the unfolded matrix.

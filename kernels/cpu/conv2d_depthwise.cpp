@@ -30,14 +30,6 @@ DwDims dw_dims(ConstView x, ConstView w, View y) {
   return {x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), y.dim(2), y.dim(3), w.dim(0) / x.dim(1)};
 }
 
-// Valid kernel taps [lo, hi) for output position o: 0 <= o*s - p + k*d < size.
-inline void valid_taps(int64_t o, int64_t s, int64_t p, int64_t d, int64_t k, int64_t size, int64_t& lo, int64_t& hi) {
-  const int64_t start = o * s - p;
-  lo = start >= 0 ? 0 : (-start + d - 1) / d;
-  hi = std::clamp<int64_t>((size - start + d - 1) / d, 0, k);
-  lo = std::min(lo, hi);
-}
-
 // The epilogue the vector loops apply in registers: none, ReLU, or Clip (ReLU6); others run after the row.
 struct RowEpilogue {
   float lo, hi;   // clamp bounds (-inf/+inf where none)
@@ -134,10 +126,6 @@ RowFn row_kernel(Isa isa) {
     default: return row_generic;
   }
 }
-
-}  // namespace
-
-namespace {
 
 // One plane's convolution by phase planes: input H x W, output OH x OW, strides, dilations and pads (negative pads
 // crop). Phase plane (ph, pw), row i, column j  <-  x[sh*i + ph - pt, sw*j + pw - pl] (0 outside x). Tap (kh, kw)
@@ -284,11 +272,11 @@ void conv2d_depthwise_scalar(Context& ctx, const Conv2dAttrs& a, ConstView xv, C
       const float bm = bv.empty() ? 0.f : bv.data[m];
       for (int64_t oh = 0; oh < d.OH; ++oh) {
         int64_t kh0, kh1;
-        valid_taps(oh, a.stride_h, a.pad_top, a.dilation_h, d.KH, d.H, kh0, kh1);
+        tap_range(oh, a.stride_h, a.pad_top, a.dilation_h, d.KH, d.H, kh0, kh1);
         const int64_t ih0 = oh * a.stride_h - a.pad_top;
         for (int64_t ow = 0; ow < d.OW; ++ow) {
           int64_t kw0, kw1;
-          valid_taps(ow, a.stride_w, a.pad_left, a.dilation_w, d.KW, d.W, kw0, kw1);
+          tap_range(ow, a.stride_w, a.pad_left, a.dilation_w, d.KW, d.W, kw0, kw1);
           const int64_t iw0 = ow * a.stride_w - a.pad_left;
           float s = bm;
           for (int64_t kh = kh0; kh < kh1; ++kh) {

@@ -1,5 +1,7 @@
 // The CPU kernels, one file per operator (kernels/cpu/<op>.cpp). Each takes the session's Context and plain views.
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/cpu/context.h"
@@ -86,6 +88,15 @@ void adam_step(Context& ctx, float lr, float b1, float b2, float eps, int64_t st
 void scale_add(Context& ctx, float a, ConstView x, float b, float c, View y);
 void unit_seed(Context& ctx, int64_t row, int64_t channel, int64_t position, float weight, View seed);
 void dot(Context& ctx, float scale, bool accumulate, ConstView a, ConstView b, View out);
+
+// The valid kernel taps [lo, hi) of a convolution window at output position o: 0 <= o*s - p + k*d < size (stride s,
+// pad p, dilation d, kernel size k, input size `size`).
+inline void tap_range(int64_t o, int64_t s, int64_t p, int64_t d, int64_t k, int64_t size, int64_t& lo, int64_t& hi) {
+  const int64_t start = o * s - p;
+  lo = start >= 0 ? 0 : (-start + d - 1) / d;
+  hi = std::clamp<int64_t>((size - start + d - 1) / d, 0, k);
+  lo = std::min(lo, hi);
+}
 
 // y[i] = act(x[i] + bias) for i < n, one tight loop per activation kind (vectorizable); x may equal y.
 void apply_activation(const ActivationAttrs& a, const float* x, float* y, int64_t n, float bias = 0.f);
