@@ -19,16 +19,22 @@ constexpr int64_t KC = 256;   // depth of a packed panel (A panel MR*KC and B pa
 constexpr int64_t MC = 192;   // rows of A packed at once (a multiple of 6 and 12)
 constexpr int64_t NC = 1024;  // columns of B packed at once (a multiple of 16 and 32): the packed panel stays in L2
 
+// 64-byte aligned memory for `floats` floats (at least one cache line), freed with std::free; what names it in
+// the out-of-memory error.
+float* aligned_floats(int64_t floats, const char* what) {
+  const size_t bytes = std::max<size_t>(64, (static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float) + 63) / 64 * 64);
+  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  GB_CHECK(p, "out of memory for ", bytes, " bytes of ", what);
+  return p;
+}
+
 // 64-byte aligned packing memory, one per thread and per operand, grown to the largest request and then kept:
 // no allocation (and no page faults) in the steady state.
 class PackBuffer {
  public:
   float* get(int64_t floats) {
     if (floats > capacity_) {
-      const size_t bytes = std::max<size_t>(64, (static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float) + 63) / 64 * 64);
-      float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-      GB_CHECK(p, "out of memory for a ", bytes, "-byte GEMM packing buffer");
-      data_.reset(p);
+      data_.reset(aligned_floats(floats, "a GEMM packing buffer"));
       capacity_ = floats;
     }
     return data_.get();
@@ -365,29 +371,25 @@ __attribute__((always_inline)) inline void skinny_dots(int64_t j0, int64_t j1, i
   }
 }
 
+// All M (1 to kSkinny) rows at once, in the form B's layout allows.
 template <int L>
 __attribute__((always_inline)) inline void skinny_body(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha,
                                                        MatRef A, MatRef B, float beta, float* C, int64_t crs,
                                                        int64_t ccs) {
-  for (int64_t i = 0; i < M; i += kSkinny) {  // M <= kSkinny except in the fallback of an oddly strided A
-    const int64_t m = std::min(kSkinny, M - i);
-    const MatRef a{A.p + i * A.rs, A.rs, A.cs};
-    float* c = C + i * crs;
-    if (B.cs == 1) {
-      switch (m) {
-        case 1: skinny_rows<L, 1>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
-        case 2: skinny_rows<L, 2>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
-        case 3: skinny_rows<L, 3>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
-        default: skinny_rows<L, 4>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
-      }
-    } else {
-      switch (m) {
-        case 1: skinny_dots<L, 1>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
-        case 2: skinny_dots<L, 2>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
-        case 3: skinny_dots<L, 3>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
-        default: skinny_dots<L, 4>(j0, j1, K, alpha, a, B, beta, c, crs, ccs); break;
-      }
+  static_assert(kSkinny == 4, "one case per row count");
+  if (B.cs == 1) {
+    switch (M) {
+      case 1: return skinny_rows<L, 1>(j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+      case 2: return skinny_rows<L, 2>(j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+      case 3: return skinny_rows<L, 3>(j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+      default: return skinny_rows<L, 4>(j0, j1, K, alpha, A, B, beta, C, crs, ccs);
     }
+  }
+  switch (M) {
+    case 1: return skinny_dots<L, 1>(j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+    case 2: return skinny_dots<L, 2>(j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+    case 3: return skinny_dots<L, 3>(j0, j1, K, alpha, A, B, beta, C, crs, ccs);
+    default: return skinny_dots<L, 4>(j0, j1, K, alpha, A, B, beta, C, crs, ccs);
   }
 }
 
@@ -491,9 +493,7 @@ const PackedOperand& packed_constant(Context& ctx, Operand side, int64_t extent,
   packed->kernel = kernel, packed->side = side, packed->extent = extent, packed->K = K, packed->source = m;
   const int64_t tile = side == Operand::a ? k.mr : k.nr;
   const int64_t floats = (extent + tile - 1) / tile * tile * K;
-  const size_t bytes = std::max<size_t>(64, (static_cast<size_t>(std::max<int64_t>(floats, 0)) * sizeof(float) + 63) / 64 * 64);
-  packed->data.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-  GB_CHECK(packed->data, "out of memory for ", bytes, " bytes of prepared GEMM weights");
+  packed->data.reset(aligned_floats(floats, "prepared GEMM weights"));
   (side == Operand::a ? k.pack_a_all : k.pack_b_all)(m, extent, K, packed->data.get());
   ctx.packed_bytes += static_cast<size_t>(floats) * sizeof(float);
   return *ctx.packed.emplace(key, std::move(packed)).first->second;
