@@ -30,6 +30,36 @@ void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y) {
   });
 }
 
+namespace {
+
+// ReLU's and Clip's backward from their output y over [b, e), under each rule: the formulas of
+// element_formulas.h (activation_derivative_at_output, rule_backward_at) with the bounds hoisted, in branch-free
+// loops that vectorize. The mask is lo < y < hi (ReLU: 0 < y, no upper bound):
+//   gradient   dx = dy * mask
+//   deconvnet  dx = dy > 0 ? dy : 0
+//   guided     dx = dy > 0 ? dy * mask : 0   (the product kept: dy = inf outside the mask gives NaN, as the formula)
+void rectifier_backward(BackwardRule rule, const ActivationAttrs& a, const float* __restrict y,
+                        const float* __restrict g, float* __restrict out, int64_t b, int64_t e) {
+  const bool relu = a.kind == Activation::relu;
+  const float lo = relu ? 0.f : a.alpha, hi = a.beta;
+  switch (rule) {
+    case BackwardRule::gradient:
+      for (int64_t i = b; i < e; ++i) out[i] = g[i] * float((y[i] > lo) & (relu | (y[i] < hi)));
+      return;
+    case BackwardRule::deconvnet:
+      for (int64_t i = b; i < e; ++i) out[i] = g[i] > 0.f ? g[i] : 0.f;
+      return;
+    case BackwardRule::guided:
+      for (int64_t i = b; i < e; ++i) {
+        const float v = g[i] * float((y[i] > lo) & (relu | (y[i] < hi)));
+        out[i] = g[i] > 0.f ? v : 0.f;
+      }
+      return;
+  }
+}
+
+}  // namespace
+
 // dx = dy * act'(x), read from x where given, else from y (element_formulas.h).
 void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, ConstView y, ConstView dy, View dx,
                          BackwardRule rule) {
@@ -37,40 +67,17 @@ void activation_backward(Context& ctx, const ActivationAttrs& a, ConstView x, Co
            "activation backward needs the input x for this kind (", int(a.kind), "), else x or y");
   const bool by_rule = rule != BackwardRule::gradient && is_rectifier(a);
   GB_CHECK(!by_rule || !y.empty(), "the deconvnet and guided rules read the rectifier's output y");
+  // ReLU and Clip read their mask from y (under a rule always; for the gradient where x is not given).
+  const bool rectifier_from_y =
+      (a.kind == Activation::relu || a.kind == Activation::clip) && !y.empty() && (by_rule || x.empty());
   ctx.pool.parallel_for(dy.numel(), 1 << 14, [&](int64_t b, int64_t e) {
-    if (by_rule && (a.kind == Activation::relu || a.kind == Activation::clip)) {
-      // rule_backward_at for ReLU and Clip in branch-free selects that vectorize: deconvnet dx = dy > 0 ? dy : 0;
-      // guided dx = dy > 0 ? dy * [lo < y < hi] : 0 (relu: lo = 0, no upper bound; the product kept, so that
-      // dy = inf outside the mask gives NaN exactly as the formula does).
-      const float* __restrict yp = y.data;
-      const float* __restrict g = dy.data;
-      float* __restrict out = dx.data;
-      const bool relu = a.kind == Activation::relu;
-      const float lo = relu ? 0.f : a.alpha, hi = relu ? INFINITY : a.beta;
-      if (rule == BackwardRule::deconvnet)
-        for (int64_t i = b; i < e; ++i) out[i] = g[i] > 0.f ? g[i] : 0.f;
-      else
-        for (int64_t i = b; i < e; ++i) {
-          const float v = g[i] * float((yp[i] > lo) & (relu | (yp[i] < hi)));
-          out[i] = g[i] > 0.f ? v : 0.f;
-        }
-    } else if (by_rule)
+    if (rectifier_from_y)
+      rectifier_backward(by_rule ? rule : BackwardRule::gradient, a, y.data, dy.data, dx.data, b, e);
+    else if (by_rule)
       for (int64_t i = b; i < e; ++i) dx.data[i] = rule_backward_at(rule, a, y.data[i], dy.data[i]);
     else if (!x.empty())
       for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_input(a, x.data[i]);
-    else if (a.kind == Activation::relu || a.kind == Activation::clip) {
-      // The same formulas with the bounds hoisted, so the loops vectorize (relu: 0 < y; clip: alpha < y < beta).
-      const float* __restrict yp = y.data;
-      const float* __restrict g = dy.data;
-      float* __restrict out = dx.data;
-      const bool relu = a.kind == Activation::relu;
-      const float lo = relu ? 0.f : a.alpha, hi = relu ? INFINITY : a.beta;
-      // relu's upper test is y <= inf (true for +inf), clip's y < beta; & rather than && keeps the loop branch-free.
-      if (relu)
-        for (int64_t i = b; i < e; ++i) out[i] = g[i] * float((yp[i] > lo) & (yp[i] <= hi));
-      else
-        for (int64_t i = b; i < e; ++i) out[i] = g[i] * float((yp[i] > lo) & (yp[i] < hi));
-    } else
+    else
       for (int64_t i = b; i < e; ++i) dx.data[i] = dy.data[i] * activation_derivative_at_output(a, y.data[i]);
   });
 }
