@@ -65,28 +65,25 @@ def interleave(engines, warmup, pairs):
     return samples
 
 
-def cpu_name():
+def cpuinfo_field(name):
+    """The value of the first /proc/cpuinfo line named `name`, or None."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.split(":", 1)[0].strip() == name:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_name():
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return [x for x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-                            if x in flags]
-    except OSError:
-        pass
-    return []
+    flags = set((cpuinfo_field("flags") or "").split())
+    return [x for x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if x in flags]
 
 
 def model_label(path):
