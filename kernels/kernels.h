@@ -91,7 +91,7 @@ struct Conv2dAttrs {
   int64_t groups = 1;
   ActivationAttrs act;
   // w is a constant of the model: its memory and values stay the same for as long as the session that calls with it
-  // lives. A backend may prepare it once (pack it for its GEMM, transform or re-lay it out), keep the prepared form
+  // lives (or until Backend::release_prepared). A backend may prepare it once (pack it for its GEMM, transform or re-lay it out), keep the prepared form
   // for the session keyed by w's address and shape, and read that on every later call with the same w (CPU: sgemm.h
   // packed_constant). False: w is read as given on each call.
   bool constant_weights = false;
@@ -352,6 +352,12 @@ class Backend {
   virtual std::vector<std::string> variants(const std::string& op) const = 0;
   virtual void select_variant(const std::string& op, const std::string& name) = 0;
   virtual std::string selected_variant(const std::string& op) const = 0;
+
+  // Forget every operand prepared from a constant (Conv2dAttrs::constant_weights, GemmAttrs::constant_b, matmul's
+  // constant_b). A caller that frees or rewrites such a constant while the backend lives must call this first:
+  // prepared forms are keyed by address and shape, so a new constant at a freed one's address would otherwise
+  // read the old one's preparation. Sessions need not (their constants live as long as their backend).
+  virtual void release_prepared() {}
 };
 
 // threads <= 0: one per hardware thread.

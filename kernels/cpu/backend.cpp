@@ -23,11 +23,23 @@ const VariantTable<Conv2dFn>& conv2d_variants() {
   return table;
 }
 
-// Depthwise convolutions (groups == C) take their own path under every conv2d variant but "direct".
-const VariantTable<Conv2dFn>& depthwise_variants() {
-  static const VariantTable<Conv2dFn> table("depthwise", {
-      {"phase_planes", "zero-bordered plane split in stride phases; each tap one contiguous run over the plane", cpu::conv2d_depthwise_phase_planes},
-      {"scalar", "one output at a time over its valid taps", cpu::conv2d_depthwise_scalar},
+// Depthwise convolutions (groups == C) take their own path under every conv2d variant but "direct"; each variant
+// names the forward and the layout of the x-gradient.
+struct DepthwiseVariant {
+  Conv2dFn forward;
+  cpu::DepthwiseLayout backward;
+};
+const VariantTable<DepthwiseVariant>& depthwise_variants() {
+  using cpu::DepthwiseLayout;
+  static const VariantTable<DepthwiseVariant> table("depthwise", {
+      {"by_plane", "channel_blocks for output planes of at most 256 positions, phase_planes for larger ones",
+       {cpu::conv2d_depthwise_by_plane, DepthwiseLayout::by_plane}},
+      {"phase_planes", "zero-bordered plane split in stride phases; each tap one contiguous run over the plane",
+       {cpu::conv2d_depthwise_phase_planes, DepthwiseLayout::phase_planes}},
+      {"channel_blocks", "16 (AVX2: 8) channels in the lanes of a vector, interleaved into a zero-bordered buffer",
+       {cpu::conv2d_depthwise_channel_blocks, DepthwiseLayout::channel_blocks}},
+      {"scalar", "one output at a time over its valid taps (x-gradient: phase_planes)",
+       {cpu::conv2d_depthwise_scalar, DepthwiseLayout::phase_planes}},
   });
   return table;
 }
@@ -38,11 +50,11 @@ bool is_depthwise(const Conv2dAttrs& a, const ConstView& x, const ConstView& w) 
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads)
-      : ctx_(threads), conv_(conv2d_variants().find("im2col_gemm")), depthwise_(depthwise_variants().find("phase_planes")) {}
+      : ctx_(threads), conv_(conv2d_variants().find("im2col_gemm")), depthwise_(depthwise_variants().find("by_plane")) {}
   Device device() const override { return Device::cpu(); }
 
   void conv2d(const Conv2dAttrs& a, ConstView x, ConstView w, ConstView b, View y) override {
-    if (is_depthwise(a, x, w) && conv_->name != "direct") depthwise_->fn(ctx_, a, x, w, b, y);
+    if (is_depthwise(a, x, w) && conv_->name != "direct") depthwise_->fn.forward(ctx_, a, x, w, b, y);
     else conv_->fn(ctx_, a, x, w, b, y);
   }
   void pool2d(const Pool2dAttrs& a, ConstView x, View y) override { cpu::pool2d(ctx_, a, x, y); }
@@ -200,7 +212,7 @@ class CpuBackend final : public Backend {
   }
   void select_variant(const std::string& op, const std::string& name) override {
     if (op == "conv2d") conv_ = conv2d_variants().find(name);
-    else if (op == "depthwise") depthwise_ = depthwise_variants().find(name);
+    else if (op == "depthwise") depthwise_ = depthwise_variants().find(name), ctx_.depthwise_backward = depthwise_->fn.backward;
     else if (op == "sgemm") ctx_.gemm_kernel = cpu::sgemm_kernel(name);
     else if (op == "isa") ctx_.isa = cpu::isa_named(name), ctx_.gemm_kernel = nullptr;
     else
@@ -215,11 +227,15 @@ class CpuBackend final : public Backend {
     if (op == "isa") return cpu::isa_name(ctx_.isa);
     return "";
   }
+  void release_prepared() override {
+    ctx_.packed.clear();
+    ctx_.packed_bytes = 0;
+  }
 
  private:
   cpu::Context ctx_;
   const VariantTable<Conv2dFn>::Entry* conv_;
-  const VariantTable<Conv2dFn>::Entry* depthwise_;
+  const VariantTable<DepthwiseVariant>::Entry* depthwise_;
 };
 
 }  // namespace

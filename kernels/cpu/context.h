@@ -28,11 +28,16 @@ const char* isa_name(Isa isa);
 // The best this CPU supports, or GLASSBOX_CPU_ISA where set (an error when it names an unknown or unsupported set).
 Isa default_isa();
 
+// How the depthwise x-gradient lays out its work (conv2d_depthwise.cpp): stride-phase planes, blocks of channels in
+// vector lanes, or each by the plane size. Set with the backend's "depthwise" variant.
+enum class DepthwiseLayout { by_plane, phase_planes, channel_blocks };
+
 struct Context {
   explicit Context(int threads) : pool(threads) {}
   ThreadPool pool;
   Isa isa = default_isa();
   const SgemmKernel* gemm_kernel = nullptr;  // null: the best micro-kernel of `isa`
+  DepthwiseLayout depthwise_backward = DepthwiseLayout::by_plane;
   // Prepared weights (sgemm.h packed_constant): the session's constant GEMM operands, each packed once.
   std::map<PackedKey, std::shared_ptr<const PackedOperand>> packed;
   size_t packed_bytes = 0;

@@ -1,10 +1,12 @@
 // Convolution, CPU. Variants (kernel research; selected by name):
-//   im2col_gemm — default: depthwise convolutions run conv2d_depthwise.cpp's phase_planes; 1x1/stride 1/no pad convolutions
+//   im2col_gemm — default: depthwise convolutions run conv2d_depthwise.cpp's by_plane; 1x1/stride 1/no pad convolutions
 //                 multiply the input directly; the rest unfold the input (im2col) and call the blocked sgemm.
-//                 Wide outputs are cut into column chunks, each unfolded, multiplied and finished (bias,
-//                 activation) by one thread while it is in cache; narrow outputs unfold once and split the rows.
+//                 Wide outputs are cut into column chunks, each unfolded and multiplied by one thread while it is
+//                 in cache; narrow outputs unfold once and split the rows. The bias and a ReLU/Clip are the GEMM's
+//                 epilogue (sgemm.h Epilogue), applied as tiles are stored; other activations run after.
 //   direct      — the definition, loop by loop; the reference the others are tested against.
-// Backward (the x-gradient only): depthwise layers scatter dy through the taps directly; the rest multiply
+// Backward (the x-gradient only): depthwise layers correlate the zero-upsampled dy with the flipped filters
+// (conv2d_depthwise.cpp, in the layout of the depthwise variant); the rest multiply
 // W^T dy into an unfolded gradient (one image and group at a time) and fold it back (col2im, the adjoint of im2col).
 // Formula (kernels.h): y[n,m,oh,ow] = act(b[m] + sum_{c,kh,kw} x[n,g*Cg+c, oh*sh-pt+kh*dh, ow*sw-pl+kw*dw] w[m,c,kh,kw]).
 #include <algorithm>
@@ -73,13 +75,25 @@ void finish(const Conv2dAttrs& a, const float* bias, float* y, int64_t m0, int64
     apply_activation(a.act, y + m * plane + j0, y + m * plane + j0, j1 - j0, bias ? bias[m] : 0.f);
 }
 
+// The bias and a ReLU/Clip as the GEMM's epilogue, applied as each output tile is stored (false for other
+// activations: finish() runs after the product).
+bool fused_epilogue(const Conv2dAttrs& a, const float* bias, Epilogue& e) {
+  e.bias = bias;
+  switch (a.act.kind) {
+    case Activation::none: return true;
+    case Activation::relu: e.lo = 0.f; return true;
+    case Activation::clip: e.lo = a.act.alpha, e.hi = a.act.beta; return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView wv, ConstView bv, View yv) {
   const ConvDims d = dims_of(a, xv, wv, yv);
   const float* bias = bv.empty() ? nullptr : bv.data;
   if (d.G == d.C && d.Cg == 1) {
-    conv2d_depthwise_phase_planes(ctx, a, xv, wv, bv, yv);
+    conv2d_depthwise_by_plane(ctx, a, xv, wv, bv, yv);
     return;
   }
   const int64_t plane = d.OH * d.OW, K = d.Cg * d.KH * d.KW;
@@ -116,9 +130,12 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
           im2col(a, d, xg, buffer.data(), cn, 0, K, j0, j1);
           B = {buffer.data(), cn, 1};
         }
+        const float* bg = bias ? bias + g * d.Mg : nullptr;
+        Epilogue epi;
+        const bool fused = fused_epilogue(a, bg, epi);
         sgemm_prepared_serial(ctx, d.Mg, cn, K, 1.f, MatRef{wv.data + g * d.Mg * K, K, 1}, packed_w[g], B, nullptr,
-                              0.f, yg + j0, plane);
-        finish(a, bias ? bias + g * d.Mg : nullptr, yg, 0, d.Mg, j0, j1, plane);
+                              0.f, yg + j0, plane, fused ? &epi : nullptr);
+        if (!fused) finish(a, bg, yg, 0, d.Mg, j0, j1, plane);
       }
     });
     return;
@@ -130,14 +147,17 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
       float* yg = yv.data + (n0 * d.M + g * d.Mg) * plane;
       const float* bg = bias ? bias + g * d.Mg : nullptr;
       const MatRef W{wv.data + g * d.Mg * K, K, 1};
-      auto multiply = [&](int64_t n, MatRef B, float* c, int64_t ldc) {
-        sgemm_prepared(ctx, d.Mg, n, K, 1.f, W, packed_w[g], B, nullptr, 0.f, c, ldc);
+      auto multiply = [&](int64_t n, MatRef B, float* c, int64_t ldc, const Epilogue* epi) {
+        sgemm_prepared(ctx, d.Mg, n, K, 1.f, W, packed_w[g], B, nullptr, 0.f, c, ldc, epi);
       };
       if (images == 1) {
         if (!pointwise)
           ctx.pool.parallel_for(K, 4, [&](int64_t b, int64_t e) { im2col(a, d, xg, col, plane, b, e, 0, plane); });
-        multiply(plane, MatRef{pointwise ? xg : col, plane, 1}, yg, plane);
-        ctx.pool.parallel_for(d.Mg, 8, [&](int64_t b, int64_t e) { finish(a, bg, yg, b, e, 0, plane, plane); });
+        Epilogue epi;
+        const bool fused = fused_epilogue(a, bg, epi);
+        multiply(plane, MatRef{pointwise ? xg : col, plane, 1}, yg, plane, fused ? &epi : nullptr);
+        if (!fused)
+          ctx.pool.parallel_for(d.Mg, 8, [&](int64_t b, int64_t e) { finish(a, bg, yg, b, e, 0, plane, plane); });
         continue;
       }
       const int64_t image_in = d.C * d.H * d.W, image_out = d.M * plane;
@@ -147,7 +167,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
           im2col(a, d, xg + i * image_in, col + i * plane, nbcols, r, r + 1, 0, plane);
         }
       });
-      multiply(nbcols, MatRef{col, nbcols, 1}, product, nbcols);
+      multiply(nbcols, MatRef{col, nbcols, 1}, product, nbcols, nullptr);  // finished below, into NCHW
       ctx.pool.parallel_for(nb * d.Mg, 8, [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {  // (image, output channel) pairs
           const int64_t i = t / d.Mg, m = t % d.Mg;

@@ -18,6 +18,7 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/vec.h"
 
 namespace glassbox::kernels::cpu {
 
@@ -193,6 +194,143 @@ struct PhasePlanes {
   }
 };
 
+// ---- channel_blocks: L output channels of one image in the lanes of a vector (L = 16 AVX-512, 8 AVX2, 4 plain),
+// the layout of NCHW16c engines, built inside the call. The block's input planes are interleaved into a
+// zero-bordered buffer P[i][j][lane] (i, j: padded row and column), so every (output position, tap) is one vector
+// load, and output t = (oh, ow) accumulates
+//   acc[t] = b + sum_{kh,kw} P[oh*sh + kh*dh][ow*sw + kw*dw] * w[kh,kw]    (lane by lane)
+// for R = 8 positions at once (8 independent FMA chains), then the lanes are written back to their planes. Small
+// planes gain most: one channel's 7x7 plane is a few vectors, which phase_planes pays a plane copy and a run for.
+struct BlockGeometry {
+  int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
+  int64_t uh = 1, uw = 1;            // input pixel (ih, iw) sits at padded (ih*uh + pt, iw*uw + pl): the backward's
+                                     // zero-upsampled dy; 1 for the forward
+  int64_t Hp = 0, Wp = 0;            // padded rows and columns read by the taps
+  int64_t ih0 = 0, ih1 = 0, iw0 = 0, iw1 = 0;  // the input rows and columns inside the padded buffer
+
+  void finish() {
+    Hp = (OH - 1) * sh + (KH - 1) * dh + 1, Wp = (OW - 1) * sw + (KW - 1) * dw + 1;
+    // ceil(a / b) for b > 0 and any a
+    auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+    ih0 = std::clamp<int64_t>(ceil_div(-pt, uh), 0, H), ih1 = std::clamp<int64_t>(ceil_div(Hp - pt, uh), ih0, H);
+    iw0 = std::clamp<int64_t>(ceil_div(-pl, uw), 0, W), iw1 = std::clamp<int64_t>(ceil_div(Wp - pl, uw), iw0, W);
+  }
+  struct Scratch {
+    std::vector<float> padded, weights, out;
+    std::vector<int64_t> base;  // per output position: its top-left tap's pixel in the padded buffer
+  };
+  // The per-thread buffers for lane count L, the padded one all zero (each block rewrites the same input pixels).
+  void prepare(int L, Scratch& s) const {
+    s.padded.assign(static_cast<size_t>(Hp * Wp * L), 0.f);
+    s.weights.assign(static_cast<size_t>(KH * KW * L), 0.f);
+    s.out.resize(static_cast<size_t>(OH * OW * L));
+    s.base.resize(static_cast<size_t>(OH * OW));
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) s.base[oh * OW + ow] = oh * sh * Wp + ow * sw;
+  }
+};
+
+// One block of `lanes` <= L channels: lane l reads plane in[l] and filter w[l] (taps in reverse order with
+// `flip`) and writes plane out[l].
+template <int L>
+__attribute__((always_inline)) inline void channel_block(const BlockGeometry& g, int lanes, const float* const* in,
+                                                        const float* const* w, bool flip, const float* bias, float lo,
+                                                        float hi, float* const* out, BlockGeometry::Scratch& s) {
+  using V = typename VecOf<L>::type;
+  constexpr int R = 8;
+  const int64_t taps = g.KH * g.KW, plane = g.OH * g.OW;
+  float* const P = s.padded.data();
+  float* const Wt = s.weights.data();
+  float* const O = s.out.data();
+  alignas(64) float b[L] = {};
+  for (int l = 0; l < lanes; ++l) {
+    for (int64_t ih = g.ih0; ih < g.ih1; ++ih) {
+      const float* xr = in[l] + ih * g.W;
+      float* pr = P + ((ih * g.uh + g.pt) * g.Wp + g.pl) * L + l;
+      for (int64_t iw = g.iw0; iw < g.iw1; ++iw) pr[iw * g.uw * L] = xr[iw];
+    }
+    for (int64_t t = 0; t < taps; ++t) Wt[t * L + l] = w[l][flip ? taps - 1 - t : t];
+    b[l] = bias ? bias[l] : 0.f;
+  }
+  V vb, vlo, vhi;
+  load(vb, b);
+  for (int l = 0; l < L; ++l) vlo[l] = lo, vhi[l] = hi;
+  for (int64_t t0 = 0; t0 < plane; t0 += R) {
+    const int64_t n = std::min<int64_t>(R, plane - t0);
+    const float* src[R];
+    for (int r = 0; r < R; ++r) src[r] = P + s.base[t0 + std::min<int64_t>(r, n - 1)] * L;  // a short group repeats its last
+    V acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = vb;
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const int64_t off = (kh * g.dh * g.Wp + kw * g.dw) * L;
+        V wt;
+        load(wt, Wt + (kh * g.KW + kw) * L);
+        for (int r = 0; r < R; ++r) {
+          V x;
+          load(x, src[r] + off);
+          acc[r] += x * wt;
+        }
+      }
+    for (int r = 0; r < n; ++r) {
+      V v = acc[r] < vlo ? vlo : acc[r];
+      v = v > vhi ? vhi : v;
+      store(O + (t0 + r) * L, v);
+    }
+  }
+  for (int l = 0; l < lanes; ++l)
+    for (int64_t t = 0; t < plane; ++t) out[l][t] = O[t * L + l];
+}
+
+using BlockFn = void (*)(const BlockGeometry&, int, const float* const*, const float* const*, bool, const float*,
+                         float, float, float* const*, BlockGeometry::Scratch&);
+__attribute__((target("avx512f"))) void channel_block_avx512(const BlockGeometry& g, int lanes, const float* const* in,
+                                                             const float* const* w, bool flip, const float* bias,
+                                                             float lo, float hi, float* const* out,
+                                                             BlockGeometry::Scratch& s) {
+  channel_block<16>(g, lanes, in, w, flip, bias, lo, hi, out, s);
+}
+__attribute__((target("avx2,fma"))) void channel_block_avx2(const BlockGeometry& g, int lanes, const float* const* in,
+                                                            const float* const* w, bool flip, const float* bias,
+                                                            float lo, float hi, float* const* out,
+                                                            BlockGeometry::Scratch& s) {
+  channel_block<8>(g, lanes, in, w, flip, bias, lo, hi, out, s);
+}
+void channel_block_generic(const BlockGeometry& g, int lanes, const float* const* in, const float* const* w, bool flip,
+                           const float* bias, float lo, float hi, float* const* out, BlockGeometry::Scratch& s) {
+  channel_block<4>(g, lanes, in, w, flip, bias, lo, hi, out, s);
+}
+
+// Every (image, block of L output channels) of a depthwise convolution by channel blocks; output channel m reads
+// input plane m / mult of x [N, C, H, W] (the forward), or dy's plane m itself (mult 1: the backward).
+void run_channel_blocks(Context& ctx, const BlockGeometry& g, int64_t N, int64_t C, int64_t M, int64_t mult,
+                        const float* x, const float* w, bool flip, const float* bias, const ActivationAttrs& act,
+                        float* y) {
+  const int L = ctx.isa == Isa::avx512 ? 16 : ctx.isa == Isa::avx2 ? 8 : 4;
+  const BlockFn block = L == 16 ? channel_block_avx512 : L == 8 ? channel_block_avx2 : channel_block_generic;
+  const RowEpilogue epi = row_epilogue(act);
+  const int64_t blocks = (M + L - 1) / L, in_plane = g.H * g.W, out_plane = g.OH * g.OW, taps = g.KH * g.KW;
+  ctx.pool.parallel_for(N * blocks, 1, [&](int64_t tb, int64_t te) {
+    thread_local BlockGeometry::Scratch s;
+    g.prepare(L, s);
+    const float* in[16];
+    const float* wl[16];
+    float* out[16];
+    for (int64_t t = tb; t < te; ++t) {
+      const int64_t n = t / blocks, m0 = (t % blocks) * L;
+      const int lanes = static_cast<int>(std::min<int64_t>(L, M - m0));
+      for (int l = 0; l < lanes; ++l) {
+        const int64_t m = m0 + l;
+        in[l] = x + (n * C + m / mult) * in_plane;
+        wl[l] = w + m * taps;
+        out[l] = y + (n * M + m) * out_plane;
+      }
+      block(g, lanes, in, wl, flip, bias ? bias + m0 : nullptr, epi.lo, epi.hi, out, s);
+      if (!epi.in_lanes)
+        for (int l = 0; l < lanes; ++l) apply_activation(act, out[l], out[l], out_plane);
+    }
+  });
+}
 }  // namespace
 
 void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView wv, ConstView bv,
@@ -219,6 +357,22 @@ void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView
   });
 }
 
+void conv2d_depthwise_channel_blocks(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstView wv, ConstView bv,
+                                     View yv) {
+  const DwDims d = dw_dims(xv, wv, yv);
+  if (yv.numel() == 0) return;
+  BlockGeometry g{d.H, d.W, d.OH, d.OW, d.KH, d.KW, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w,
+                  a.pad_top, a.pad_left};
+  g.finish();
+  run_channel_blocks(ctx, g, d.N, d.C, d.M, d.mult, xv.data, wv.data, false, bv.empty() ? nullptr : bv.data, a.act,
+                     yv.data);
+}
+
+void conv2d_depthwise_by_plane(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y) {
+  if (y.dim(2) * y.dim(3) <= kSmallDepthwisePlane) conv2d_depthwise_channel_blocks(ctx, a, x, w, bias, y);
+  else conv2d_depthwise_phase_planes(ctx, a, x, w, bias, y);
+}
+
 // The x-gradient of a depthwise convolution with one filter per channel (kernels.h conv2d_backward_data):
 //   dx[c, ih, iw] = sum_{kh,kw} u[ih + pt - kh*dh, iw + pl - kw*dw] w[c, kh, kw],
 //   u [(OH-1)*sh + 1, (OW-1)*sw + 1]: u[j, i] = dy[c, j/sh, i/sw] where sh divides j and sw divides i, else 0,
@@ -235,6 +389,16 @@ void conv2d_depthwise_backward_data(Context& ctx, const Conv2dAttrs& a, ConstVie
     return;
   }
   const int64_t UH = (OH - 1) * sh + 1, UW = (OW - 1) * sw + 1;
+  const bool blocks = ctx.depthwise_backward == DepthwiseLayout::channel_blocks ||
+                      (ctx.depthwise_backward == DepthwiseLayout::by_plane && H * W <= kSmallDepthwisePlane);
+  if (blocks) {  // the channel blocks read dy's samples straight into their places in the upsampled, padded grid
+    BlockGeometry g{OH, OW, H, W, KH, KW, 1, 1, a.dilation_h, a.dilation_w,
+                    (KH - 1) * a.dilation_h - a.pad_top, (KW - 1) * a.dilation_w - a.pad_left};
+    g.uh = sh, g.uw = sw;
+    g.finish();
+    run_channel_blocks(ctx, g, N, C, C, 1, dy.data, wv.data, true, nullptr, ActivationAttrs{}, dx.data);
+    return;
+  }
   PhasePlanes g{UH, UW, H, W, KH, KW, 1, 1, a.dilation_h, a.dilation_w,
                 (KH - 1) * a.dilation_h - a.pad_top, (KW - 1) * a.dilation_w - a.pad_left};
   g.finish();

@@ -12,10 +12,16 @@ namespace glassbox::kernels::cpu {
 void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_winograd_f2x3(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
-// Depthwise convolutions (groups == C; conv2d_depthwise.cpp): the vectorized rows and the scalar reference loop.
+// Depthwise convolutions (groups == C; conv2d_depthwise.cpp): stride-phase planes, channel blocks in vector lanes,
+// the choice between them by output plane size (at most kSmallDepthwisePlane positions: channel blocks), and the
+// scalar reference loop.
+constexpr int64_t kSmallDepthwisePlane = 256;
+void conv2d_depthwise_by_plane(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
+void conv2d_depthwise_channel_blocks(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias,
+                                     View y);
 void conv2d_depthwise_scalar(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
-// The x-gradient of a depthwise convolution with one filter per channel, by the forward's phase planes.
+// The x-gradient of a depthwise convolution with one filter per channel, in the forward's layouts (ctx.depthwise_backward).
 void conv2d_depthwise_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, ConstView w, View dx);
 void pool2d(Context& ctx, const Pool2dAttrs& a, ConstView x, View y);
 void global_avg_pool(Context& ctx, ConstView x, View y);

@@ -1,6 +1,8 @@
 #include "kernels/cpu/sgemm.h"
 
 #include <immintrin.h>
+// GCC 12's own _mm512_set1_ps reads an "undefined" vector it then warns about (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "kernels/cpu/vec.h"
 
 namespace glassbox::kernels::cpu {
 
@@ -95,22 +98,33 @@ void pack_b(MatRef B, int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* out
 }
 
 // The micro-kernels write one full MRxNR tile: c[i*ldc + j] = alpha * sum_k a[k*MR + i] * b[k*NR + j]
-// (+ beta * c[i*ldc + j] unless beta == 0, in which case c is not read).
-using MicroFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+// (+ beta * c[i*ldc + j] unless beta == 0, in which case c is not read), through the epilogue e where not null
+// (e->bias: the tile's first row's bias).
+using MicroFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
+                         const Epilogue* e);
+
+// One value through an epilogue (the vector kernels do the same with max, then min); NaN stays NaN.
+inline float epilogue_value(const Epilogue& e, int64_t row, float v) {
+  if (e.bias) v += e.bias[row];
+  return std::min(std::max(v, e.lo), e.hi);
+}
 
 template <int64_t MR, int64_t NR>
-void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
+                   const Epilogue* e) {
   float t[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
     for (int64_t i = 0; i < MR; ++i)
       for (int64_t j = 0; j < NR; ++j) t[i][j] += a[i] * b[j];
   for (int64_t i = 0; i < MR; ++i)
-    for (int64_t j = 0; j < NR; ++j)
-      c[i * ldc + j] = alpha * t[i][j] + (beta == 0.f ? 0.f : beta * c[i * ldc + j]);
+    for (int64_t j = 0; j < NR; ++j) {
+      const float v = alpha * t[i][j] + (beta == 0.f ? 0.f : beta * c[i * ldc + j]);
+      c[i * ldc + j] = e ? epilogue_value(*e, i, v) : v;
+    }
 }
 
 __attribute__((target("avx2,fma"))) void micro_avx2_6x16(int64_t kc, const float* a, const float* b, float* c,
-                                                         int64_t ldc, float alpha, float beta) {
+                                                         int64_t ldc, float alpha, float beta, const Epilogue* e) {
   __m256 acc[6][2];
   for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k, a += 6, b += 16) {
@@ -128,12 +142,16 @@ __attribute__((target("avx2,fma"))) void micro_avx2_6x16(int64_t kc, const float
       float* p = c + i * ldc + 8 * h;
       __m256 v = _mm256_mul_ps(va, acc[i][h]);
       if (beta != 0.f) v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), v);
+      if (e) {
+        if (e->bias) v = _mm256_add_ps(v, _mm256_set1_ps(e->bias[i]));
+        v = _mm256_min_ps(_mm256_set1_ps(e->hi), _mm256_max_ps(_mm256_set1_ps(e->lo), v));  // NaN stays NaN
+      }
       _mm256_storeu_ps(p, v);
     }
 }
 
 __attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const float* a, const float* b, float* c,
-                                                          int64_t ldc, float alpha, float beta) {
+                                                          int64_t ldc, float alpha, float beta, const Epilogue* e) {
   __m512 acc[12][2];
   for (auto& row : acc) row[0] = row[1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k, a += 12, b += 32) {
@@ -151,6 +169,10 @@ __attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const flo
       float* p = c + i * ldc + 16 * h;
       __m512 v = _mm512_mul_ps(va, acc[i][h]);
       if (beta != 0.f) v = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), v);
+      if (e) {
+        if (e->bias) v = _mm512_add_ps(v, _mm512_set1_ps(e->bias[i]));
+        v = _mm512_min_ps(_mm512_set1_ps(e->hi), _mm512_max_ps(_mm512_set1_ps(e->lo), v));  // NaN stays NaN
+      }
       _mm512_storeu_ps(p, v);
     }
 }
@@ -174,7 +196,7 @@ struct Prepacked {
 // and n0 of NR where the operand comes packed).
 template <int64_t MR, int64_t NR, MicroFn Micro>
 void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, float alpha, MatRef A, MatRef B,
-                 float beta, float* C, int64_t ldc, const Prepacked& pre) {
+                 float beta, float* C, int64_t ldc, const Prepacked& pre, const Epilogue* epi) {
   static_assert(MC % MR == 0 && NC % NR == 0, "panel sizes must be multiples of the micro-tile");
   const int64_t M = m1 - m0;
   thread_local PackBuffer a_buffer, b_buffer;
@@ -187,6 +209,7 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
     for (int64_t pc = 0; pc < K; pc += kc_even) {
       const int64_t kc = std::min(kc_even, K - pc);
       const float b_scale = pc == 0 ? beta : 1.f;  // later depth panels accumulate onto C
+      const bool last = pc + kc >= K;               // the epilogue goes with the last depth panel
       const float* b_panel = b_pack;
       if (pre.b) b_panel = pre.b + pc * pre.b_cols + jc * kc;
       else pack_b<NR>(B, pc, jc, kc, nc, b_pack);
@@ -200,19 +223,22 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t m = std::min(MR, mc - ir);
             float* c = C + (m0 + ic + ir) * ldc + jc + jr;
+            Epilogue tile_epi;
+            if (last && epi) tile_epi = {epi->bias ? epi->bias + m0 + ic + ir : nullptr, epi->lo, epi->hi};
+            const Epilogue* e = last && epi ? &tile_epi : nullptr;
             if (m == MR && n == NR) {  // a full tile straight into C
-              Micro(kc, a_panel + ir * kc, b_panel + jr * kc, c, ldc, alpha, b_scale);
+              Micro(kc, a_panel + ir * kc, b_panel + jr * kc, c, ldc, alpha, b_scale, e);
               continue;
             }
             // An edge tile: computed into a local tile, then the valid part copied out.
-            Micro(kc, a_panel + ir * kc, b_panel + jr * kc, acc, NR, 1.f, 0.f);
+            Micro(kc, a_panel + ir * kc, b_panel + jr * kc, acc, NR, 1.f, 0.f, nullptr);
             for (int64_t i = 0; i < m; ++i) {
               float* row = c + i * ldc;
               const float* t = acc + i * NR;
-              if (b_scale == 0.f)
-                for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j];
-              else
-                for (int64_t j = 0; j < n; ++j) row[j] = alpha * t[j] + b_scale * row[j];
+              for (int64_t j = 0; j < n; ++j) {
+                const float v = alpha * t[j] + (b_scale == 0.f ? 0.f : b_scale * row[j]);
+                row[j] = e ? epilogue_value(*e, i, v) : v;
+              }
             }
           }
         }
@@ -222,7 +248,7 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
 }
 
 using BlockFn = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, float, MatRef, MatRef, float, float*, int64_t,
-                         const Prepacked&);
+                         const Prepacked&, const Epilogue*);
 using PackAllFn = void (*)(MatRef, int64_t, int64_t, float*);
 
 // The whole of A [M x K] packed for one micro-kernel: depth panel by depth panel (depth_panel(K) deep), each
@@ -302,17 +328,6 @@ namespace {
 // long dimension is vectorized straight from the operands (L lanes; GCC vector types, instantiated per instruction
 // set below). Output element (i, j) is C[i * crs + j * ccs].
 constexpr int64_t kSkinny = 4;
-
-template <int L>
-struct VecOf {
-  typedef float type __attribute__((vector_size(L * sizeof(float))));
-};
-
-// An unaligned vector load (memcpy into the vector; no vector is passed by value, whose ABI differs by ISA).
-template <class V>
-__attribute__((always_inline)) inline void load(V& v, const float* p) {
-  std::memcpy(&v, p, sizeof v);
-}
 
 inline void store_out(float* c, float alpha, float beta, float s) { *c = alpha * s + (beta == 0.f ? 0.f : beta * *c); }
 
@@ -442,32 +457,43 @@ bool sgemm_skinny(const Kernel& kernel, ThreadPool* pool, int64_t M, int64_t N, 
 }
 
 // pa, pb: operands prepared for k (PackedOperand), or null.
+// The epilogue over all of C [M x N] (after the paths that do not fuse it).
+void apply_epilogue(const Epilogue& e, int64_t M, int64_t N, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = epilogue_value(e, i, C[i * ldc + j]);
+}
+
 void sgemm_impl(const Kernel& k, ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
-                MatRef B, float beta, float* Cp, int64_t ldc, const PackedOperand* pa, const PackedOperand* pb) {
+                MatRef B, float beta, float* Cp, int64_t ldc, const PackedOperand* pa, const PackedOperand* pb,
+                const Epilogue* epi) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // C = beta * C
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) Cp[i * ldc + j] = beta == 0.f ? 0.f : beta * Cp[i * ldc + j];
+    if (epi) apply_epilogue(*epi, M, N, Cp, ldc);
     return;
   }
-  if (sgemm_skinny(k, pool, M, N, K, alpha, A, B, beta, Cp, ldc, 1)) return;
+  if (sgemm_skinny(k, pool, M, N, K, alpha, A, B, beta, Cp, ldc, 1)) {  // at most 4 rows or columns
+    if (epi) apply_epilogue(*epi, M, N, Cp, ldc);
+    return;
+  }
   Prepacked pre;
   if (pa) pre.a = pa->data.get(), pre.a_rows = (M + k.mr - 1) / k.mr * k.mr;
   if (pb) pre.b = pb->data.get(), pre.b_cols = (N + k.nr - 1) / k.nr * k.nr;
   const int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < 64 * 64 * 64) {
-    k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc, pre);
+    k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc, pre, epi);
     return;
   }
   // Split the wider dimension in whole tiles so each thread packs its own panels.
   const int64_t n_tiles = (N + k.nr - 1) / k.nr, m_tiles = (M + k.mr - 1) / k.mr;
   if (n_tiles >= 2 * threads || n_tiles >= m_tiles) {
     pool->parallel_for(n_tiles, 1, [&](int64_t b, int64_t e) {
-      k.block(0, M, b * k.nr, std::min(N, e * k.nr), K, alpha, A, B, beta, Cp, ldc, pre);
+      k.block(0, M, b * k.nr, std::min(N, e * k.nr), K, alpha, A, B, beta, Cp, ldc, pre, epi);
     });
   } else {
     pool->parallel_for(m_tiles, 1, [&](int64_t b, int64_t e) {
-      k.block(b * k.mr, std::min(M, e * k.mr), 0, N, K, alpha, A, B, beta, Cp, ldc, pre);
+      k.block(b * k.mr, std::min(M, e * k.mr), 0, N, K, alpha, A, B, beta, Cp, ldc, pre, epi);
     });
   }
 }
@@ -510,26 +536,26 @@ void check_prepared(const PackedOperand* pa, const PackedOperand* pb, int64_t M,
 }  // namespace
 
 void sgemm_prepared(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, const PackedOperand* pa,
-                    MatRef B, const PackedOperand* pb, float beta, float* C, int64_t ldc) {
+                    MatRef B, const PackedOperand* pb, float beta, float* C, int64_t ldc, const Epilogue* epi) {
   check_prepared(pa, pb, M, N, K, A, B);
-  sgemm_impl(kernel_of(ctx, pa, pb), &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc, pa, pb);
+  sgemm_impl(kernel_of(ctx, pa, pb), &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc, pa, pb, epi);
 }
 
 void sgemm_prepared_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
                            const PackedOperand* pa, MatRef B, const PackedOperand* pb, float beta, float* C,
-                           int64_t ldc) {
+                           int64_t ldc, const Epilogue* epi) {
   check_prepared(pa, pb, M, N, K, A, B);
-  sgemm_impl(kernel_of(ctx, pa, pb), nullptr, M, N, K, alpha, A, B, beta, C, ldc, pa, pb);
+  sgemm_impl(kernel_of(ctx, pa, pb), nullptr, M, N, K, alpha, A, B, beta, C, ldc, pa, pb, epi);
 }
 
 void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* C,
            int64_t ldc) {
-  sgemm_impl(kernel_of(ctx), &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc, nullptr, nullptr);
+  sgemm_impl(kernel_of(ctx), &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc, nullptr, nullptr, nullptr);
 }
 
 void sgemm_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta,
                   float* C, int64_t ldc) {
-  sgemm_impl(kernel_of(ctx), nullptr, M, N, K, alpha, A, B, beta, C, ldc, nullptr, nullptr);
+  sgemm_impl(kernel_of(ctx), nullptr, M, N, K, alpha, A, B, beta, C, ldc, nullptr, nullptr, nullptr);
 }
 
 }  // namespace glassbox::kernels::cpu

@@ -30,6 +30,14 @@ void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
 void sgemm_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta,
                   float* C, int64_t ldc);
 
+// What a product may apply as it stores its result (a convolution's bias and ReLU/Clip, fused into the GEMM so the
+// output is not read again): C[i, j] = min(max(v + bias[i], lo), hi) where v is the product as above; bias (one
+// per row, may be null) and the bounds (-inf/+inf where none).
+struct Epilogue {
+  const float* bias = nullptr;
+  float lo = -__builtin_inff(), hi = __builtin_inff();
+};
+
 // Prepared weights: a constant operand packed once for one micro-kernel, then multiplied any number of times
 // without packing it again (convolution and Gemm weights, once per session: Conv2dAttrs::constant_weights,
 // GemmAttrs::constant_b). A [M x K] is packed as the left operand, B [K x N] as the right one. `source` is the
@@ -49,12 +57,14 @@ struct PackedOperand {
 // (call it before a parallel region).
 const PackedOperand& packed_constant(Context& ctx, Operand side, int64_t extent, int64_t K, MatRef m);
 // sgemm with either operand prepared (pa for A, pb for B; null: packed as the product runs, as sgemm does). A and B
-// are the operands themselves (the prepared ones' sources). On ctx's threads, or on the calling thread only.
+// are the operands themselves (the prepared ones' sources). On ctx's threads, or on the calling thread only. With
+// epi, the result is stored through that epilogue.
 void sgemm_prepared(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, const PackedOperand* pa,
-                    MatRef B, const PackedOperand* pb, float beta, float* C, int64_t ldc);
+                    MatRef B, const PackedOperand* pb, float beta, float* C, int64_t ldc,
+                    const Epilogue* epi = nullptr);
 void sgemm_prepared_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
                            const PackedOperand* pa, MatRef B, const PackedOperand* pb, float beta, float* C,
-                           int64_t ldc);
+                           int64_t ldc, const Epilogue* epi = nullptr);
 
 // Micro-kernels by name ("" = the one of default_isa()); unknown or unsupported names are errors.
 const SgemmKernel* sgemm_kernel(const std::string& name);

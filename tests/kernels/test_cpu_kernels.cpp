@@ -101,6 +101,47 @@ TEST_P(Sgemm, PreparedOperandsMatchReference) {
         }
 }
 
+// The fused epilogue (row bias, then the clamp) on every micro-kernel: full and edge tiles, several depth panels
+// (applied once, after the last), the skinny path, K = 0, with and without bias, ReLU and Clip bounds, beta 0 and
+// 1, prepared A or not, serial and on 3 threads (both splits), against the float64 product put through it.
+TEST_P(Sgemm, EpilogueMatchesReference) {
+  std::mt19937 rng(8);
+  Context ctx(3);
+  ctx.gemm_kernel = sgemm_kernel(GetParam());
+  const int64_t sizes[][3] = {{13, 300, 70}, {130, 33, 600}, {64, 1000, 9}, {3, 77, 129}, {200, 2, 70}, {7, 9, 0}};
+  const float bounds[][2] = {{-__builtin_inff(), __builtin_inff()}, {0.f, __builtin_inff()}, {-0.5f, 0.75f}};
+  for (const auto& s : sizes)
+    for (const auto& bound : bounds)
+      for (int variant = 0; variant < 8; ++variant) {  // bit 0: bias, bit 1: beta 1, bit 2: prepared A and serial
+        const int64_t M = s[0], N = s[1], K = s[2];
+        const bool with_bias = variant & 1, prepared = variant & 4;
+        const float beta = variant & 2 ? 1.f : 0.f;
+        auto A = random_vector(M * K + 1, rng), B = random_vector(K * N + 1, rng), bias = random_vector(M, rng);
+        auto C = random_vector(M * N, rng);
+        const auto C0 = C;
+        const MatRef a{A.data(), K, 1}, b{B.data(), N, 1};
+        Epilogue e;
+        e.bias = with_bias ? bias.data() : nullptr, e.lo = bound[0], e.hi = bound[1];
+        ctx.packed.clear();
+        if (prepared && K > 0)
+          sgemm_prepared_serial(ctx, M, N, K, 0.5f, a, &packed_constant(ctx, Operand::a, M, K, a), b, nullptr, beta,
+                                C.data(), N, &e);
+        else
+          sgemm_prepared(ctx, M, N, K, 0.5f, a, nullptr, b, nullptr, beta, C.data(), N, &e);
+        double worst = 0;
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; ++k) acc += double(A[i * K + k]) * B[k * N + j];
+            double ref = 0.5 * acc + beta * C0[i * N + j] + (with_bias ? bias[i] : 0.f);
+            ref = std::min(std::max(ref, double(bound[0])), double(bound[1]));
+            worst = std::max(worst, std::fabs(ref - C[i * N + j]) / (1.0 + std::sqrt(double(K))));
+          }
+        ASSERT_LT(worst, 1e-4) << M << "x" << N << "x" << K << " bounds " << bound[0] << "," << bound[1]
+                               << " variant " << variant;
+      }
+}
+
 // MatMul with a constant right operand (prepared once, then reused) equals the float64 product: 2-D, batch folded
 // into rows, a broadcast batch of b (not prepared), twice each on one backend.
 TEST(MatMul, ConstantRightOperandMatchesReference) {
@@ -196,6 +237,38 @@ TEST_P(Conv2dVariant, MatchesDirect) {
   }
 }
 
+// Prepared weights are keyed by address and shape: a constant rewritten in place (as a freed one's memory taken by
+// a new one) must be seen after release_prepared(), and the kept preparation is read until then (the kernel
+// workbench once reused a freed problem's address for the next problem's weights and read stale packing).
+TEST(PreparedWeights, ReleasedWhenTheirMemoryIsReused) {
+  std::mt19937 rng(9);
+  auto b = make_cpu_backend(2), ref = make_cpu_backend(1);
+  ref->select_variant("conv2d", "direct");
+  const Device cpu = Device::cpu();
+  Conv2dAttrs a;
+  a.pad_top = a.pad_left = a.pad_bottom = a.pad_right = 1, a.constant_weights = true;
+  auto x = random_vector(1 * 16 * 12 * 12, rng), bias = random_vector(24, rng);
+  std::vector<float> w(24 * 16 * 3 * 3), y(24 * 12 * 12), want(y.size()), first(y.size());
+  const ConstView xv{x.data(), {1, 16, 12, 12}, cpu}, wv{w.data(), {24, 16, 3, 3}, cpu}, bv{bias.data(), {24}, cpu};
+  const View yv{y.data(), {1, 24, 12, 12}, cpu};
+  auto expect_equal = [&](const std::vector<float>& e, const char* what) {
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], e[i], 1e-4 * (1 + std::fabs(e[i]))) << what << " " << i;
+  };
+  w = random_vector(w.size(), rng);
+  ref->conv2d(a, xv, wv, bv, {first.data(), {1, 24, 12, 12}, cpu});
+  b->conv2d(a, xv, wv, bv, yv);  // prepares w
+  expect_equal(first, "first weights");
+  w = random_vector(w.size(), rng);  // new values at the same address
+  b->conv2d(a, xv, wv, bv, yv);
+  expect_equal(first, "before release_prepared, the kept preparation");
+  EXPECT_GE(b->workspace_bytes(), w.size() * sizeof(float)) << "the packed weights count as workspace";
+  b->release_prepared();
+  EXPECT_EQ(b->workspace_bytes(), 0u);
+  ref->conv2d(a, xv, wv, bv, {want.data(), {1, 24, 12, 12}, cpu});
+  b->conv2d(a, xv, wv, bv, yv);
+  expect_equal(want, "after release_prepared, the new weights");
+}
+
 INSTANTIATE_TEST_SUITE_P(Registered, Conv2dVariant, ::testing::ValuesIn(make_cpu_backend(1)->variants("conv2d")),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
@@ -217,7 +290,8 @@ TEST_P(Depthwise, MatchesDirect) {
                                {1, 5, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},    {1, 2, 6, 9, 1, 1, 1, 1, 1, 0, 0, 0, 0},
                                {1, 3, 11, 200, 1, 3, 5, 2, 1, 0, 2, 2, 1}, {1, 2, 5, 6, 1, 3, 3, 1, 1, 4, 5, 3, 6},
                                {1, 16, 14, 14, 1, 5, 5, 2, 1, 1, 2, 2, 1}, {3, 1, 8, 8, 1, 2, 2, 2, 1, 0, 0, 0, 0},
-                               {0, 3, 5, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1},    {1, 2, 0, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1}};
+                               {0, 3, 5, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1},    {1, 2, 0, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1},
+                               {2, 37, 7, 7, 1, 5, 5, 1, 1, 2, 2, 2, 2},   {1, 19, 9, 8, 2, 3, 3, 2, 2, 3, 1, 0, 2}};
   const DepthwiseCase& p = GetParam();
   for (int threads : {1, 2}) {
     auto b = make_cpu_backend(threads), ref = make_cpu_backend(threads);
@@ -248,8 +322,9 @@ TEST_P(Depthwise, MatchesDirect) {
   }
 }
 
-// The depthwise x-gradient (one filter per channel) on every instruction set against the float64 direct
-// backward, over the same sweep (strides 1 to 3, dilation, over-wide and cropping pads, zero sizes).
+// The depthwise x-gradient (one filter per channel) on every instruction set and in every variant's layout against
+// the float64 direct backward, over the same sweep (strides 1 to 3, dilation, over-wide and cropping pads, zero
+// sizes, channel counts that leave a partial block of lanes).
 TEST_P(Depthwise, BackwardMatchesDirect) {
   std::mt19937 rng(6);
   const int64_t cases[][12] = {{2, 3, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1},  {1, 4, 12, 70, 3, 3, 2, 1, 1, 1, 1, 1},
@@ -257,9 +332,11 @@ TEST_P(Depthwise, BackwardMatchesDirect) {
                                {1, 3, 10, 33, 7, 7, 3, 1, 3, 3, 3, 3}, {2, 2, 7, 17, 3, 3, 1, 2, 2, 2, 2, 2},
                                {1, 5, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},   {1, 2, 5, 6, 3, 3, 1, 1, 4, 5, 3, 6},
                                {1, 3, 11, 20, 3, 5, 2, 1, 0, 2, 2, 1}, {1, 2, 10, 10, 3, 3, 2, 1, 0, 0, 0, 0},
-                               {0, 3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1},   {1, 16, 14, 14, 5, 5, 2, 1, 2, 2, 2, 2}};
+                               {0, 3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1},   {1, 16, 14, 14, 5, 5, 2, 1, 2, 2, 2, 2},
+                               {2, 37, 9, 9, 3, 3, 2, 1, 1, 1, 1, 1},  {1, 21, 13, 11, 5, 3, 3, 2, 3, 0, 1, 2}};
   auto b = make_cpu_backend(2), ref = make_cpu_backend(1);
   b->select_variant("isa", GetParam().isa);
+  b->select_variant("depthwise", GetParam().variant);  // the x-gradient follows the variant's layout
   ref->select_variant("conv2d", "direct");
   for (const auto& c : cases) {
     const int64_t N = c[0], C = c[1], H = c[2], W = c[3], KH = c[4], KW = c[5];

@@ -482,6 +482,7 @@ std::vector<Measurement> measure(Backend& b, const Problem& p, const Options& o,
       m[v].samples.push_back(time_calls(b, p, device_in, y, calls[v]));
     }
   for (Measurement& x : m) x.ms = median(x.samples);
+  b.release_prepared();  // this problem's weights are freed now; the next one's may take their address
   return m;
 }
 
@@ -593,8 +594,11 @@ std::vector<Problem> problems_for(const Args& a, const Options& o, long batch, B
   if (!a.get("shapes").empty()) {
     source = "given shapes";
     if (o.op == "sgemm") return parse_gemm_shapes(a.get("shapes"));
-    for (const auto& [c, count] : parse_conv_shapes(a.get("shapes")))
+    for (const auto& [c, count] : parse_conv_shapes(a.get("shapes"))) {
+      GB_CHECK(o.op != "depthwise" || (c.a.groups == c.x[1] && c.w[1] == 1), "--shapes: --op depthwise takes "
+               "depthwise convolutions (groups = C), got groups ", c.a.groups, " with C = ", c.x[1]);
       problems.push_back(conv_problem(c, count, reference));
+    }
     return problems;
   }
   const auto model = Model::load(a.positional[0]);
@@ -602,7 +606,9 @@ std::vector<Problem> problems_for(const Args& a, const Options& o, long batch, B
   GB_CHECK(!convs.empty(), a.positional[0], " has no convolution");
   source = model_label(a.positional[0]) + " at batch " + std::to_string(batch);
   if (o.op == "sgemm") return gemms_of(convs);
-  for (const auto& [c, count] : convs) problems.push_back(conv_problem(c, count, reference));
+  for (const auto& [c, count] : convs)  // --op depthwise: only the convolutions with one group per channel
+    if (o.op != "depthwise" || (c.a.groups == c.x[1] && c.w[1] == 1)) problems.push_back(conv_problem(c, count, reference));
+  GB_CHECK(!problems.empty(), a.positional[0], " has no depthwise convolution");
   return problems;
 }
 
@@ -615,7 +621,7 @@ void print_header(const Options& o, const std::string& device_name, const Peaks&
               peaks.gbps > 0 ? format("%.1f GB/s", peaks.gbps).c_str() : "unknown", peaks.note.c_str());
   if (o.check)
     std::printf("check: max|got - ref| / max|ref| against %s; tolerance 2e-5 (TF32 variants 5e-3)\n",
-                o.op == "conv2d" ? "the CPU backend's direct convolution (float64 accumulation)" : "a float64 GEMM");
+                o.op != "sgemm" ? "the CPU backend's direct convolution (float64 accumulation)" : "a float64 GEMM");
   else
     std::printf("check: skipped (--no-check)\n");
   std::printf("time: median ms per call over %ld interleaved rounds; \"vs %s\" and \"vs cuDNN\" are medians of "
@@ -637,7 +643,8 @@ int cmd_bench_kernels(const Args& a) {
   GB_CHECK(a.positional.size() <= 1, "bench kernels takes at most one MODEL.onnx");
   Options o;
   o.op = a.get("op", "conv2d");
-  GB_CHECK(o.op == "conv2d" || o.op == "sgemm", "--op: expected conv2d or sgemm, got '", o.op, "'");
+  GB_CHECK(o.op == "conv2d" || o.op == "depthwise" || o.op == "sgemm",
+           "--op: expected conv2d, depthwise or sgemm, got '", o.op, "'");
   GB_CHECK(!a.positional.empty() || !a.get("shapes").empty(), "bench kernels takes MODEL.onnx or --shapes SPEC");
   o.rounds = std::max(1L, a.integer("iters", 5));
   o.sample_ms = double(std::max(1L, a.integer("sample-ms", 20)));

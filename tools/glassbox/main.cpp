@@ -133,11 +133,12 @@ usage:
       the dataset runner (explain --dataset; default method gradcam, batch 8, 3 rounds) end to end into a temporary
       folder against forward passes and the same explainer on in-memory tensors, interleaved: images/s, the ratios
       dataset / forward and dataset / in-memory explain, and the pipeline stages' utilization
-  glassbox bench kernels [MODEL.onnx] [--op conv2d|sgemm] [--shapes SPEC] [--batch N] [--device cpu|cuda]
+  glassbox bench kernels [MODEL.onnx] [--op conv2d|depthwise|sgemm] [--shapes SPEC] [--batch N] [--device cpu|cuda]
                          [--variants NAME[,NAME...]] [--iters N] [--sample-ms MS] [--threads N] [--no-check]
                          [--json FILE]
       the kernel workbench: every registered variant of an operator (or --variants) on the model's distinct
-      convolutions at --batch (default 1; --op sgemm: their im2col GEMMs, on the CPU's micro-kernels) or on
+      convolutions at --batch (default 1; --op depthwise: the depthwise ones under the depthwise variants; --op
+      sgemm: their im2col GEMMs, on the CPU's micro-kernels) or on
       --shapes, each checked against a float64 reference (FAIL and exit 1 on a mismatch; a variant that cannot
       run a shape shows its error), then timed round by round: ms, GFLOP/s, GB/s, % of the device's peak FLOP/s
       and bandwidth (CPU: measured by probes at start), time ratio to the first variant and to cuDNN (CUDA, the
