@@ -113,18 +113,24 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
     for (int64_t g = 0; g < d.G; ++g)
       packed_w[g] = &packed_constant(ctx, Operand::a, d.Mg, K, MatRef{wv.data + g * d.Mg * K, K, 1});
   if (wide) {
-    // Every (image, group, column chunk) is one task of a single parallel region over the whole batch (per image,
-    // a plane of 3136 outputs is 7 chunks: 4 + 3 on two threads, and a barrier after each image).
-    const int64_t chunks = (plane + kChunk - 1) / kChunk;
+    // Every (image, group, column chunk) is one task of a single parallel region over the whole batch. The pool
+    // gives each thread an equal run of tasks, so the chunks are equal and their count is raised until the tasks
+    // split evenly: at batch 1 on 2 threads a 28x28 plane is 2 x 392 columns (not 512 + 272) and a 56x56 one
+    // 8 x 392 (not 7 x 512 with a 64-column seventh: 2048 columns on one thread, 1088 on the other).
+    int64_t chunks = (plane + kChunk - 1) / kChunk;
+    const int64_t threads = ctx.pool.size();
+    while ((d.N * d.G * chunks) % threads != 0 && chunks < plane) ++chunks;
+    const int64_t chunk_columns = (plane + chunks - 1) / chunks;
     ctx.pool.parallel_for(d.N * d.G * chunks, 1, [&](int64_t tb, int64_t te) {
       // The thread's unfolding buffer, kept between calls (no allocation in the steady state).
       thread_local std::vector<float> buffer;
-      if (!pointwise && buffer.size() < static_cast<size_t>(K * kChunk)) buffer.resize(K * kChunk);
+      if (!pointwise && buffer.size() < static_cast<size_t>(K * chunk_columns)) buffer.resize(K * chunk_columns);
       for (int64_t t = tb; t < te; ++t) {
         const int64_t n = t / (d.G * chunks), g = (t / chunks) % d.G, c = t % chunks;
         const float* xg = xv.data + (n * d.C + g * d.Cg) * d.H * d.W;
         float* yg = yv.data + (n * d.M + g * d.Mg) * plane;
-        const int64_t j0 = c * kChunk, j1 = std::min(plane, j0 + kChunk), cn = j1 - j0;
+        const int64_t j0 = std::min(plane, c * chunk_columns), j1 = std::min(plane, j0 + chunk_columns), cn = j1 - j0;
+        if (cn <= 0) continue;
         MatRef B{xg + j0, plane, 1};
         if (!pointwise) {
           im2col(a, d, xg, buffer.data(), cn, 0, K, j0, j1);

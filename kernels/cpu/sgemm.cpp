@@ -485,9 +485,14 @@ void sgemm_impl(const Kernel& k, ThreadPool* pool, int64_t M, int64_t N, int64_t
     k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc, pre, epi);
     return;
   }
-  // Split the wider dimension in whole tiles so each thread packs its own panels.
+  // Split one dimension in whole tiles (each thread packs its own panels), the one whose busiest thread gets the
+  // smaller share: the pool gives each thread a contiguous, near-equal run, so 7 column tiles on 2 threads are
+  // 4 + 3 (4/7 of the work on one), while 22 row tiles are 11 + 11. Columns on a tie (no B is packed twice).
   const int64_t n_tiles = (N + k.nr - 1) / k.nr, m_tiles = (M + k.mr - 1) / k.mr;
-  if (n_tiles >= 2 * threads || n_tiles >= m_tiles) {
+  auto busiest_share = [threads](int64_t tiles) {
+    return double((tiles + threads - 1) / threads) / double(tiles);
+  };
+  if (busiest_share(n_tiles) <= busiest_share(m_tiles)) {
     pool->parallel_for(n_tiles, 1, [&](int64_t b, int64_t e) {
       k.block(0, M, b * k.nr, std::min(N, e * k.nr), K, alpha, A, B, beta, Cp, ldc, pre, epi);
     });
