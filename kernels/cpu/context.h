@@ -2,6 +2,7 @@
 // instruction set its vector kernels use.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,19 @@ Isa default_isa();
 // vector lanes, or each by the plane size. Set with the backend's "depthwise" variant.
 enum class DepthwiseLayout { by_plane, phase_planes, channel_blocks };
 
+// 64-byte aligned floats that grow to the largest request and are then kept (contents not preserved on growth).
+class AlignedFloats {
+ public:
+  float* get(int64_t floats);  // sgemm.cpp; an error naming the size when memory runs out
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  int64_t capacity_ = 0;
+};
+
 struct Context {
   explicit Context(int threads) : pool(threads) {}
   ThreadPool pool;
@@ -41,14 +55,13 @@ struct Context {
   // Prepared weights (sgemm.h packed_constant): the session's constant GEMM operands, each packed once.
   std::map<PackedKey, std::shared_ptr<const PackedOperand>> packed;
   size_t packed_bytes = 0;
-  // Scratch that grows to the largest request and is then reused (no allocation in the steady state).
-  float* scratch(int64_t floats) {
-    if (static_cast<int64_t>(scratch_.size()) < floats) scratch_.resize(static_cast<size_t>(floats));
-    return scratch_.data();
-  }
+  // Scratch that grows to the largest request and is then reused (no allocation in the steady state), 64-byte
+  // aligned (the sgemm micro-kernels read packed operands with aligned vector loads). Its contents do not survive a
+  // call that grows it.
+  float* scratch(int64_t floats) { return scratch_.get(floats); }
 
  private:
-  std::vector<float> scratch_;
+  AlignedFloats scratch_;
 };
 
 }  // namespace glassbox::kernels::cpu

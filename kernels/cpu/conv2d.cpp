@@ -10,6 +10,7 @@
 // W^T dy into an unfolded gradient (one image and group at a time) and fold it back (col2im, the adjoint of im2col).
 // Formula (kernels.h): y[n,m,oh,ow] = act(b[m] + sum_{c,kh,kw} x[n,g*Cg+c, oh*sh-pt+kh*dh, ow*sw-pl+kw*dw] w[m,c,kh,kw]).
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
@@ -30,40 +31,70 @@ ConvDims dims_of(const Conv2dAttrs& a, const ConstView& x, const ConstView& w, c
 }
 
 
-// col[r * ld + j - j0] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw] (0 outside) with r = (c*KH + kh)*KW + kw,
-// for the output positions j = oh*OW + ow in [j0, j1) and the rows [r0, r1) of the unfolded matrix.
-void im2col(const Conv2dAttrs& a, const ConvDims& d, const float* x, float* col, int64_t ld, int64_t r0, int64_t r1,
-            int64_t j0, int64_t j1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t kw = r % d.KW, kh = (r / d.KW) % d.KH, c = r / (d.KW * d.KH);
-    const float* xc = x + c * d.H * d.W;
-    float* out = col + r * ld;
-    const int64_t off_w = kw * a.dilation_w - a.pad_left;
-    int64_t oh = j0 / d.OW, ow = j0 % d.OW;
-    for (int64_t j = j0; j < j1;) {  // one output row segment [ow, row_end) at a time
-      const int64_t row_end = std::min(d.OW, ow + (j1 - j));
-      const int64_t ih = oh * a.stride_h - a.pad_top + kh * a.dilation_h;
-      float* o = out + (j - j0);
-      if (ih < 0 || ih >= d.H) {
-        std::fill(o, o + (row_end - ow), 0.f);
+// Row r = (c*KH + kh)*KW + kw of the unfolded matrix over the output positions j = oh*OW + ow in [j0, j1):
+//   out[j - j0] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw]   (0 outside the input).
+void im2col_row(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t r, int64_t j0, int64_t j1,
+                float* out) {
+  const int64_t kw = r % d.KW, kh = (r / d.KW) % d.KH, c = r / (d.KW * d.KH);
+  const float* xc = x + c * d.H * d.W;
+  const int64_t off_w = kw * a.dilation_w - a.pad_left;
+  int64_t oh = j0 / d.OW, ow = j0 % d.OW;
+  for (int64_t j = j0; j < j1;) {  // one output row segment [ow, row_end) at a time
+    const int64_t row_end = std::min(d.OW, ow + (j1 - j));
+    const int64_t ih = oh * a.stride_h - a.pad_top + kh * a.dilation_h;
+    float* o = out + (j - j0);
+    if (ih < 0 || ih >= d.H) {
+      std::fill(o, o + (row_end - ow), 0.f);
+    } else {
+      // Output columns q in [ow, row_end) read iw = q*sw + off_w: zeros left of the input, a plain (or strided)
+      // copy inside it, zeros right of it.
+      const float* xr = xc + ih * d.W;
+      const int64_t sw = a.stride_w;
+      const int64_t q0 = std::clamp<int64_t>(off_w >= 0 ? 0 : (-off_w + sw - 1) / sw, ow, row_end);
+      const int64_t q1 = std::clamp<int64_t>(d.W - off_w <= 0 ? 0 : (d.W - off_w + sw - 1) / sw, q0, row_end);
+      std::fill(o, o + (q0 - ow), 0.f);
+      if (sw == 1) {
+        std::copy(xr + q0 + off_w, xr + q1 + off_w, o + (q0 - ow));
       } else {
-        // Output columns q in [ow, row_end) read iw = q*sw + off_w: zeros left of the input, a plain (or strided)
-        // copy inside it, zeros right of it.
-        const float* xr = xc + ih * d.W;
-        const int64_t sw = a.stride_w;
-        const int64_t q0 = std::clamp<int64_t>(off_w >= 0 ? 0 : (-off_w + sw - 1) / sw, ow, row_end);
-        const int64_t q1 = std::clamp<int64_t>(d.W - off_w <= 0 ? 0 : (d.W - off_w + sw - 1) / sw, q0, row_end);
-        std::fill(o, o + (q0 - ow), 0.f);
-        if (sw == 1) {
-          std::copy(xr + q0 + off_w, xr + q1 + off_w, o + (q0 - ow));
-        } else {
-          for (int64_t q = q0; q < q1; ++q) o[q - ow] = xr[q * sw + off_w];
-        }
-        std::fill(o + (q1 - ow), o + (row_end - ow), 0.f);
+        for (int64_t q = q0; q < q1; ++q) o[q - ow] = xr[q * sw + off_w];
       }
-      j += row_end - ow;
-      ow = 0, ++oh;
+      std::fill(o + (q1 - ow), o + (row_end - ow), 0.f);
     }
+    j += row_end - ow;
+    ow = 0, ++oh;
+  }
+}
+
+// One unfolded row of n columns into its place in the packed right operand (sgemm.h PackedBLayout): whole strips
+// of NR with constant-size copies, the last one zero-padded.
+template <int64_t NR>
+void row_to_strips(const float* row, int64_t n, int64_t kc, float* dst) {
+  int64_t j = 0;
+  for (; j + NR <= n; j += NR) std::memcpy(dst + j * kc, row + j, NR * sizeof(float));
+  if (j < n) {
+    float* last = dst + j * kc;
+    std::memcpy(last, row + j, static_cast<size_t>(n - j) * sizeof(float));
+    std::fill(last + (n - j), last + NR, 0.f);
+  }
+}
+
+// Rows [r0, r1) of the unfolded matrix, columns [j0, j1) of each of `images` images side by side (image i at
+// x + i * image_in, its columns after the previous image's), written straight in the micro-kernel's packed layout
+// L (sgemm_packed_b multiplies it): each row is unfolded into a small buffer, in L1, then copied into its strips.
+// This spares the GEMM's own packing pass over an unfolded matrix.
+void im2col_packed(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t image_in, int64_t images,
+                   int64_t j0, int64_t j1, const PackedBLayout& L, int64_t K, int64_t r0, int64_t r1, float* packed) {
+  const int64_t per_image = j1 - j0, n = images * per_image, padded = L.padded(n);
+  thread_local std::vector<float> row;
+  if (row.size() < static_cast<size_t>(n)) row.resize(static_cast<size_t>(n));
+  for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t i = 0; i < images; ++i) im2col_row(a, d, x + i * image_in, r, j0, j1, row.data() + i * per_image);
+    const int64_t pc = r - r % L.depth, kc = std::min(L.depth, K - pc);
+    float* dst = packed + pc * padded + (r - pc) * L.nr;
+    if (L.nr == 32) row_to_strips<32>(row.data(), n, kc, dst);
+    else if (L.nr == 16) row_to_strips<16>(row.data(), n, kc, dst);
+    else
+      for (int64_t j = 0; j < padded; ++j) dst[(j / L.nr) * L.nr * kc + j % L.nr] = j < n ? row[j] : 0.f;
   }
 }
 
@@ -105,13 +136,16 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
   // panels; the product lands in a [M, images x plane] buffer and is finished into NCHW.
   const int64_t images = wide ? 1 : std::clamp<int64_t>(kChunk / plane, 1, d.N);
   const int64_t cols = images * plane;
-  float* col = wide || (pointwise && images == 1) ? nullptr : ctx.scratch(K * cols + (images > 1 ? d.Mg * cols : 0));
-  float* product = images > 1 ? col + K * cols : nullptr;
   // Constant weights are packed once per session (prepared weights), not on every call and chunk.
   std::vector<const PackedOperand*> packed_w(static_cast<size_t>(d.G), nullptr);
   if (a.constant_weights)
     for (int64_t g = 0; g < d.G; ++g)
       packed_w[g] = &packed_constant(ctx, Operand::a, d.Mg, K, MatRef{wv.data + g * d.Mg * K, K, 1});
+  // The unfolded input is written in the GEMM's packed layout (im2col_packed), not unfolded and then packed.
+  const PackedBLayout layout = packed_b_layout(ctx, packed_w[0], K);
+  const int64_t col_floats = layout.floats(cols, K);
+  float* col = wide || (pointwise && images == 1) ? nullptr : ctx.scratch(col_floats + (images > 1 ? d.Mg * cols : 0));
+  float* product = images > 1 ? col + col_floats : nullptr;
   if (wide) {
     // Every (image, group, column chunk) is one task of a single parallel region over the whole batch. The pool
     // gives each thread an equal run of tasks, so the chunks are equal and their count is raised until the tasks
@@ -123,24 +157,25 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
     const int64_t chunk_columns = (plane + chunks - 1) / chunks;
     ctx.pool.parallel_for(d.N * d.G * chunks, 1, [&](int64_t tb, int64_t te) {
       // The thread's unfolding buffer, kept between calls (no allocation in the steady state).
-      thread_local std::vector<float> buffer;
-      if (!pointwise && buffer.size() < static_cast<size_t>(K * chunk_columns)) buffer.resize(K * chunk_columns);
+      thread_local AlignedFloats buffer;  // packed B: 64-byte aligned for the micro-kernel's loads
+      float* const packed_b = pointwise ? nullptr : buffer.get(layout.floats(chunk_columns, K));
       for (int64_t t = tb; t < te; ++t) {
         const int64_t n = t / (d.G * chunks), g = (t / chunks) % d.G, c = t % chunks;
         const float* xg = xv.data + (n * d.C + g * d.Cg) * d.H * d.W;
         float* yg = yv.data + (n * d.M + g * d.Mg) * plane;
         const int64_t j0 = std::min(plane, c * chunk_columns), j1 = std::min(plane, j0 + chunk_columns), cn = j1 - j0;
         if (cn <= 0) continue;
-        MatRef B{xg + j0, plane, 1};
-        if (!pointwise) {
-          im2col(a, d, xg, buffer.data(), cn, 0, K, j0, j1);
-          B = {buffer.data(), cn, 1};
-        }
         const float* bg = bias ? bias + g * d.Mg : nullptr;
         Epilogue epi;
         const bool fused = fused_epilogue(a, bg, epi);
-        sgemm_prepared_serial(ctx, d.Mg, cn, K, 1.f, MatRef{wv.data + g * d.Mg * K, K, 1}, packed_w[g], B, nullptr,
-                              0.f, yg + j0, plane, fused ? &epi : nullptr);
+        const MatRef W{wv.data + g * d.Mg * K, K, 1};
+        if (pointwise) {  // the input rows are B itself
+          sgemm_prepared_serial(ctx, d.Mg, cn, K, 1.f, W, packed_w[g], MatRef{xg + j0, plane, 1}, nullptr, 0.f,
+                                yg + j0, plane, fused ? &epi : nullptr);
+        } else {
+          im2col_packed(a, d, xg, 0, 1, j0, j1, layout, K, 0, K, packed_b);
+          sgemm_packed_b_serial(ctx, d.Mg, cn, K, W, packed_w[g], packed_b, yg + j0, plane, fused ? &epi : nullptr);
+        }
         if (!fused) finish(a, bg, yg, 0, d.Mg, j0, j1, plane);
       }
     });
@@ -153,27 +188,28 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
       float* yg = yv.data + (n0 * d.M + g * d.Mg) * plane;
       const float* bg = bias ? bias + g * d.Mg : nullptr;
       const MatRef W{wv.data + g * d.Mg * K, K, 1};
-      auto multiply = [&](int64_t n, MatRef B, float* c, int64_t ldc, const Epilogue* epi) {
-        sgemm_prepared(ctx, d.Mg, n, K, 1.f, W, packed_w[g], B, nullptr, 0.f, c, ldc, epi);
+      const int64_t image_in = d.C * d.H * d.W, image_out = d.M * plane;
+      auto unfold = [&] {  // the nb images' unfolded rows, split over the threads, in the packed layout
+        ctx.pool.parallel_for(K, 4, [&](int64_t b, int64_t e) {
+          im2col_packed(a, d, xg, image_in, nb, 0, plane, layout, K, b, e, col);
+        });
       };
       if (images == 1) {
-        if (!pointwise)
-          ctx.pool.parallel_for(K, 4, [&](int64_t b, int64_t e) { im2col(a, d, xg, col, plane, b, e, 0, plane); });
         Epilogue epi;
         const bool fused = fused_epilogue(a, bg, epi);
-        multiply(plane, MatRef{pointwise ? xg : col, plane, 1}, yg, plane, fused ? &epi : nullptr);
+        if (pointwise) {
+          sgemm_prepared(ctx, d.Mg, plane, K, 1.f, W, packed_w[g], MatRef{xg, plane, 1}, nullptr, 0.f, yg, plane,
+                         fused ? &epi : nullptr);
+        } else {
+          unfold();
+          sgemm_packed_b(ctx, d.Mg, plane, K, W, packed_w[g], col, yg, plane, fused ? &epi : nullptr);
+        }
         if (!fused)
           ctx.pool.parallel_for(d.Mg, 8, [&](int64_t b, int64_t e) { finish(a, bg, yg, b, e, 0, plane, plane); });
         continue;
       }
-      const int64_t image_in = d.C * d.H * d.W, image_out = d.M * plane;
-      ctx.pool.parallel_for(nb * K, 4, [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {  // (image, row) pairs
-          const int64_t i = t / K, r = t % K;
-          im2col(a, d, xg + i * image_in, col + i * plane, nbcols, r, r + 1, 0, plane);
-        }
-      });
-      multiply(nbcols, MatRef{col, nbcols, 1}, product, nbcols, nullptr);  // finished below, into NCHW
+      unfold();
+      sgemm_packed_b(ctx, d.Mg, nbcols, K, W, packed_w[g], col, product, nbcols, nullptr);  // finished below
       ctx.pool.parallel_for(nb * d.Mg, 8, [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {  // (image, output channel) pairs
           const int64_t i = t / d.Mg, m = t % d.Mg;

@@ -31,27 +31,6 @@ float* aligned_floats(int64_t floats, const char* what) {
   return p;
 }
 
-// 64-byte aligned packing memory, one per thread and per operand, grown to the largest request and then kept:
-// no allocation (and no page faults) in the steady state.
-class PackBuffer {
- public:
-  float* get(int64_t floats) {
-    if (floats > capacity_) {
-      data_.reset(aligned_floats(floats, "a GEMM packing buffer"));
-      capacity_ = floats;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  int64_t capacity_ = 0;
-};
-
-
 // Pack A(ic : ic+mc, pc : pc+kc) into row panels of MR: for each k, MR consecutive values (rows past mc are 0).
 template <int64_t MR>
 void pack_a(MatRef A, int64_t ic, int64_t pc, int64_t mc, int64_t kc, float* out) {
@@ -82,10 +61,14 @@ void pack_b(MatRef B, int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* out
       out += kc * NR;
       continue;
     }
+    if (B.cs == 1 && cols == NR) {  // a whole strip of contiguous rows: a constant-size copy is a few vector moves
+      for (int64_t k = 0; k < kc; ++k, out += NR) std::memcpy(out, B.p + (pc + k) * B.rs + jc + c, NR * sizeof(float));
+      continue;
+    }
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = B.p + (pc + k) * B.rs + (jc + c) * B.cs;
       int64_t j = 0;
-      if (B.cs == 1) {
+      if (B.cs == 1) {  // (a variable-size memcpy here was inlined as rep movsq: slow for 128 bytes)
         std::memcpy(out, src, static_cast<size_t>(cols) * sizeof(float));
         j = cols;
       } else {
@@ -199,7 +182,9 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
                  float beta, float* C, int64_t ldc, const Prepacked& pre, const Epilogue* epi) {
   static_assert(MC % MR == 0 && NC % NR == 0, "panel sizes must be multiples of the micro-tile");
   const int64_t M = m1 - m0;
-  thread_local PackBuffer a_buffer, b_buffer;
+  // 64-byte aligned packing memory, one per thread and operand, grown to the largest request and then kept: no
+  // allocation (and no page faults) in the steady state.
+  thread_local AlignedFloats a_buffer, b_buffer;
   float* const a_pack = pre.a ? nullptr : a_buffer.get(MC * KC);
   float* const b_pack = pre.b ? nullptr : b_buffer.get(KC * std::min(NC, (n1 - n0 + NR - 1) / NR * NR));
   alignas(64) float acc[MR * NR];
@@ -295,6 +280,14 @@ const Kernel& kernel_for(Isa isa) {
 }
 
 }  // namespace
+
+float* AlignedFloats::get(int64_t floats) {
+  if (floats > capacity_) {
+    data_.reset(aligned_floats(floats, "kernel scratch memory"));
+    capacity_ = floats;
+  }
+  return data_.get();
+}
 
 struct SgemmKernel : Kernel {};
 
@@ -463,8 +456,10 @@ void apply_epilogue(const Epilogue& e, int64_t M, int64_t N, float* C, int64_t l
     for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = epilogue_value(e, i, C[i * ldc + j]);
 }
 
+// b_packed: B in pack_b_all's layout for k (prepared, or packed by the caller; then B.p may be null, and the
+// skinny path, which reads B as given, is not taken).
 void sgemm_impl(const Kernel& k, ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
-                MatRef B, float beta, float* Cp, int64_t ldc, const PackedOperand* pa, const PackedOperand* pb,
+                MatRef B, float beta, float* Cp, int64_t ldc, const PackedOperand* pa, const float* b_packed,
                 const Epilogue* epi) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // C = beta * C
@@ -473,13 +468,13 @@ void sgemm_impl(const Kernel& k, ThreadPool* pool, int64_t M, int64_t N, int64_t
     if (epi) apply_epilogue(*epi, M, N, Cp, ldc);
     return;
   }
-  if (sgemm_skinny(k, pool, M, N, K, alpha, A, B, beta, Cp, ldc, 1)) {  // at most 4 rows or columns
+  if (B.p && sgemm_skinny(k, pool, M, N, K, alpha, A, B, beta, Cp, ldc, 1)) {  // at most 4 rows or columns
     if (epi) apply_epilogue(*epi, M, N, Cp, ldc);
     return;
   }
   Prepacked pre;
   if (pa) pre.a = pa->data.get(), pre.a_rows = (M + k.mr - 1) / k.mr * k.mr;
-  if (pb) pre.b = pb->data.get(), pre.b_cols = (N + k.nr - 1) / k.nr * k.nr;
+  if (b_packed) pre.b = b_packed, pre.b_cols = (N + k.nr - 1) / k.nr * k.nr;
   const int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < 64 * 64 * 64) {
     k.block(0, M, 0, N, K, alpha, A, B, beta, Cp, ldc, pre, epi);
@@ -543,14 +538,34 @@ void check_prepared(const PackedOperand* pa, const PackedOperand* pb, int64_t M,
 void sgemm_prepared(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, const PackedOperand* pa,
                     MatRef B, const PackedOperand* pb, float beta, float* C, int64_t ldc, const Epilogue* epi) {
   check_prepared(pa, pb, M, N, K, A, B);
-  sgemm_impl(kernel_of(ctx, pa, pb), &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc, pa, pb, epi);
+  sgemm_impl(kernel_of(ctx, pa, pb), &ctx.pool, M, N, K, alpha, A, B, beta, C, ldc, pa, pb ? pb->data.get() : nullptr,
+             epi);
 }
 
 void sgemm_prepared_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
                            const PackedOperand* pa, MatRef B, const PackedOperand* pb, float beta, float* C,
                            int64_t ldc, const Epilogue* epi) {
   check_prepared(pa, pb, M, N, K, A, B);
-  sgemm_impl(kernel_of(ctx, pa, pb), nullptr, M, N, K, alpha, A, B, beta, C, ldc, pa, pb, epi);
+  sgemm_impl(kernel_of(ctx, pa, pb), nullptr, M, N, K, alpha, A, B, beta, C, ldc, pa, pb ? pb->data.get() : nullptr,
+             epi);
+}
+
+PackedBLayout packed_b_layout(const Context& ctx, const PackedOperand* pa, int64_t K) {
+  return {kernel_of(ctx, pa, nullptr).nr, depth_panel(K)};
+}
+
+void sgemm_packed_b(Context& ctx, int64_t M, int64_t N, int64_t K, MatRef A, const PackedOperand* pa,
+                    const float* b_packed, float* C, int64_t ldc, const Epilogue* epi) {
+  check_prepared(pa, nullptr, M, N, K, A, MatRef{nullptr, 0, 0});
+  sgemm_impl(kernel_of(ctx, pa, nullptr), &ctx.pool, M, N, K, 1.f, A, MatRef{nullptr, 0, 0}, 0.f, C, ldc, pa,
+             b_packed, epi);
+}
+
+void sgemm_packed_b_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, MatRef A, const PackedOperand* pa,
+                           const float* b_packed, float* C, int64_t ldc, const Epilogue* epi) {
+  check_prepared(pa, nullptr, M, N, K, A, MatRef{nullptr, 0, 0});
+  sgemm_impl(kernel_of(ctx, pa, nullptr), nullptr, M, N, K, 1.f, A, MatRef{nullptr, 0, 0}, 0.f, C, ldc, pa,
+             b_packed, epi);
 }
 
 void sgemm(Context& ctx, int64_t M, int64_t N, int64_t K, float alpha, MatRef A, MatRef B, float beta, float* C,

@@ -66,6 +66,25 @@ void sgemm_prepared_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, 
                            const PackedOperand* pa, MatRef B, const PackedOperand* pb, float beta, float* C,
                            int64_t ldc, const Epilogue* epi = nullptr);
 
+// A right operand packed by its producer (a convolution's im2col writes the unfolded input this way, which spares
+// a copy): the layout pack_b_all writes for one micro-kernel. Depth panels of `depth` rows (the last may be
+// shorter), each holding the columns in strips of nr (columns past N zero):
+//   element (k, j) of a K x N operand at  pc * padded(N) + (j / nr) * nr * kc + (k - pc) * nr + j % nr,
+// pc = k - k % depth the panel's first row, kc = min(depth, K - pc) its depth.
+struct PackedBLayout {
+  int64_t nr = 0, depth = 0;
+  int64_t padded(int64_t N) const { return (N + nr - 1) / nr * nr; }
+  int64_t floats(int64_t N, int64_t K) const { return padded(N) * K; }
+};
+// The layout for the products sgemm_packed_b runs with pa (its micro-kernel; null: the session's).
+PackedBLayout packed_b_layout(const Context& ctx, const PackedOperand* pa, int64_t K);
+// C [M x N] = A B through epi (may be null), B given only packed (b_packed, in packed_b_layout(ctx, pa, K), 64-byte
+// aligned: AlignedFloats, Context::scratch), A as given or prepared (pa). On ctx's threads, or on the calling thread only.
+void sgemm_packed_b(Context& ctx, int64_t M, int64_t N, int64_t K, MatRef A, const PackedOperand* pa,
+                    const float* b_packed, float* C, int64_t ldc, const Epilogue* epi);
+void sgemm_packed_b_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, MatRef A, const PackedOperand* pa,
+                           const float* b_packed, float* C, int64_t ldc, const Epilogue* epi);
+
 // Micro-kernels by name ("" = the one of default_isa()); unknown or unsupported names are errors.
 const SgemmKernel* sgemm_kernel(const std::string& name);
 const SgemmKernel* sgemm_kernel_for(Isa isa);  // the micro-kernel of an instruction set
