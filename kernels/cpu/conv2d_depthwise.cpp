@@ -243,12 +243,21 @@ __attribute__((always_inline)) inline void channel_block(const BlockGeometry& g,
   float* const Wt = s.weights.data();
   float* const O = s.out.data();
   alignas(64) float b[L] = {};
-  for (int l = 0; l < lanes; ++l) {
+  if (lanes == L) {  // pixel by pixel, the L lanes at once: one vector store per pixel (the compiler transposes)
     for (int64_t ih = g.ih0; ih < g.ih1; ++ih) {
-      const float* xr = in[l] + ih * g.W;
-      float* pr = P + ((ih * g.uh + g.pt) * g.Wp + g.pl) * L + l;
-      for (int64_t iw = g.iw0; iw < g.iw1; ++iw) pr[iw * g.uw * L] = xr[iw];
+      float* pr = P + ((ih * g.uh + g.pt) * g.Wp + g.pl) * L;
+      for (int64_t iw = g.iw0; iw < g.iw1; ++iw)
+        for (int l = 0; l < L; ++l) pr[iw * g.uw * L + l] = in[l][ih * g.W + iw];
     }
+  } else {
+    for (int l = 0; l < lanes; ++l)
+      for (int64_t ih = g.ih0; ih < g.ih1; ++ih) {
+        const float* xr = in[l] + ih * g.W;
+        float* pr = P + ((ih * g.uh + g.pt) * g.Wp + g.pl) * L + l;
+        for (int64_t iw = g.iw0; iw < g.iw1; ++iw) pr[iw * g.uw * L] = xr[iw];
+      }
+  }
+  for (int l = 0; l < lanes; ++l) {
     for (int64_t t = 0; t < taps; ++t) Wt[t * L + l] = w[l][flip ? taps - 1 - t : t];
     b[l] = bias ? bias[l] : 0.f;
   }
@@ -368,8 +377,13 @@ void conv2d_depthwise_channel_blocks(Context& ctx, const Conv2dAttrs& a, ConstVi
                      yv.data);
 }
 
+bool depthwise_plane_is_small(int64_t positions, int64_t stride_h, int64_t stride_w) {
+  return positions <= kSmallDepthwisePlane || (positions <= 4 * kSmallDepthwisePlane && (stride_h > 1 || stride_w > 1));
+}
+
 void conv2d_depthwise_by_plane(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y) {
-  if (y.dim(2) * y.dim(3) <= kSmallDepthwisePlane) conv2d_depthwise_channel_blocks(ctx, a, x, w, bias, y);
+  if (depthwise_plane_is_small(y.dim(2) * y.dim(3), a.stride_h, a.stride_w))
+    conv2d_depthwise_channel_blocks(ctx, a, x, w, bias, y);
   else conv2d_depthwise_phase_planes(ctx, a, x, w, bias, y);
 }
 
@@ -390,7 +404,7 @@ void conv2d_depthwise_backward_data(Context& ctx, const Conv2dAttrs& a, ConstVie
   }
   const int64_t UH = (OH - 1) * sh + 1, UW = (OW - 1) * sw + 1;
   const bool blocks = ctx.depthwise_backward == DepthwiseLayout::channel_blocks ||
-                      (ctx.depthwise_backward == DepthwiseLayout::by_plane && H * W <= kSmallDepthwisePlane);
+                      (ctx.depthwise_backward == DepthwiseLayout::by_plane && depthwise_plane_is_small(H * W, 1, 1));
   if (blocks) {  // the channel blocks read dy's samples straight into their places in the upsampled, padded grid
     BlockGeometry g{OH, OW, H, W, KH, KW, 1, 1, a.dilation_h, a.dilation_w,
                     (KH - 1) * a.dilation_h - a.pad_top, (KW - 1) * a.dilation_w - a.pad_left};
