@@ -65,36 +65,48 @@ void im2col_row(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t
   }
 }
 
-// One unfolded row of n columns into its place in the packed right operand (sgemm.h PackedBLayout): whole strips
-// of NR with constant-size copies, the last one zero-padded.
+// Columns [c0, c0 + n) of one row of the packed right operand (sgemm.h PackedBLayout; dst: the row's place in its
+// depth panel, kc that panel's depth) from src: NR-column strips, whole ones with constant-size copies.
 template <int64_t NR>
-void row_to_strips(const float* row, int64_t n, int64_t kc, float* dst) {
-  int64_t j = 0;
-  for (; j + NR <= n; j += NR) std::memcpy(dst + j * kc, row + j, NR * sizeof(float));
-  if (j < n) {
-    float* last = dst + j * kc;
-    std::memcpy(last, row + j, static_cast<size_t>(n - j) * sizeof(float));
-    std::fill(last + (n - j), last + NR, 0.f);
+void to_strips(const float* src, int64_t c0, int64_t n, int64_t kc, float* dst) {
+  while (n > 0) {
+    const int64_t off = c0 % NR, take = std::min(NR - off, n);
+    float* d = dst + (c0 - off) * kc + off;
+    if (take == NR) std::memcpy(d, src, NR * sizeof(float));
+    else std::memcpy(d, src, static_cast<size_t>(take) * sizeof(float));
+    src += take, c0 += take, n -= take;
   }
+}
+void to_strips(int64_t nr, const float* src, int64_t c0, int64_t n, int64_t kc, float* dst) {
+  if (nr == 32) return to_strips<32>(src, c0, n, kc, dst);
+  if (nr == 16) return to_strips<16>(src, c0, n, kc, dst);
+  for (int64_t j = 0; j < n; ++j) dst[((c0 + j) / nr) * nr * kc + (c0 + j) % nr] = src[j];
 }
 
 // Rows [r0, r1) of the unfolded matrix, columns [j0, j1) of each of `images` images side by side (image i at
 // x + i * image_in, its columns after the previous image's), written straight in the micro-kernel's packed layout
-// L (sgemm_packed_b multiplies it): each row is unfolded into a small buffer, in L1, then copied into its strips.
-// This spares the GEMM's own packing pass over an unfolded matrix.
+// L (sgemm_packed_b multiplies it), columns past the last zero. This spares the GEMM's own packing pass over an
+// unfolded matrix. A 1x1 convolution's rows are the input planes, copied as they are; other rows are unfolded
+// into a small buffer (in L1) first.
 void im2col_packed(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t image_in, int64_t images,
                    int64_t j0, int64_t j1, const PackedBLayout& L, int64_t K, int64_t r0, int64_t r1, float* packed) {
   const int64_t per_image = j1 - j0, n = images * per_image, padded = L.padded(n);
+  const bool plain = d.KH == 1 && d.KW == 1 && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 &&
+                     a.pad_left == 0 && d.OH == d.H && d.OW == d.W;  // row r is input plane r
   thread_local std::vector<float> row;
-  if (row.size() < static_cast<size_t>(n)) row.resize(static_cast<size_t>(n));
+  if (!plain && row.size() < static_cast<size_t>(n)) row.resize(static_cast<size_t>(n));
   for (int64_t r = r0; r < r1; ++r) {
-    for (int64_t i = 0; i < images; ++i) im2col_row(a, d, x + i * image_in, r, j0, j1, row.data() + i * per_image);
     const int64_t pc = r - r % L.depth, kc = std::min(L.depth, K - pc);
     float* dst = packed + pc * padded + (r - pc) * L.nr;
-    if (L.nr == 32) row_to_strips<32>(row.data(), n, kc, dst);
-    else if (L.nr == 16) row_to_strips<16>(row.data(), n, kc, dst);
-    else
-      for (int64_t j = 0; j < padded; ++j) dst[(j / L.nr) * L.nr * kc + j % L.nr] = j < n ? row[j] : 0.f;
+    for (int64_t i = 0; i < images; ++i) {
+      const float* src = x + i * image_in + r * d.H * d.W + j0;
+      if (!plain) {
+        im2col_row(a, d, x + i * image_in, r, j0, j1, row.data() + i * per_image);
+        src = row.data() + i * per_image;
+      }
+      to_strips(L.nr, src, i * per_image, per_image, kc, dst);
+    }
+    for (int64_t j = n; j < padded; ++j) dst[(j / L.nr) * L.nr * kc + j % L.nr] = 0.f;
   }
 }
 
@@ -133,7 +145,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
   constexpr int64_t kChunk = 512;  // output positions per chunk: K x 512 unfolded floats stay in L2
   const bool wide = plane >= kChunk;
   // Narrow outputs: several images side by side in one unfolded matrix, so the GEMM is wide enough to fill its
-  // panels; the product lands in a [M, images x plane] buffer and is finished into NCHW.
+  // panels; the GEMM stores each column in its image's plane (Epilogue::columns).
   const int64_t images = wide ? 1 : std::clamp<int64_t>(kChunk / plane, 1, d.N);
   const int64_t cols = images * plane;
   // Constant weights are packed once per session (prepared weights), not on every call and chunk.
@@ -144,8 +156,9 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
   // The unfolded input is written in the GEMM's packed layout (im2col_packed), not unfolded and then packed.
   const PackedBLayout layout = packed_b_layout(ctx, packed_w[0], K);
   const int64_t col_floats = layout.floats(cols, K);
-  float* col = wide || (pointwise && images == 1) ? nullptr : ctx.scratch(col_floats + (images > 1 ? d.Mg * cols : 0));
-  float* product = images > 1 ? col + col_floats : nullptr;
+  float* col = wide || (pointwise && images == 1) ? nullptr : ctx.scratch(col_floats);
+  thread_local std::vector<int64_t> columns;  // where each product column goes (images > 1)
+  columns.resize(static_cast<size_t>(images > 1 ? cols : 0));
   if (wide) {
     // Every (image, group, column chunk) is one task of a single parallel region over the whole batch. The pool
     // gives each thread an equal run of tasks, so the chunks are equal and their count is raised until the tasks
@@ -209,14 +222,20 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
         continue;
       }
       unfold();
-      sgemm_packed_b(ctx, d.Mg, nbcols, K, W, packed_w[g], col, product, nbcols, nullptr);  // finished below
-      ctx.pool.parallel_for(nb * d.Mg, 8, [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {  // (image, output channel) pairs
-          const int64_t i = t / d.Mg, m = t % d.Mg;
-          apply_activation(a.act, product + m * nbcols + i * plane, yg + i * image_out + m * plane, plane,
-                           bg ? bg[m] : 0.f);
-        }
-      });
+      // The product's column i * plane + q is image i's position q: stored there in NCHW (Epilogue::columns).
+      for (int64_t j = 0; j < nbcols; ++j) columns[j] = j / plane * image_out + j % plane;
+      Epilogue epi;
+      const bool fused = fused_epilogue(a, bg, epi);
+      if (!fused) epi = Epilogue{};
+      epi.columns = columns.data();
+      sgemm_packed_b(ctx, d.Mg, nbcols, K, W, packed_w[g], col, yg, plane, &epi);
+      if (!fused)
+        ctx.pool.parallel_for(nb * d.Mg, 8, [&](int64_t b, int64_t e) {
+          for (int64_t t = b; t < e; ++t) {  // (image, output channel) pairs
+            const int64_t i = t / d.Mg, m = t % d.Mg;
+            finish(a, bg, yg + i * image_out, m, m + 1, 0, plane, plane);
+          }
+        });
     }
 }
 

@@ -195,6 +195,7 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
       const int64_t kc = std::min(kc_even, K - pc);
       const float b_scale = pc == 0 ? beta : 1.f;  // later depth panels accumulate onto C
       const bool last = pc + kc >= K;               // the epilogue goes with the last depth panel
+      const int64_t* columns = epi ? epi->columns : nullptr;  // C's layout, for every panel
       const float* b_panel = b_pack;
       if (pre.b) b_panel = pre.b + pc * pre.b_cols + jc * kc;
       else pack_b<NR>(B, pc, jc, kc, nc, b_pack);
@@ -206,23 +207,26 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t n = std::min(NR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int64_t m = std::min(MR, mc - ir);
-            float* c = C + (m0 + ic + ir) * ldc + jc + jr;
+            const int64_t m = std::min(MR, mc - ir), j0 = jc + jr;
+            float* c = C + (m0 + ic + ir) * ldc + (columns ? columns[j0] : j0);
             Epilogue tile_epi;
             if (last && epi) tile_epi = {epi->bias ? epi->bias + m0 + ic + ir : nullptr, epi->lo, epi->hi};
             const Epilogue* e = last && epi ? &tile_epi : nullptr;
-            if (m == MR && n == NR) {  // a full tile straight into C
-              Micro(kc, a_panel + ir * kc, b_panel + jr * kc, c, ldc, alpha, b_scale, e);
+            // (columns strictly increase, so they are consecutive exactly when the last is n - 1 past the first)
+            if (m == MR && n == NR && (!columns || columns[j0 + n - 1] - columns[j0] == n - 1)) {
+              Micro(kc, a_panel + ir * kc, b_panel + jr * kc, c, ldc, alpha, b_scale, e);  // a full tile into C
               continue;
             }
-            // An edge tile: computed into a local tile, then the valid part copied out.
+            // An edge tile, or one whose columns are not consecutive in C: computed into a local tile, then the
+            // valid part copied out.
             Micro(kc, a_panel + ir * kc, b_panel + jr * kc, acc, NR, 1.f, 0.f, nullptr);
             for (int64_t i = 0; i < m; ++i) {
-              float* row = c + i * ldc;
+              float* row = C + (m0 + ic + ir + i) * ldc;
               const float* t = acc + i * NR;
               for (int64_t j = 0; j < n; ++j) {
-                const float v = alpha * t[j] + (b_scale == 0.f ? 0.f : b_scale * row[j]);
-                row[j] = e ? epilogue_value(*e, i, v) : v;
+                float& out = row[columns ? columns[j0 + j] : j0 + j];
+                const float v = alpha * t[j] + (b_scale == 0.f ? 0.f : b_scale * out);
+                out = e ? epilogue_value(*e, i, v) : v;
               }
             }
           }
@@ -455,20 +459,24 @@ void apply_epilogue(const Epilogue& e, int64_t M, int64_t N, float* C, int64_t l
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = epilogue_value(e, i, C[i * ldc + j]);
 }
-
 // b_packed: B in pack_b_all's layout for k (prepared, or packed by the caller; then B.p may be null, and the
 // skinny path, which reads B as given, is not taken).
 void sgemm_impl(const Kernel& k, ThreadPool* pool, int64_t M, int64_t N, int64_t K, float alpha, MatRef A,
                 MatRef B, float beta, float* Cp, int64_t ldc, const PackedOperand* pa, const float* b_packed,
                 const Epilogue* epi) {
   if (M <= 0 || N <= 0) return;
+  const int64_t* columns = epi ? epi->columns : nullptr;
   if (K <= 0) {  // C = beta * C
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) Cp[i * ldc + j] = beta == 0.f ? 0.f : beta * Cp[i * ldc + j];
-    if (epi) apply_epilogue(*epi, M, N, Cp, ldc);
+      for (int64_t j = 0; j < N; ++j) {
+        float& c = Cp[i * ldc + (columns ? columns[j] : j)];
+        c = beta == 0.f ? 0.f : beta * c;
+        if (epi) c = epilogue_value(*epi, i, c);
+      }
     return;
   }
-  if (B.p && sgemm_skinny(k, pool, M, N, K, alpha, A, B, beta, Cp, ldc, 1)) {  // at most 4 rows or columns
+  // (the skinny path writes C as a plain matrix)
+  if (B.p && !columns && sgemm_skinny(k, pool, M, N, K, alpha, A, B, beta, Cp, ldc, 1)) {  // at most 4 rows or columns
     if (epi) apply_epilogue(*epi, M, N, Cp, ldc);
     return;
   }

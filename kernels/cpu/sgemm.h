@@ -32,10 +32,13 @@ void sgemm_serial(const Context& ctx, int64_t M, int64_t N, int64_t K, float alp
 
 // What a product may apply as it stores its result (a convolution's bias and ReLU/Clip, fused into the GEMM so the
 // output is not read again): C[i, j] = min(max(v + bias[i], lo), hi) where v is the product as above; bias (one
-// per row, may be null) and the bounds (-inf/+inf where none).
+// per row, may be null) and the bounds (-inf/+inf where none). With `columns` (strictly increasing, N of them),
+// C's column j is not at j but at columns[j] (element (i, j) at C[i * ldc + columns[j]]), for every partial sum as
+// for the result: several images' planes multiplied side by side land straight in NCHW.
 struct Epilogue {
   const float* bias = nullptr;
   float lo = -__builtin_inff(), hi = __builtin_inff();
+  const int64_t* columns = nullptr;
 };
 
 // Prepared weights: a constant operand packed once for one micro-kernel, then multiplied any number of times

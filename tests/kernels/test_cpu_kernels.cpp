@@ -142,6 +142,42 @@ TEST_P(Sgemm, EpilogueMatchesReference) {
       }
 }
 
+// C's columns scattered by Epilogue::columns (images side by side landing in NCHW): every element at its mapped
+// place, the gaps untouched, over edge tiles, tiles across gaps and several depth panels, serial and threaded.
+TEST_P(Sgemm, EpilogueColumnsPlaceEveryColumn) {
+  std::mt19937 rng(10);
+  Context ctx(3);
+  ctx.gemm_kernel = sgemm_kernel(GetParam());
+  const int64_t sizes[][4] = {{24, 245, 40, 49}, {13, 100, 300, 7}, {130, 64, 9, 32}, {5, 3, 20, 2}};  // M N K plane
+  for (const auto& s : sizes)
+    for (int threaded = 0; threaded < 2; ++threaded) {
+      const int64_t M = s[0], N = s[1], K = s[2], plane = s[3], images = (N + plane - 1) / plane;
+      const int64_t image_out = M * plane + 3, ldc = plane;  // 3 floats of gap after each image
+      auto A = random_vector(M * K, rng), B = random_vector(K * N, rng), bias = random_vector(M, rng);
+      std::vector<int64_t> columns(N);
+      for (int64_t j = 0; j < N; ++j) columns[j] = j / plane * image_out + j % plane;
+      std::vector<float> C(images * image_out, 7.f);
+      Epilogue e;
+      e.bias = bias.data(), e.lo = 0.f, e.columns = columns.data();
+      const MatRef a{A.data(), K, 1}, b{B.data(), N, 1};
+      if (threaded) sgemm_prepared(ctx, M, N, K, 1.f, a, nullptr, b, nullptr, 0.f, C.data(), ldc, &e);
+      else sgemm_prepared_serial(ctx, M, N, K, 1.f, a, nullptr, b, nullptr, 0.f, C.data(), ldc, &e);
+      std::vector<bool> written(C.size(), false);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          double acc = bias[i];
+          for (int64_t k = 0; k < K; ++k) acc += double(A[i * K + k]) * B[k * N + j];
+          const size_t at = static_cast<size_t>(i * ldc + columns[j]);
+          ASSERT_NEAR(C[at], std::max(acc, 0.0), 1e-4 * (1 + std::sqrt(double(K)))) << M << "x" << N << "x" << K;
+          written[at] = true;
+        }
+      for (size_t i = 0; i < C.size(); ++i)
+        if (!written[i]) {
+          ASSERT_EQ(C[i], 7.f) << "a write outside the mapped columns at " << i;
+        }
+    }
+}
+
 // MatMul with a constant right operand (prepared once, then reused) equals the float64 product: 2-D, batch folded
 // into rows, a broadcast batch of b (not prepared), twice each on one backend.
 TEST(MatMul, ConstantRightOperandMatchesReference) {
@@ -199,13 +235,16 @@ TEST_P(Conv2dVariant, MatchesDirect) {
       {3, 7, 13, 11, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  {2, 5, 8, 9, 6, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0},
       {1, 6, 5, 7, 5, 3, 3, 1, 1, 1, 1, 1, 2, 0, 1, 2},    {2, 1, 1, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
       {1, 96, 19, 17, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  {1, 20, 5, 6, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+      // several images side by side with tiles across their boundaries (1x1 and 3x3), and wide planes in chunks
+      {5, 40, 7, 7, 24, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},  {3, 9, 6, 5, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+      {1, 8, 24, 24, 16, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {2, 4, 23, 25, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
   };
   for (int threads : {1, 2}) {
     auto b = make_cpu_backend(threads), ref = make_cpu_backend(threads);
     b->select_variant("conv2d", GetParam());
     ref->select_variant("conv2d", "direct");
-    for (const auto& c : cases)
-      for (Activation act : {Activation::none, Activation::relu, Activation::clip}) {
+    for (const auto& c : cases)  // hard_swish: not fused into the GEMM, applied after it
+      for (Activation act : {Activation::none, Activation::relu, Activation::clip, Activation::hard_swish}) {
         Conv2dAttrs a;
         a.stride_h = c.sh, a.stride_w = c.sw, a.dilation_h = c.dh, a.dilation_w = c.dw, a.groups = c.G;
         a.pad_top = c.pt, a.pad_left = c.pl, a.pad_bottom = c.pb, a.pad_right = c.pr;
@@ -254,11 +293,15 @@ TEST(PreparedWeights, ReleasedWhenTheirMemoryIsReused) {
   auto expect_equal = [&](const std::vector<float>& e, const char* what) {
     for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], e[i], 1e-4 * (1 + std::fabs(e[i]))) << what << " " << i;
   };
-  w = random_vector(w.size(), rng);
+  auto rewrite_w = [&] {  // in place: the views keep pointing at w's memory
+    const auto v = random_vector(w.size(), rng);
+    std::copy(v.begin(), v.end(), w.begin());
+  };
+  rewrite_w();
   ref->conv2d(a, xv, wv, bv, {first.data(), {1, 24, 12, 12}, cpu});
   b->conv2d(a, xv, wv, bv, yv);  // prepares w
   expect_equal(first, "first weights");
-  w = random_vector(w.size(), rng);  // new values at the same address
+  rewrite_w();  // new values at the same address
   b->conv2d(a, xv, wv, bv, yv);
   expect_equal(first, "before release_prepared, the kept preparation");
   EXPECT_GE(b->workspace_bytes(), w.size() * sizeof(float)) << "the packed weights count as workspace";
