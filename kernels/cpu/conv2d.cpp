@@ -37,28 +37,29 @@ void im2col_row(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t
                 float* out) {
   const int64_t kw = r % d.KW, kh = (r / d.KW) % d.KH, c = r / (d.KW * d.KH);
   const float* xc = x + c * d.H * d.W;
-  const int64_t off_w = kw * a.dilation_w - a.pad_left;
+  const int64_t sw = a.stride_w, off_w = kw * a.dilation_w - a.pad_left;
+  // Output columns q read input column q*sw + off_w, inside the input for q in [q0, q1) on every output row.
+  const int64_t q0 = std::clamp<int64_t>(off_w >= 0 ? 0 : (-off_w + sw - 1) / sw, 0, d.OW);
+  const int64_t q1 = std::clamp<int64_t>(d.W - off_w <= 0 ? 0 : (d.W - off_w + sw - 1) / sw, q0, d.OW);
   int64_t oh = j0 / d.OW, ow = j0 % d.OW;
-  for (int64_t j = j0; j < j1;) {  // one output row segment [ow, row_end) at a time
+  // One output row segment [ow, row_end) at a time: zeros left of the input, a plain (or strided) copy inside it,
+  // zeros right of it; plain loops, since the segments are short (a 14x14 plane's are 14 floats), where a call to
+  // memmove per segment would cost more than the copy.
+  for (int64_t j = j0; j < j1;) {
     const int64_t row_end = std::min(d.OW, ow + (j1 - j));
     const int64_t ih = oh * a.stride_h - a.pad_top + kh * a.dilation_h;
-    float* o = out + (j - j0);
+    float* o = out + (j - j0) - ow;  // o[q] is output column q of this row
     if (ih < 0 || ih >= d.H) {
-      std::fill(o, o + (row_end - ow), 0.f);
+      for (int64_t q = ow; q < row_end; ++q) o[q] = 0.f;
     } else {
-      // Output columns q in [ow, row_end) read iw = q*sw + off_w: zeros left of the input, a plain (or strided)
-      // copy inside it, zeros right of it.
       const float* xr = xc + ih * d.W;
-      const int64_t sw = a.stride_w;
-      const int64_t q0 = std::clamp<int64_t>(off_w >= 0 ? 0 : (-off_w + sw - 1) / sw, ow, row_end);
-      const int64_t q1 = std::clamp<int64_t>(d.W - off_w <= 0 ? 0 : (d.W - off_w + sw - 1) / sw, q0, row_end);
-      std::fill(o, o + (q0 - ow), 0.f);
-      if (sw == 1) {
-        std::copy(xr + q0 + off_w, xr + q1 + off_w, o + (q0 - ow));
-      } else {
-        for (int64_t q = q0; q < q1; ++q) o[q - ow] = xr[q * sw + off_w];
-      }
-      std::fill(o + (q1 - ow), o + (row_end - ow), 0.f);
+      const int64_t in0 = std::clamp(q0, ow, row_end), in1 = std::clamp(q1, in0, row_end);
+      for (int64_t q = ow; q < in0; ++q) o[q] = 0.f;
+      if (sw == 1)
+        for (int64_t q = in0; q < in1; ++q) o[q] = xr[q + off_w];
+      else
+        for (int64_t q = in0; q < in1; ++q) o[q] = xr[q * sw + off_w];
+      for (int64_t q = in1; q < row_end; ++q) o[q] = 0.f;
     }
     j += row_end - ow;
     ow = 0, ++oh;

@@ -80,11 +80,12 @@ void pack_b(MatRef B, int64_t pc, int64_t jc, int64_t kc, int64_t nc, float* out
   }
 }
 
-// The micro-kernels write one full MRxNR tile: c[i*ldc + j] = alpha * sum_k a[k*MR + i] * b[k*NR + j]
-// (+ beta * c[i*ldc + j] unless beta == 0, in which case c is not read), through the epilogue e where not null
-// (e->bias: the tile's first row's bias).
+// The micro-kernels write the first n (1 to NR) columns of one MRxNR tile: c[i*ldc + j] = alpha * sum_k
+// a[k*MR + i] * b[k*NR + j] (+ beta * c[i*ldc + j] unless beta == 0, in which case c is not read), through the
+// epilogue e where not null (e->bias: the tile's first row's bias). Columns past n are neither read nor written
+// (masked loads and stores), so a narrow last strip (7x7 planes: 49 = 32 + 17) needs no copy through a local tile.
 using MicroFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
-                         const Epilogue* e);
+                         const Epilogue* e, int64_t n);
 
 // One value through an epilogue (the vector kernels do the same with max, then min); NaN stays NaN.
 inline float epilogue_value(const Epilogue& e, int64_t row, float v) {
@@ -94,20 +95,21 @@ inline float epilogue_value(const Epilogue& e, int64_t row, float v) {
 
 template <int64_t MR, int64_t NR>
 void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
-                   const Epilogue* e) {
+                   const Epilogue* e, int64_t n) {
   float t[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
     for (int64_t i = 0; i < MR; ++i)
       for (int64_t j = 0; j < NR; ++j) t[i][j] += a[i] * b[j];
   for (int64_t i = 0; i < MR; ++i)
-    for (int64_t j = 0; j < NR; ++j) {
+    for (int64_t j = 0; j < n; ++j) {
       const float v = alpha * t[i][j] + (beta == 0.f ? 0.f : beta * c[i * ldc + j]);
       c[i * ldc + j] = e ? epilogue_value(*e, i, v) : v;
     }
 }
 
 __attribute__((target("avx2,fma"))) void micro_avx2_6x16(int64_t kc, const float* a, const float* b, float* c,
-                                                         int64_t ldc, float alpha, float beta, const Epilogue* e) {
+                                                         int64_t ldc, float alpha, float beta, const Epilogue* e,
+                                                         int64_t n) {
   __m256 acc[6][2];
   for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k, a += 6, b += 16) {
@@ -120,21 +122,26 @@ __attribute__((target("avx2,fma"))) void micro_avx2_6x16(int64_t kc, const float
     }
   }
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), lane),
+                           _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n) - 8), lane)};
   for (int i = 0; i < 6; ++i)
     for (int h = 0; h < 2; ++h) {
       float* p = c + i * ldc + 8 * h;
       __m256 v = _mm256_mul_ps(va, acc[i][h]);
-      if (beta != 0.f) v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), v);
+      if (beta != 0.f) v = _mm256_fmadd_ps(vb, n == 16 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask[h]), v);
       if (e) {
         if (e->bias) v = _mm256_add_ps(v, _mm256_set1_ps(e->bias[i]));
         v = _mm256_min_ps(_mm256_set1_ps(e->hi), _mm256_max_ps(_mm256_set1_ps(e->lo), v));  // NaN stays NaN
       }
-      _mm256_storeu_ps(p, v);
+      if (n == 16) _mm256_storeu_ps(p, v);
+      else _mm256_maskstore_ps(p, mask[h], v);
     }
 }
 
 __attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const float* a, const float* b, float* c,
-                                                          int64_t ldc, float alpha, float beta, const Epilogue* e) {
+                                                          int64_t ldc, float alpha, float beta, const Epilogue* e,
+                                                          int64_t n) {
   __m512 acc[12][2];
   for (auto& row : acc) row[0] = row[1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k, a += 12, b += 32) {
@@ -147,16 +154,18 @@ __attribute__((target("avx512f"))) void micro_avx512_12x32(int64_t kc, const flo
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 mask[2] = {static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1),
+                             static_cast<__mmask16>(n >= 32 ? 0xFFFFu : n > 16 ? (1u << (n - 16)) - 1 : 0u)};
   for (int i = 0; i < 12; ++i)
     for (int h = 0; h < 2; ++h) {
       float* p = c + i * ldc + 16 * h;
       __m512 v = _mm512_mul_ps(va, acc[i][h]);
-      if (beta != 0.f) v = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), v);
+      if (beta != 0.f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[h], p), v);
       if (e) {
         if (e->bias) v = _mm512_add_ps(v, _mm512_set1_ps(e->bias[i]));
         v = _mm512_min_ps(_mm512_set1_ps(e->hi), _mm512_max_ps(_mm512_set1_ps(e->lo), v));  // NaN stays NaN
       }
-      _mm512_storeu_ps(p, v);
+      _mm512_mask_storeu_ps(p, mask[h], v);
     }
 }
 
@@ -213,13 +222,13 @@ void sgemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, floa
             if (last && epi) tile_epi = {epi->bias ? epi->bias + m0 + ic + ir : nullptr, epi->lo, epi->hi};
             const Epilogue* e = last && epi ? &tile_epi : nullptr;
             // (columns strictly increase, so they are consecutive exactly when the last is n - 1 past the first)
-            if (m == MR && n == NR && (!columns || columns[j0 + n - 1] - columns[j0] == n - 1)) {
-              Micro(kc, a_panel + ir * kc, b_panel + jr * kc, c, ldc, alpha, b_scale, e);  // a full tile into C
+            if (m == MR && (!columns || columns[j0 + n - 1] - columns[j0] == n - 1)) {
+              Micro(kc, a_panel + ir * kc, b_panel + jr * kc, c, ldc, alpha, b_scale, e, n);  // all rows into C
               continue;
             }
-            // An edge tile, or one whose columns are not consecutive in C: computed into a local tile, then the
-            // valid part copied out.
-            Micro(kc, a_panel + ir * kc, b_panel + jr * kc, acc, NR, 1.f, 0.f, nullptr);
+            // A tile short of rows, or whose columns are not consecutive in C: computed into a local tile, then
+            // the valid part copied out.
+            Micro(kc, a_panel + ir * kc, b_panel + jr * kc, acc, NR, 1.f, 0.f, nullptr, NR);
             for (int64_t i = 0; i < m; ++i) {
               float* row = C + (m0 + ic + ir + i) * ldc;
               const float* t = acc + i * NR;

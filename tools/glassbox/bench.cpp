@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "explain/explain.h"
+#include "tools/glassbox/cli_common.h"
 #include "explain/ascent.h"
 #include "explain/attention.h"
 #include "explain/perturbation.h"
@@ -48,9 +49,28 @@ struct Runner {
   }
 };
 
-void per_operator_profile(Session& session, const Tensor& input) {
-  session.run(input);
-  auto steps = session.profile();
+// Per step, the median of its time over `rounds` profiled forward passes (each step waited for); with json_path,
+// every step as {"node", "op", "shape", "ms"} (the per-layer comparison of tools/python/bench_cpu.py reads it).
+void per_operator_profile(Session& session, const Tensor& input, long rounds, const std::string& json_path) {
+  std::vector<StepTime> steps;
+  std::vector<std::vector<double>> samples;
+  for (long r = 0; r < std::max(1L, rounds); ++r) {
+    session.run(input);
+    const auto run = session.profile();
+    if (steps.empty()) steps = run, samples.resize(run.size());
+    for (size_t i = 0; i < run.size() && i < samples.size(); ++i) samples[i].push_back(run[i].ms);
+  }
+  for (size_t i = 0; i < steps.size(); ++i) steps[i].ms = median(samples[i]);
+  if (!json_path.empty()) {
+    std::ofstream f(json_path);
+    GB_CHECK(f, "cannot write ", json_path);
+    f << "[";
+    for (size_t i = 0; i < steps.size(); ++i)
+      f << (i ? ",\n " : "") << "{\"node\": \"" << json_escape(steps[i].node) << "\", \"op\": \""
+        << json_escape(steps[i].label) << "\", \"shape\": \"" << shape_str(steps[i].shape) << "\", \"ms\": "
+        << steps[i].ms << "}";
+    f << "]\n";
+  }
   std::map<std::string, double> by_op;
   double total = 0;
   for (const auto& s : steps) by_op[s.label] += s.ms, total += s.ms;
@@ -509,8 +529,10 @@ int cmd_bench(const Args& a) {
     Session s(model, o);
     const Tensor input = random_input(*model, batches.back(), base.device);
     s.run(input);
-    std::printf("\nprofile, batch %ld, conv2d=%s (each step waited for):\n", batches.back(), variants[0].c_str());
-    per_operator_profile(s, input);
+    const long rounds = std::max(1L, a.integer("profile-rounds", 1));
+    std::printf("\nprofile, batch %ld, conv2d=%s (each step waited for; per step the median of %ld pass%s):\n",
+                batches.back(), variants[0].c_str(), rounds, rounds == 1 ? "" : "es");
+    per_operator_profile(s, input, rounds, a.get("profile-json"));
   }
   return 0;
 }

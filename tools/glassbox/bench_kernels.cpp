@@ -175,6 +175,7 @@ std::vector<std::pair<ConvShape, int64_t>> parse_conv_shapes(const std::string& 
     c.w = {w[0], x[1] / c.a.groups, w[1], w[2]};
     c.y = {x[0], w[0], span_h / c.a.stride_h + 1, span_w / c.a.stride_w + 1};
     c.bias = true;
+    c.a.constant_weights = true;  // as a model's weights are (prepared once, then reused)
     out.push_back({c, 1});
   }
   GB_CHECK(!out.empty(), "--shapes: no shapes given; expected ", kConvSyntax);

@@ -113,13 +113,14 @@ usage:
       jitter, scale and rotation each step; one batch row per objective; DIR/dream_<objective>.png, the objective
       every 32 steps, and the final class probabilities
   glassbox bench MODEL.onnx [--device cpu|cuda] [--batch N[,N...]] [--conv-variant NAME[,NAME...]] [--iters N]
-                 [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE] [--profile] [--per-layer]
+                 [--warmup N] [--threads N] [--sgemm-variant NAME] [--json FILE]
+                 [--profile [--profile-rounds N] [--profile-json FILE]] [--per-layer]
                  [--explain METHOD[,METHOD...] [--layer NAME]] [--perturbation METHOD[,...] [--chunk N]
                  [--rise-masks N]] [--attention raw|rollout|grad-rollout[,...] [--discard-ratio R]] [--ascent STEPS]
                  [--saliency gradient|deconvnet|guided|guided-gradcam|smoothgrad[,...] [--samples N]] [--serve]
       latency and throughput on random input already on the device, per batch size and conv variant,
       interleaved (a markdown table; --json FILE writes the rows with memory); --profile adds per-operator
-      times; --per-layer times each convolution under each variant (TFLOP/s, share of the fp32 peak);
+      times (each step's median over --profile-rounds passes; --profile-json FILE writes every step); --per-layer times each convolution under each variant (TFLOP/s, share of the fp32 peak);
       --explain times explanations (top-1 class) against the forward pass, interleaved; --perturbation
       times perturbation methods on one image against F x our forward's per-image time (F: the copies run);
       --attention times attention explanations against the forward pass, interleaved (rollout with
@@ -143,7 +144,7 @@ usage:
       run a shape shows its error), then timed round by round: ms, GFLOP/s, GB/s, % of the device's peak FLOP/s
       and bandwidth (CPU: measured by probes at start), time ratio to the first variant and to cuDNN (CUDA, the
       "cudnn" variant). SPEC for conv2d: "N,C,H,W:M,KH,KW[:stride[,pad[,dilation[,groups]]]];..." (bias, no
-      activation), for sgemm "M,N,K;...". docs/kernels.md
+      activation, constant weights as a model's), for sgemm "M,N,K;...". docs/kernels.md
 
 preprocessing SPEC: "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
 (pixels 0..255, RGB). Default: the model's "glassbox.preprocess" metadata, else torchvision's ImageNet values.
