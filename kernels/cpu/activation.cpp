@@ -1,10 +1,11 @@
-// Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, CPU: y = act(x) elementwise (formulas in kernels.h);
-// backward dx = dy * act' (element_formulas.h).
+// Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Erf, GELU, CPU: y = act(x) elementwise (formulas in
+// kernels.h; Erf and GELU vectorized with vec_math.h's erf); backward dx = dy * act' (element_formulas.h).
 #include <algorithm>
 
-#include "kernels/cpu/ops.h"
-#include "kernels/element_formulas.h"
 #include "engine/error.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/vec_math.h"
+#include "kernels/element_formulas.h"
 
 namespace glassbox::kernels::cpu {
 
@@ -24,7 +25,49 @@ void apply_activation(const ActivationAttrs& a, const float* x, float* y, int64_
   }
 }
 
+namespace {
+
+// Erf and GELU (x/2 (1 + erf(x/sqrt 2))) over n values, L lanes at a time (vec_math.h); the last partial vector
+// goes through a padded copy, so every element gets the same approximation wherever it lies.
+template <int L>
+__attribute__((always_inline)) inline void erf_rows(bool gelu, const float* x, float* y, int64_t n) {
+  using V = typename VecOf<L>::type;
+  auto one = [gelu](const float* in, float* out) {
+    V v, u;
+    load(v, in);
+    u = gelu ? v * 0.70710678f : v;
+    erf_in_place(u);
+    if (gelu) u = 0.5f * v * (1.f + u);
+    store(out, u);
+  };
+  int64_t i = 0;
+  for (; i + L <= n; i += L) one(x + i, y + i);
+  if (i < n) {
+    alignas(64) float in[L] = {}, out[L];
+    std::copy(x + i, x + n, in);
+    one(in, out);
+    std::copy(out, out + (n - i), y + i);
+  }
+}
+using ErfRowsFn = void (*)(bool, const float*, float*, int64_t);
+__attribute__((target("avx512f"))) void erf_rows_avx512(bool gelu, const float* x, float* y, int64_t n) {
+  erf_rows<16>(gelu, x, y, n);
+}
+__attribute__((target("avx2,fma"))) void erf_rows_avx2(bool gelu, const float* x, float* y, int64_t n) {
+  erf_rows<8>(gelu, x, y, n);
+}
+void erf_rows_generic(bool gelu, const float* x, float* y, int64_t n) { erf_rows<4>(gelu, x, y, n); }
+
+}  // namespace
+
 void activation(Context& ctx, const ActivationAttrs& a, ConstView x, View y) {
+  if (a.kind == Activation::erf || a.kind == Activation::gelu) {
+    const ErfRowsFn fn = ctx.isa == Isa::avx512 ? erf_rows_avx512 : ctx.isa == Isa::avx2 ? erf_rows_avx2
+                                                                                          : erf_rows_generic;
+    const bool gelu = a.kind == Activation::gelu;
+    ctx.pool.parallel_for(x.numel(), 1 << 14, [&](int64_t b, int64_t e) { fn(gelu, x.data + b, y.data + b, e - b); });
+    return;
+  }
   ctx.pool.parallel_for(x.numel(), 1 << 14, [&](int64_t b, int64_t e) {
     apply_activation(a, x.data + b, y.data + b, e - b);
   });

@@ -471,6 +471,54 @@ INSTANTIATE_TEST_SUITE_P(Registered, Depthwise, ::testing::ValuesIn(depthwise_ca
                            return info.param.isa + "_" + info.param.variant;
                          });
 
+// The vectorized Erf, GELU and Softmax (vec_math.h's exp and erf) on every instruction set against float64:
+// a sweep through [-6, 6] and the tails, lengths with partial vectors, and the special values (+-inf, NaN, values
+// whose exp overflows or underflows).
+TEST(VecMath, ErfGeluSoftmaxMatchFloat64) {
+  const Device cpu = Device::cpu();
+  std::vector<float> x;
+  for (int i = -6000; i <= 6000; ++i) x.push_back(float(i) * 1e-3f);
+  for (float v : {1e-30f, -1e-30f, 0.f, -0.f, 0.4999999f, 0.5f, 0.5000001f, 7.f, -9.f, 30.f, -1e6f}) x.push_back(v);
+  const float inf = __builtin_inff(), nan = __builtin_nanf("");
+  x.push_back(inf), x.push_back(-inf), x.push_back(nan);
+  for (const std::string& isa : make_cpu_backend(1)->variants("isa")) {
+    auto b = make_cpu_backend(2);
+    b->select_variant("isa", isa);
+    std::vector<float> y(x.size());
+    for (Activation kind : {Activation::erf, Activation::gelu}) {
+      b->activation({kind, 0.f, 0.f}, {x.data(), {int64_t(x.size())}, cpu}, {y.data(), {int64_t(y.size())}, cpu});
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double v = x[i];
+        const double want = kind == Activation::erf ? std::erf(v) : 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+        if (std::isnan(want)) {
+          EXPECT_TRUE(std::isnan(y[i])) << isa << " x " << x[i];
+        } else if (std::isinf(want)) {
+          EXPECT_EQ(y[i], want) << isa << " x " << x[i];
+        } else {
+          ASSERT_NEAR(y[i], want, 3e-7 * std::max(1.0, std::fabs(want))) << isa << " kind " << int(kind) << " x " << x[i];
+        }
+      }
+    }
+    // Softmax rows: exp(x - max) over lengths 1 to 40 (partial vectors), a row spanning exp's whole range (terms
+    // that underflow to 0 next to 1), and a row with -inf entries (exactly 0).
+    for (int64_t len : {1, 3, 16, 17, 40, 197}) {
+      std::vector<float> row(2 * len), out(row.size());
+      for (int64_t k = 0; k < 2 * len; ++k) row[k] = float((k * 37) % 23) * (k < len ? 0.7f : -9.f);
+      if (len > 2) row[len + 1] = -inf;
+      b->softmax(1, {row.data(), {2, len}, cpu}, {out.data(), {2, len}, cpu});
+      for (int64_t r = 0; r < 2; ++r) {
+        double m = -INFINITY, sum = 0;
+        for (int64_t k = 0; k < len; ++k) m = std::max(m, double(row[r * len + k]));
+        for (int64_t k = 0; k < len; ++k) sum += std::exp(double(row[r * len + k]) - m);
+        for (int64_t k = 0; k < len; ++k) {
+          const double want = std::exp(double(row[r * len + k]) - m) / sum;
+          ASSERT_NEAR(out[r * len + k], want, 1e-6 * want + 1e-37) << isa << " len " << len << " row " << r << " k " << k;
+        }
+      }
+    }
+  }
+}
+
 TEST(CpuIsa, NamesAndErrors) {
   auto b = make_cpu_backend(1);
   const auto isas = b->variants("isa");
