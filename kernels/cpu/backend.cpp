@@ -32,7 +32,7 @@ struct DepthwiseVariant {
 const VariantTable<DepthwiseVariant>& depthwise_variants() {
   using cpu::DepthwiseLayout;
   static const VariantTable<DepthwiseVariant> table("depthwise", {
-      {"by_plane", "channel_blocks for output planes of at most 256 positions (784 when strided), phase_planes for larger ones",
+      {"by_plane", "channel_blocks for output planes of at most 784 positions and strided ones, phase_planes for the rest",
        {cpu::conv2d_depthwise_by_plane, DepthwiseLayout::by_plane}},
       {"phase_planes", "zero-bordered plane split in stride phases; each tap one contiguous run over the plane",
        {cpu::conv2d_depthwise_phase_planes, DepthwiseLayout::phase_planes}},

@@ -243,10 +243,17 @@ __attribute__((always_inline)) inline void channel_block(const BlockGeometry& g,
   float* const Wt = s.weights.data();
   float* const O = s.out.data();
   alignas(64) float b[L] = {};
-  if (lanes == L) {  // pixel by pixel, the L lanes at once: one vector store per pixel (the compiler transposes)
+  if (lanes == L) {  // L pixels of the L channels at a time: L loads, an in-register transpose, L stores
     for (int64_t ih = g.ih0; ih < g.ih1; ++ih) {
       float* pr = P + ((ih * g.uh + g.pt) * g.Wp + g.pl) * L;
-      for (int64_t iw = g.iw0; iw < g.iw1; ++iw)
+      int64_t iw = g.iw0;
+      for (; iw + L <= g.iw1; iw += L) {
+        V block[L];
+        for (int l = 0; l < L; ++l) load(block[l], in[l] + ih * g.W + iw);
+        transpose_in_place<L>(block);
+        for (int p = 0; p < L; ++p) store(pr + (iw + p) * g.uw * L, block[p]);
+      }
+      for (; iw < g.iw1; ++iw)
         for (int l = 0; l < L; ++l) pr[iw * g.uw * L + l] = in[l][ih * g.W + iw];
     }
   } else {
@@ -287,8 +294,16 @@ __attribute__((always_inline)) inline void channel_block(const BlockGeometry& g,
       store(O + (t0 + r) * L, v);
     }
   }
+  int64_t t = 0;  // back to the planes: L positions of the L channels at a time, then the rest one by one
+  if (lanes == L)
+    for (; t + L <= plane; t += L) {
+      V block[L];
+      for (int p = 0; p < L; ++p) load(block[p], O + (t + p) * L);
+      transpose_in_place<L>(block);
+      for (int l = 0; l < L; ++l) store(out[l] + t, block[l]);
+    }
   for (int l = 0; l < lanes; ++l)
-    for (int64_t t = 0; t < plane; ++t) out[l][t] = O[t * L + l];
+    for (int64_t u = t; u < plane; ++u) out[l][u] = O[u * L + l];
 }
 
 using BlockFn = void (*)(const BlockGeometry&, int, const float* const*, const float* const*, bool, const float*,
@@ -378,7 +393,7 @@ void conv2d_depthwise_channel_blocks(Context& ctx, const Conv2dAttrs& a, ConstVi
 }
 
 bool depthwise_plane_is_small(int64_t positions, int64_t stride_h, int64_t stride_w) {
-  return positions <= kSmallDepthwisePlane || (positions <= 4 * kSmallDepthwisePlane && (stride_h > 1 || stride_w > 1));
+  return positions <= kSmallDepthwisePlane || stride_h > 1 || stride_w > 1;
 }
 
 void conv2d_depthwise_by_plane(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y) {

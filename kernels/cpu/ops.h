@@ -13,10 +13,11 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstVi
 void conv2d_direct(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_winograd_f2x3(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 // Depthwise convolutions (groups == C; conv2d_depthwise.cpp): stride-phase planes, channel blocks in vector lanes,
-// the choice between them by output plane size (channel blocks for at most kSmallDepthwisePlane positions, or 4x
-// that with a stride above 1, where phase planes pay a de-interleaving copy; measured with `glassbox bench
-// kernels --op depthwise` on MobileNet-V2 and EfficientNet-Lite0), and the scalar reference loop.
-constexpr int64_t kSmallDepthwisePlane = 256;
+// the choice between them by output plane size (channel blocks for at most kSmallDepthwisePlane positions and for
+// every strided convolution, where phase planes pay a de-interleaving copy; phase planes for larger stride-1
+// planes, 1.0-1.4x faster there; measured with `glassbox bench kernels --op depthwise` on MobileNet-V2 and
+// EfficientNet-Lite0), and the scalar reference loop.
+constexpr int64_t kSmallDepthwisePlane = 784;
 bool depthwise_plane_is_small(int64_t positions, int64_t stride_h, int64_t stride_w);
 void conv2d_depthwise_by_plane(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);
 void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView x, ConstView w, ConstView bias, View y);

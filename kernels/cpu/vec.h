@@ -4,6 +4,7 @@
 // No vector is passed by value across a call whose ABI differs between the sets.
 #pragma once
 #include <cstring>
+#include <utility>
 
 namespace glassbox::kernels::cpu {
 
@@ -20,6 +21,24 @@ __attribute__((always_inline)) inline void load(V& v, const float* p) {
 template <class V>
 __attribute__((always_inline)) inline void store(float* p, const V& v) {
   std::memcpy(p, &v, sizeof v);
+}
+
+// An L x L block held in L vectors, transposed in place (x[i][j] <-> x[j][i]): log2(L) butterfly stages, each
+// swapping the off-diagonal B x B sub-blocks of row pairs (i, i + B) with two-vector shuffles:
+//   new x[i][j]     = j & B ? x[i + B][j - B] : x[i][j]
+//   new x[i + B][j] = j & B ? x[i + B][j]     : x[i][j + B]
+template <int B, class V, int... J>
+__attribute__((always_inline)) inline void swap_blocks(V& a, V& b, std::integer_sequence<int, J...>) {
+  constexpr int L = sizeof...(J);
+  const V lo = __builtin_shufflevector(a, b, ((J & B) ? (L + J - B) : J)...);
+  const V hi = __builtin_shufflevector(a, b, ((J & B) ? (L + J) : (J + B))...);
+  a = lo, b = hi;
+}
+template <int L, int B = L / 2, class V>
+__attribute__((always_inline)) inline void transpose_in_place(V (&x)[L]) {
+  for (int i = 0; i < L; ++i)
+    if (!(i & B)) swap_blocks<B>(x[i], x[i + B], std::make_integer_sequence<int, L>{});
+  if constexpr (B > 1) transpose_in_place<L, B / 2>(x);
 }
 
 }  // namespace glassbox::kernels::cpu
