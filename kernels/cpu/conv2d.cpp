@@ -57,6 +57,8 @@ void im2col_row(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t
       for (int64_t q = ow; q < in0; ++q) o[q] = 0.f;
       if (sw == 1)
         for (int64_t q = in0; q < in1; ++q) o[q] = xr[q + off_w];
+      else if (sw == 2)  // a constant stride: the compiler de-interleaves with vector shuffles (ResNet's stems)
+        for (int64_t q = in0; q < in1; ++q) o[q] = xr[2 * q + off_w];
       else
         for (int64_t q = in0; q < in1; ++q) o[q] = xr[q * sw + off_w];
       for (int64_t q = in1; q < row_end; ++q) o[q] = 0.f;
