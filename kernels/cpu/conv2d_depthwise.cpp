@@ -133,8 +133,23 @@ RowFn row_kernel(Isa isa) {
 // of output (oh, ow) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + (kh*dh)/sh, column ow + (kw*dw)/sw, so
 // with the plane stored PWs wide, output t = oh*PWs + ow reads flat index t + offset(tap): one contiguous run per
 // tap over the whole plane. Columns ow >= OW of the run are computed and dropped.
-struct PhasePlanes {
+// What both layouts start from: input H x W, output OH x OW, kernel KH x KW, strides, dilations, top and left pads
+// (negative: crop).
+struct TapGeometry {
   int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
+  static TapGeometry of(const Conv2dAttrs& a, const DwDims& d) {
+    return {d.H, d.W, d.OH, d.OW, d.KH, d.KW, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w, a.pad_top, a.pad_left};
+  }
+  // The backward's: a stride-1 correlation of dy [OH x OW] (zero-upsampled by the strides) with the flipped
+  // filters, output dx [H x W], pads (K - 1) * d - p.
+  static TapGeometry of_backward(const Conv2dAttrs& a, int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w,
+                                 int64_t KH, int64_t KW) {
+    return {in_h, in_w, out_h, out_w, KH, KW, 1, 1, a.dilation_h, a.dilation_w, (KH - 1) * a.dilation_h - a.pad_top,
+            (KW - 1) * a.dilation_w - a.pad_left};
+  }
+};
+
+struct PhasePlanes : TapGeometry {
   int64_t PHs = 0, PWs = 0, phase_plane = 0, phases = 0, run = 0;
 
   void finish() {
@@ -201,8 +216,7 @@ struct PhasePlanes {
 //   acc[t] = b + sum_{kh,kw} P[oh*sh + kh*dh][ow*sw + kw*dw] * w[kh,kw]    (lane by lane)
 // for R = 8 positions at once (8 independent FMA chains), then the lanes are written back to their planes. Small
 // planes gain most: one channel's 7x7 plane is a few vectors, which phase_planes pays a plane copy and a run for.
-struct BlockGeometry {
-  int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl;
+struct BlockGeometry : TapGeometry {
   int64_t uh = 1, uw = 1;            // input pixel (ih, iw) sits at padded (ih*uh + pt, iw*uw + pl): the backward's
                                      // zero-upsampled dy; 1 for the forward
   int64_t Hp = 0, Wp = 0;            // padded rows and columns read by the taps
@@ -361,8 +375,7 @@ void conv2d_depthwise_phase_planes(Context& ctx, const Conv2dAttrs& a, ConstView
                                    View yv) {
   const DwDims d = dw_dims(xv, wv, yv);
   if (yv.numel() == 0) return;
-  PhasePlanes g{d.H, d.W, d.OH, d.OW, d.KH, d.KW, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w,
-                a.pad_top, a.pad_left};
+  PhasePlanes g{TapGeometry::of(a, d)};
   g.finish();
   const RowFn row = row_kernel(ctx.isa);
   const RowEpilogue epi = row_epilogue(a.act);
@@ -385,8 +398,7 @@ void conv2d_depthwise_channel_blocks(Context& ctx, const Conv2dAttrs& a, ConstVi
                                      View yv) {
   const DwDims d = dw_dims(xv, wv, yv);
   if (yv.numel() == 0) return;
-  BlockGeometry g{d.H, d.W, d.OH, d.OW, d.KH, d.KW, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w,
-                  a.pad_top, a.pad_left};
+  BlockGeometry g{TapGeometry::of(a, d)};
   g.finish();
   run_channel_blocks(ctx, g, d.N, d.C, d.M, d.mult, xv.data, wv.data, false, bv.empty() ? nullptr : bv.data, a.act,
                      yv.data);
@@ -421,15 +433,13 @@ void conv2d_depthwise_backward_data(Context& ctx, const Conv2dAttrs& a, ConstVie
   const bool blocks = ctx.depthwise_backward == DepthwiseLayout::channel_blocks ||
                       (ctx.depthwise_backward == DepthwiseLayout::by_plane && depthwise_plane_is_small(H * W, 1, 1));
   if (blocks) {  // the channel blocks read dy's samples straight into their places in the upsampled, padded grid
-    BlockGeometry g{OH, OW, H, W, KH, KW, 1, 1, a.dilation_h, a.dilation_w,
-                    (KH - 1) * a.dilation_h - a.pad_top, (KW - 1) * a.dilation_w - a.pad_left};
+    BlockGeometry g{TapGeometry::of_backward(a, OH, OW, H, W, KH, KW)};
     g.uh = sh, g.uw = sw;
     g.finish();
     run_channel_blocks(ctx, g, N, C, C, 1, dy.data, wv.data, true, nullptr, ActivationAttrs{}, dx.data);
     return;
   }
-  PhasePlanes g{UH, UW, H, W, KH, KW, 1, 1, a.dilation_h, a.dilation_w,
-                (KH - 1) * a.dilation_h - a.pad_top, (KW - 1) * a.dilation_w - a.pad_left};
+  PhasePlanes g{TapGeometry::of_backward(a, UH, UW, H, W, KH, KW)};
   g.finish();
   const RowFn row = row_kernel(ctx.isa);
   const RowEpilogue none = row_epilogue(ActivationAttrs{});
