@@ -48,20 +48,20 @@ void im2col_row(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t
   for (int64_t j = j0; j < j1;) {
     const int64_t row_end = std::min(d.OW, ow + (j1 - j));
     const int64_t ih = oh * a.stride_h - a.pad_top + kh * a.dilation_h;
-    float* o = out + (j - j0) - ow;  // o[q] is output column q of this row
+    float* o = out + (j - j0);  // o[q - ow] is output column q of this row
     if (ih < 0 || ih >= d.H) {
-      for (int64_t q = ow; q < row_end; ++q) o[q] = 0.f;
+      for (int64_t q = ow; q < row_end; ++q) o[q - ow] = 0.f;
     } else {
       const float* xr = xc + ih * d.W;
       const int64_t in0 = std::clamp(q0, ow, row_end), in1 = std::clamp(q1, in0, row_end);
-      for (int64_t q = ow; q < in0; ++q) o[q] = 0.f;
+      for (int64_t q = ow; q < in0; ++q) o[q - ow] = 0.f;
       if (sw == 1)
-        for (int64_t q = in0; q < in1; ++q) o[q] = xr[q + off_w];
+        for (int64_t q = in0; q < in1; ++q) o[q - ow] = xr[q + off_w];
       else if (sw == 2)  // a constant stride: the compiler de-interleaves with vector shuffles (ResNet's stems)
-        for (int64_t q = in0; q < in1; ++q) o[q] = xr[2 * q + off_w];
+        for (int64_t q = in0; q < in1; ++q) o[q - ow] = xr[2 * q + off_w];
       else
-        for (int64_t q = in0; q < in1; ++q) o[q] = xr[q * sw + off_w];
-      for (int64_t q = in1; q < row_end; ++q) o[q] = 0.f;
+        for (int64_t q = in0; q < in1; ++q) o[q - ow] = xr[q * sw + off_w];
+      for (int64_t q = in1; q < row_end; ++q) o[q - ow] = 0.f;
     }
     j += row_end - ow;
     ow = 0, ++oh;
@@ -102,10 +102,13 @@ void im2col_packed(const Conv2dAttrs& a, const ConvDims& d, const float* x, int6
     const int64_t pc = r - r % L.depth, kc = std::min(L.depth, K - pc);
     float* dst = packed + pc * padded + (r - pc) * L.nr;
     for (int64_t i = 0; i < images; ++i) {
-      const float* src = x + i * image_in + r * d.H * d.W + j0;
-      if (!plain) {
-        im2col_row(a, d, x + i * image_in, r, j0, j1, row.data() + i * per_image);
-        src = row.data() + i * per_image;
+      const float* src;
+      if (plain) {
+        src = x + i * image_in + r * d.H * d.W + j0;
+      } else {
+        float* unfolded = row.data() + i * per_image;
+        im2col_row(a, d, x + i * image_in, r, j0, j1, unfolded);
+        src = unfolded;
       }
       to_strips(L.nr, src, i * per_image, per_image, kc, dst);
     }

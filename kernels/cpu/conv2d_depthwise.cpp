@@ -257,25 +257,27 @@ __attribute__((always_inline)) inline void channel_block(const BlockGeometry& g,
   float* const Wt = s.weights.data();
   float* const O = s.out.data();
   alignas(64) float b[L] = {};
+  // Input pixel (ih, iw) goes to padded pixel row0(ih) + iw*uw (row0 may be negative with a cropping pad; only
+  // the pixels inside the buffer are addressed).
+  auto row0 = [&g](int64_t ih) { return (ih * g.uh + g.pt) * g.Wp + g.pl; };
   if (lanes == L) {  // L pixels of the L channels at a time: L loads, an in-register transpose, L stores
     for (int64_t ih = g.ih0; ih < g.ih1; ++ih) {
-      float* pr = P + ((ih * g.uh + g.pt) * g.Wp + g.pl) * L;
+      const int64_t r0 = row0(ih);
       int64_t iw = g.iw0;
       for (; iw + L <= g.iw1; iw += L) {
         V block[L];
         for (int l = 0; l < L; ++l) load(block[l], in[l] + ih * g.W + iw);
         transpose_in_place<L>(block);
-        for (int p = 0; p < L; ++p) store(pr + (iw + p) * g.uw * L, block[p]);
+        for (int p = 0; p < L; ++p) store(P + (r0 + (iw + p) * g.uw) * L, block[p]);
       }
       for (; iw < g.iw1; ++iw)
-        for (int l = 0; l < L; ++l) pr[iw * g.uw * L + l] = in[l][ih * g.W + iw];
+        for (int l = 0; l < L; ++l) P[(r0 + iw * g.uw) * L + l] = in[l][ih * g.W + iw];
     }
   } else {
     for (int l = 0; l < lanes; ++l)
       for (int64_t ih = g.ih0; ih < g.ih1; ++ih) {
         const float* xr = in[l] + ih * g.W;
-        float* pr = P + ((ih * g.uh + g.pt) * g.Wp + g.pl) * L + l;
-        for (int64_t iw = g.iw0; iw < g.iw1; ++iw) pr[iw * g.uw * L] = xr[iw];
+        for (int64_t iw = g.iw0; iw < g.iw1; ++iw) P[(row0(ih) + iw * g.uw) * L + l] = xr[iw];
       }
   }
   for (int l = 0; l < lanes; ++l) {
