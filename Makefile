@@ -93,6 +93,8 @@ bench: build full-models $(BENCH_VENV)/.stamp
 	    $(MODEL) $(BUILD)/models/full/vit_b_16/model.onnx --batch 1 8 --threads 1 2
 	$(BENCH_VENV)/bin/python tools/python/bench_xai_cpu.py --glassbox $(BUILD)/bin/glassbox \
 	    --model $(BUILD)/models/full/resnet50/model.onnx $(MODEL) --threads 1 2
+	$(BENCH_VENV)/bin/python tools/python/bench_layers_cpu.py --glassbox $(BUILD)/bin/glassbox \
+	    --model $(BUILD)/models/full/resnet50/model.onnx $(BUILD)/models/full/mobilenet_v2/model.onnx --threads 1
 
 # Stripped binaries for tools/gpu_check.sh, the GPU run of the CUDA backend on a machine with a GPU (see the script).
 GPU_KIT_BINARIES := glassbox test_cuda_device test_backends test_cuda_models

@@ -12,7 +12,10 @@ Matching: OpenVINO names a node after the ONNX node it comes from, with suffixes
 ("/conv1/Conv/WithoutBiases"); a node matches the glassbox step whose ONNX node name is its name or a prefix of it
 ending at a "/". Steps OpenVINO fused into a neighbour (a residual Add into its convolution, say) have no node of
 their own and are listed as glassbox-only; OpenVINO's own nodes (layout reorders, the input conversion) as
-OpenVINO-only. Prints a markdown table of the slowest matched layers and the totals of each group.
+OpenVINO-only. Where OpenVINO rewrites a node under a new name (a BatchNormalization folded into the convolution
+before it: the bundled EfficientNet-Lite0's become "Multiply_N") the layers do not match and land in those two
+groups; the totals still compare. torchvision exports (resnet50, mobilenet_v2) match layer by layer. Prints a
+markdown table of the slowest matched layers and the totals of each group.
 """
 import argparse
 import json
