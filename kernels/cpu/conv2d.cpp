@@ -31,6 +31,13 @@ ConvDims dims_of(const Conv2dAttrs& a, const ConstView& x, const ConstView& w, c
 }
 
 
+// A 1x1, stride-1, unpadded convolution: its unfolded input is the input itself (row r = input plane r), and its
+// unfolded gradient the input gradient.
+bool is_pointwise(const Conv2dAttrs& a, const ConvDims& d) {
+  return d.KH == 1 && d.KW == 1 && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 && a.pad_left == 0 &&
+         a.pad_bottom == 0 && a.pad_right == 0;
+}
+
 // Row r = (c*KH + kh)*KW + kw of the unfolded matrix over the output positions j = oh*OW + ow in [j0, j1):
 //   out[j - j0] = x[c, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw]   (0 outside the input).
 void im2col_row(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t r, int64_t j0, int64_t j1,
@@ -39,8 +46,8 @@ void im2col_row(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t
   const float* xc = x + c * d.H * d.W;
   const int64_t sw = a.stride_w, off_w = kw * a.dilation_w - a.pad_left;
   // Output columns q read input column q*sw + off_w, inside the input for q in [q0, q1) on every output row.
-  const int64_t q0 = std::clamp<int64_t>(off_w >= 0 ? 0 : (-off_w + sw - 1) / sw, 0, d.OW);
-  const int64_t q1 = std::clamp<int64_t>(d.W - off_w <= 0 ? 0 : (d.W - off_w + sw - 1) / sw, q0, d.OW);
+  int64_t q0, q1;
+  inside_range(off_w, sw, d.OW, d.W, q0, q1);
   int64_t oh = j0 / d.OW, ow = j0 % d.OW;
   // One output row segment [ow, row_end) at a time: zeros left of the input, a plain (or strided) copy inside it,
   // zeros right of it; plain loops, since the segments are short (a 14x14 plane's are 14 floats), where a call to
@@ -94,8 +101,7 @@ void to_strips(int64_t nr, const float* src, int64_t c0, int64_t n, int64_t kc, 
 void im2col_packed(const Conv2dAttrs& a, const ConvDims& d, const float* x, int64_t image_in, int64_t images,
                    int64_t j0, int64_t j1, const PackedBLayout& L, int64_t K, int64_t r0, int64_t r1, float* packed) {
   const int64_t per_image = j1 - j0, n = images * per_image, padded = L.padded(n);
-  const bool plain = d.KH == 1 && d.KW == 1 && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 &&
-                     a.pad_left == 0 && d.OH == d.H && d.OW == d.W;  // row r is input plane r
+  const bool plain = is_pointwise(a, d);  // row r is input plane r
   thread_local std::vector<float> row;
   if (!plain && row.size() < static_cast<size_t>(n)) row.resize(static_cast<size_t>(n));
   for (int64_t r = r0; r < r1; ++r) {
@@ -124,16 +130,17 @@ void finish(const Conv2dAttrs& a, const float* bias, float* y, int64_t m0, int64
     apply_activation(a.act, y + m * plane + j0, y + m * plane + j0, j1 - j0, bias ? bias[m] : 0.f);
 }
 
-// The bias and a ReLU/Clip as the GEMM's epilogue, applied as each output tile is stored (false for other
-// activations: finish() runs after the product).
+// The bias and a ReLU/Clip as the GEMM's epilogue, applied as each output tile is stored (false, e untouched, for
+// other activations: finish() runs after the product).
 bool fused_epilogue(const Conv2dAttrs& a, const float* bias, Epilogue& e) {
-  e.bias = bias;
   switch (a.act.kind) {
-    case Activation::none: return true;
-    case Activation::relu: e.lo = 0.f; return true;
-    case Activation::clip: e.lo = a.act.alpha, e.hi = a.act.beta; return true;
+    case Activation::none: break;
+    case Activation::relu: e.lo = 0.f; break;
+    case Activation::clip: e.lo = a.act.alpha, e.hi = a.act.beta; break;
     default: return false;
   }
+  e.bias = bias;
+  return true;
 }
 
 }  // namespace
@@ -146,8 +153,7 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
     return;
   }
   const int64_t plane = d.OH * d.OW, K = d.Cg * d.KH * d.KW;
-  const bool pointwise = d.KH == 1 && d.KW == 1 && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 &&
-                         a.pad_left == 0 && a.pad_bottom == 0 && a.pad_right == 0;
+  const bool pointwise = is_pointwise(a, d);
   constexpr int64_t kChunk = 512;  // output positions per chunk: K x 512 unfolded floats stay in L2
   const bool wide = plane >= kChunk;
   // Narrow outputs: several images side by side in one unfolded matrix, so the GEMM is wide enough to fill its
@@ -232,7 +238,6 @@ void conv2d_im2col_gemm(Context& ctx, const Conv2dAttrs& a, ConstView xv, ConstV
       for (int64_t j = 0; j < nbcols; ++j) columns[j] = j / plane * image_out + j % plane;
       Epilogue epi;
       const bool fused = fused_epilogue(a, bg, epi);
-      if (!fused) epi = Epilogue{};
       epi.columns = columns.data();
       sgemm_packed_b(ctx, d.Mg, nbcols, K, W, packed_w[g], col, yg, plane, &epi);
       if (!fused)
@@ -305,9 +310,7 @@ void conv2d_backward_data(Context& ctx, const Conv2dAttrs& a, ConstView dy, Cons
     });
     return;
   }
-  // A 1x1, stride-1, unpadded convolution: the unfolded gradient is the input gradient itself (no fold).
-  const bool pointwise = d.KH == 1 && d.KW == 1 && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 &&
-                         a.pad_left == 0 && a.pad_bottom == 0 && a.pad_right == 0;
+  const bool pointwise = is_pointwise(a, d);  // no fold: dx is the unfolded gradient itself
   float* dcol = pointwise ? nullptr : ctx.scratch(K * plane);
   for (int64_t n = 0; n < d.N; ++n)
     for (int64_t g = 0; g < d.G; ++g) {

@@ -128,11 +128,6 @@ RowFn row_kernel(Isa isa) {
   }
 }
 
-// One plane's convolution by phase planes: input H x W, output OH x OW, strides, dilations and pads (negative pads
-// crop). Phase plane (ph, pw), row i, column j  <-  x[sh*i + ph - pt, sw*j + pw - pl] (0 outside x). Tap (kh, kw)
-// of output (oh, ow) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + (kh*dh)/sh, column ow + (kw*dw)/sw, so
-// with the plane stored PWs wide, output t = oh*PWs + ow reads flat index t + offset(tap): one contiguous run per
-// tap over the whole plane. Columns ow >= OW of the run are computed and dropped.
 // What both layouts start from: input H x W, output OH x OW, kernel KH x KW, strides, dilations, top and left pads
 // (negative: crop).
 struct TapGeometry {
@@ -149,6 +144,11 @@ struct TapGeometry {
   }
 };
 
+// One plane's convolution by phase planes: input H x W, output OH x OW, strides, dilations and pads (negative pads
+// crop). Phase plane (ph, pw), row i, column j  <-  x[sh*i + ph - pt, sw*j + pw - pl] (0 outside x). Tap (kh, kw)
+// of output (oh, ow) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + (kh*dh)/sh, column ow + (kw*dw)/sw, so
+// with the plane stored PWs wide, output t = oh*PWs + ow reads flat index t + offset(tap): one contiguous run per
+// tap over the whole plane. Columns ow >= OW of the run are computed and dropped.
 struct PhasePlanes : TapGeometry {
   int64_t PHs = 0, PWs = 0, phase_plane = 0, phases = 0, run = 0;
 
@@ -185,14 +185,13 @@ struct PhasePlanes : TapGeometry {
           const float* xr = xp + ih * W;
           // Columns j with 0 <= sw*j + pw - pl < W: j in [j0, j1).
           const int64_t off = pw - pl;
-          const int64_t j0 = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, PWs);
-          const int64_t j1 = std::clamp<int64_t>(W - off <= 0 ? 0 : (W - off + sw - 1) / sw, j0, PWs);
+          int64_t j0, j1;
+          inside_range(off, sw, PWs, W, j0, j1);
           std::fill(out, out + j0, 0.f);
           if (sw == 1) {
             std::copy(xr + j0 + off, xr + j1 + off, out + j0);
           } else if (sw == 2) {  // a constant stride: the compiler de-interleaves with vector shuffles
-            const float* src = xr + off;
-            for (int64_t j = j0; j < j1; ++j) out[j] = src[2 * j];
+            for (int64_t j = j0; j < j1; ++j) out[j] = xr[2 * j + off];
           } else {
             for (int64_t j = j0; j < j1; ++j) out[j] = xr[j * sw + off];
           }
@@ -224,10 +223,8 @@ struct BlockGeometry : TapGeometry {
 
   void finish() {
     Hp = (OH - 1) * sh + (KH - 1) * dh + 1, Wp = (OW - 1) * sw + (KW - 1) * dw + 1;
-    // ceil(a / b) for b > 0 and any a
-    auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
-    ih0 = std::clamp<int64_t>(ceil_div(-pt, uh), 0, H), ih1 = std::clamp<int64_t>(ceil_div(Hp - pt, uh), ih0, H);
-    iw0 = std::clamp<int64_t>(ceil_div(-pl, uw), 0, W), iw1 = std::clamp<int64_t>(ceil_div(Wp - pl, uw), iw0, W);
+    inside_range(pt, uh, H, Hp, ih0, ih1);  // 0 <= ih*uh + pt < Hp
+    inside_range(pl, uw, W, Wp, iw0, iw1);
   }
   struct Scratch {
     std::vector<float> padded, weights, out;

@@ -98,13 +98,17 @@ void scale_add(Context& ctx, float a, ConstView x, float b, float c, View y);
 void unit_seed(Context& ctx, int64_t row, int64_t channel, int64_t position, float weight, View seed);
 void dot(Context& ctx, float scale, bool accumulate, ConstView a, ConstView b, View out);
 
+// The indices j in [0, n) that land inside [0, size) at j*step + offset (step > 0), as [lo, hi) (lo == hi: none).
+inline void inside_range(int64_t offset, int64_t step, int64_t n, int64_t size, int64_t& lo, int64_t& hi) {
+  lo = offset >= 0 ? 0 : (-offset + step - 1) / step;
+  hi = std::clamp<int64_t>((size - offset + step - 1) / step, 0, n);
+  lo = std::min(lo, hi);
+}
+
 // The valid kernel taps [lo, hi) of a convolution window at output position o: 0 <= o*s - p + k*d < size (stride s,
 // pad p, dilation d, kernel size k, input size `size`).
 inline void tap_range(int64_t o, int64_t s, int64_t p, int64_t d, int64_t k, int64_t size, int64_t& lo, int64_t& hi) {
-  const int64_t start = o * s - p;
-  lo = start >= 0 ? 0 : (-start + d - 1) / d;
-  hi = std::clamp<int64_t>((size - start + d - 1) / d, 0, k);
-  lo = std::min(lo, hi);
+  inside_range(o * s - p, d, k, size, lo, hi);
 }
 
 // y[i] = act(x[i] + bias) for i < n, one tight loop per activation kind (vectorizable); x may equal y.

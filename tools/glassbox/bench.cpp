@@ -154,6 +154,20 @@ void per_layer_table(const std::shared_ptr<const Model>& model, long batch, Devi
   if (peak > 0) std::printf("fp32 peak of this device: %.1f TFLOP/s\n", peak);
 }
 
+// The session options the timed runs use: the base ones without per-step profiling (it waits for every step).
+SessionOptions unprofiled(const SessionOptions& base) {
+  SessionOptions o = base;
+  o.profile = false;
+  return o;
+}
+
+// The header of an explanation table whose rows interleaved_row prints; `method_column` names its method column.
+void print_explain_header(const char* method_column) {
+  std::printf("\n| model | batch | device | %s | forward ms | explain ms | explain / forward | explain images/s | "
+              "forward MiB | explain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n",
+              method_column);
+}
+
 // Explanation time against forward time, per batch: the forward session and the explainer alternate round by
 // round; the ratio is the median of per-round ratios (explain ms / forward ms). `explain_once` runs one explanation
 // of x and waits for it; `explain_session` is its session (for the memory column).
@@ -190,12 +204,10 @@ void explain_table(const std::string& label, const std::shared_ptr<const Model>&
                    const std::string& layer,
                    const std::vector<long>& batches, const std::string& method_list, long rounds, long warmup) {
   const auto methods = explain::parse_methods(method_list);
-  std::printf("\n| model | batch | device | methods | forward ms | explain ms | explain / forward | explain images/s | "
-              "forward MiB | explain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  print_explain_header("methods");
   for (long batch : batches) {
     const Tensor x = random_input(*model, batch, base.device);
-    SessionOptions o = base;
-    o.profile = false;
+    const SessionOptions o = unprofiled(base);
     explain::ExplainOptions eo;
     eo.layer = layer;
     explain::Explainer ex(model, o, eo);
@@ -210,13 +222,11 @@ void explain_table(const std::string& label, const std::shared_ptr<const Model>&
 void attention_table(const std::string& label, const std::shared_ptr<const Model>& model, const SessionOptions& base,
                      const std::vector<long>& batches, const std::string& method_list, float discard_ratio,
                      long rounds, long warmup) {
-  std::printf("\n| model | batch | device | attention method | forward ms | explain ms | explain / forward | "
-              "explain images/s | forward MiB | explain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  print_explain_header("attention method");
   for (long batch : batches)
     for (const auto& name : split_list(method_list)) {
       const Tensor x = random_input(*model, batch, base.device);
-      SessionOptions o = base;
-      o.profile = false;
+      const SessionOptions o = unprofiled(base);
       explain::AttentionOptions ao;
       std::string api_name = name;  // the CLI's grad-rollout is the API's grad_rollout
       std::replace(api_name.begin(), api_name.end(), '-', '_');
@@ -236,14 +246,12 @@ void attention_table(const std::string& label, const std::shared_ptr<const Model
 void saliency_table(const std::string& label, const std::shared_ptr<const Model>& model, const SessionOptions& base,
                     const std::vector<long>& batches, const std::string& method_list, int samples, long rounds,
                     long warmup) {
-  std::printf("\n| model | batch | device | pixel method | forward ms | explain ms | explain / forward | "
-              "explain images/s | forward MiB | explain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  print_explain_header("pixel method");
   for (long batch : batches)
     for (const auto& name : split_list(method_list)) {
       const explain::PixelMethod m = explain::parse_pixel_method(name);
       const Tensor x = random_input(*model, batch, base.device);
-      SessionOptions o = base;
-      o.profile = false;
+      const SessionOptions o = unprofiled(base);
       explain::PixelOptions po;
       po.noise_samples = samples;
       explain::PixelExplainer ex(model, o, po);
@@ -269,8 +277,7 @@ void perturbation_table(const std::string& label, const std::shared_ptr<const Mo
     methods.push_back(m);
   }
   const Tensor one = random_input(*model, 1, base.device);
-  SessionOptions o = base;
-  o.profile = false;
+  const SessionOptions o = unprofiled(base);
   explain::PerturbationExplainer ex(model, o, po);
   const int64_t chunk = ex.batch_for(one.shape());
   const Tensor copies = random_input(*model, chunk, base.device);
@@ -483,9 +490,8 @@ int cmd_bench(const Args& a) {
   for (long batch : batches) {
     std::vector<Runner> runners;
     for (const auto& v : variants) {
-      SessionOptions o = base;
+      SessionOptions o = unprofiled(base);
       o.kernel_variants["conv2d"] = v;
-      o.profile = false;
       Runner r(v, std::make_unique<Session>(model, o), random_input(*model, batch, base.device));
       r.time(1);  // plan, memory, autotune
       for (long i = 0; i < warmup; ++i) r.time(1);

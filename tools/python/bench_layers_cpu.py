@@ -41,10 +41,13 @@ def glassbox_steps(binary, model, batch, threads, rounds):
             return json.load(f)
 
 
-def openvino_nodes(model, shape, threads, rounds):
-    """{node name: (median ms, layer type, exec type)} over the executed nodes of `rounds` inferences."""
+def openvino_nodes(model, batch, threads, rounds):
+    """{node name: (median ms, layer type, exec type)} over the executed nodes of `rounds` inferences, the input
+    at `batch` with the model's other dimensions (a symbolic one taken as 224)."""
     core = ov.Core()
     core.set_property("CPU", {"PERF_COUNT": "YES"})
+    dims = list(core.read_model(model).inputs[0].get_partial_shape())[1:]
+    shape = [batch] + [d.get_length() if d.is_static else 224 for d in dims]
     compiled = ov_compile(core, model, shape, threads)
     req = compiled.create_infer_request()
     x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
@@ -89,10 +92,7 @@ def main():
         label = model_label(model)
         steps = glassbox_steps(args.glassbox, model, args.batch, args.threads, args.rounds)
         names = [s["node"] for s in steps]
-        core = ov.Core()
-        dims = core.read_model(model).inputs[0].get_partial_shape()
-        shape = [args.batch] + [d.get_length() if d.is_static else 224 for d in list(dims)[1:]]
-        nodes = openvino_nodes(model, shape, args.threads, args.rounds)
+        nodes = openvino_nodes(model, args.batch, args.threads, args.rounds)
         ov_by_step, ov_only = {}, 0.0
         for n, (ms, _, exec_type) in nodes.items():
             g = match(n, names)
