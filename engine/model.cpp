@@ -89,7 +89,9 @@ void Model::validate() const {
     for (size_t i = 1; i < val.shape.size(); ++i)
       if (val.shape[i] < 0) return;  // symbolic spatial size: checked at the first run
   }
-  make_plan(graph_, concrete_input_shapes(graph_, 1), {});
+  PlanOptions options;
+  options.memory_limit_bytes = default_memory_limit_bytes();  // folding constants allocates at load already
+  make_plan(graph_, concrete_input_shapes(graph_, 1), {}, options);
 }
 
 std::vector<std::string> Model::input_names() const {
@@ -119,7 +121,10 @@ std::vector<LayerInfo> Model::layers(int64_t batch) const {
   for (const Node& n : graph_.nodes)
     if (n.outputs[0] >= 0) all.push_back(n.outputs[0]);
   // Keep every output so that none is fused away, and read the shapes.
-  const Plan plan = make_plan(graph_, concrete_input_shapes(graph_, batch), all, PlanOptions{false});
+  PlanOptions options;
+  options.fuse_activations = false;
+  options.memory_limit_bytes = default_memory_limit_bytes();
+  const Plan plan = make_plan(graph_, concrete_input_shapes(graph_, batch), all, options);
   std::vector<LayerInfo> out;
   for (const Node& n : graph_.nodes) {
     const int v = n.outputs[0];
@@ -240,7 +245,7 @@ const Plan& Session::plan_for(const std::vector<Shape>& input_shapes) {
   for (const auto& w : grad_wrt_) keep.push_back(w.second), wrt.push_back(w.second);
   keep.insert(keep.end(), grad_from_.begin(), grad_from_.end());
   const bool tracking = !grad_wrt_.empty();
-  const PlanOptions options{options_.fuse_activations, tracking};
+  const PlanOptions options{options_.fuse_activations, tracking, options_.memory_limit_bytes};
   if (run_from_ >= 0) {  // keep what the steps after the layer read from before it
     std::vector<int> outer;
     suffix_plan(g, make_plan(g, input_shapes, keep, options), run_from_, outer);
@@ -256,7 +261,17 @@ const Plan& Session::plan_for(const std::vector<Shape>& input_shapes) {
     bp = make_backward_plan(g, plan, grad_from_, wrt);
     for (int v : bp.forward_values)
       GB_CHECK(plan.storage[v] == Storage::kept, "internal: value '", g.values[v].name, "' is not kept for backward");
+    // The backward's own memory: the gradients it returns, and the largest gradient on the way twice (a step's dy
+    // and dx are alive together).
+    uint64_t grads = 0, largest = 0;
+    for (int v : wrt) grads += static_cast<uint64_t>(numel(plan.shapes[v])) * sizeof(float);
+    for (size_t v = 0; v < bp.carries_gradient.size(); ++v)
+      if (bp.carries_gradient[v])
+        largest = std::max<uint64_t>(largest, static_cast<uint64_t>(numel(plan.shapes[v])) * sizeof(float));
+    check_memory(plan, grads + 2 * largest);
     backward_plans_[input_shapes] = std::move(bp);
+  } else {
+    check_memory(plan);
   }
   return plans_.emplace(input_shapes, std::move(plan)).first->second;
 }
@@ -320,9 +335,17 @@ Result Session::run_from(const Tensor& values, int64_t first_image, int64_t imag
   for (Shape& s : shapes) s[0] = N * K;
   auto it = suffix_plans_.find(shapes);
   if (it == suffix_plans_.end()) {
-    const Plan full = make_plan(g, shapes, {}, PlanOptions{options_.fuse_activations, !grad_wrt_.empty()});
+    const Plan full =
+        make_plan(g, shapes, {}, PlanOptions{options_.fuse_activations, !grad_wrt_.empty(), options_.memory_limit_bytes});
     std::vector<int> outer;
-    it = suffix_plans_.emplace(shapes, suffix_plan(g, full, run_from_, outer)).first;
+    Plan suffix = suffix_plan(g, full, run_from_, outer);
+    // Besides the plan: on the CPU, the other bound values when they are repeated K times (on a device the
+    // estimate counts every bound value's copy).
+    uint64_t bound = 0;
+    if (K > 1 && options_.device.is_cpu())
+      for (int v : outer) bound += static_cast<uint64_t>(numel(suffix.shapes[v])) * sizeof(float);
+    check_memory(suffix, bound);
+    it = suffix_plans_.emplace(shapes, std::move(suffix)).first;
   }
   const Plan& plan = it->second;
   std::vector<std::pair<int, Tensor>> bindings = {{run_from_, place(values)}};
@@ -411,6 +434,12 @@ std::map<int, Tensor> Session::repeat_forward(const Plan& plan, const BackwardPl
     repeated.emplace(v, std::move(r));
   }
   return repeated;
+}
+
+void Session::check_memory(const Plan& plan, uint64_t extra) const {
+  MemoryEstimate e = estimate_memory(plan, !options_.device.is_cpu());
+  e.bytes += extra;
+  check_memory_limit(model_->graph(), plan, e, options_.memory_limit_bytes, "SessionOptions::memory_limit_bytes");
 }
 
 Result Session::run(const Tensor& input) { return run(std::vector<Tensor>{input}); }

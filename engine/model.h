@@ -60,6 +60,10 @@ struct SessionOptions {
   std::map<std::string, std::string> kernel_variants;   // e.g. {"conv2d", "direct"}
   bool fuse_activations = true;
   bool profile = false;  // time every step of each run (Session::profile)
+  // The most memory a plan of this session may need (engine/plan.h estimate_memory: arena, results and kept
+  // values, folded constants, device copies), checked before anything of the plan is allocated; a plan over it is
+  // an error naming its largest value. Default: 3/4 of the physical memory (16 GiB where unknown); 0: no limit.
+  int64_t memory_limit_bytes = default_memory_limit_bytes();
 };
 
 // One step of the last profiled run.
@@ -143,6 +147,8 @@ class Session {
 
  private:
   std::map<int, Tensor> repeat_forward(const Plan& plan, const BackwardPlan& bp, int64_t K);
+  // Fails when the plan (and `extra` bytes, the backward's gradients) is over options_.memory_limit_bytes.
+  void check_memory(const Plan& plan, uint64_t extra = 0) const;
   void drop_plans();  // after a change of what runs keep: plans, saved values and device constants go
 
   std::shared_ptr<const Model> model_;

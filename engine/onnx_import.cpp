@@ -2,12 +2,18 @@
 
 #include <onnx/onnx.pb.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <limits>
-#include <sstream>
 #include <unordered_map>
 
 #include "engine/error.h"
@@ -43,14 +49,138 @@ Shape dims_of(const onnx::TensorProto& t, const std::string& what) {
   return s;
 }
 
-// TensorProto -> host Tensor (float/double -> float32; int32/int64/bool/uint8/int8 -> int64).
-Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& what) {
-  GB_CHECK(t.data_location() != onnx::TensorProto::EXTERNAL, what,
-           ": tensor data stored in an external file is not supported (save the model with its weights inside)");
+namespace fs = std::filesystem;
+
+constexpr uint64_t kMaxModelBytes = uint64_t(2) << 30;  // protobuf's limit for one message
+
+// A file descriptor, closed when it goes.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// Opens `path` for reading, refusing anything but a regular file (a directory, a FIFO, /dev/zero: never read
+// without bound), and gives its size. Errors start with `who` ("<path>: ") and say what was `expected`:
+// "<path>: is a directory, expected an ONNX model file". O_NONBLOCK so that opening a FIFO does not wait for a
+// writer; fstat on the open descriptor, so that what is checked is what is read.
+Fd open_regular(const std::string& path, const std::string& who, const char* expected, uint64_t& size) {
+  Fd f(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  GB_CHECK(f.fd >= 0, who, "cannot open the file (", std::strerror(errno), ")");
+  struct stat st {};
+  GB_CHECK(::fstat(f.fd, &st) == 0, who, "cannot read the file (", std::strerror(errno), ")");
+  GB_CHECK(!S_ISDIR(st.st_mode), who, "is a directory, expected ", expected);
+  GB_CHECK(S_ISREG(st.st_mode), who, "is not a regular file (a device, FIFO or socket), expected ", expected);
+  size = static_cast<uint64_t>(st.st_size);
+  return f;
+}
+
+// Reads exactly `bytes` bytes at `offset` into out (which has room for them).
+void read_exactly(const Fd& f, uint64_t offset, uint64_t bytes, char* out, const std::string& who) {
+  uint64_t done = 0;
+  while (done < bytes) {
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(bytes - done, uint64_t(1) << 30));
+    const ssize_t r = ::pread(f.fd, out + done, chunk, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    GB_CHECK(r >= 0, who, "cannot read the file (", std::strerror(errno), ")");
+    GB_CHECK(r > 0, who, "the file ended after ", offset + done, " bytes (it changed while being read?)");
+    done += static_cast<uint64_t>(r);
+  }
+}
+
+// Bytes per element as a tensor stores them (raw_data and external files); 0 for a type the importer refuses.
+size_t stored_element_size(int data_type) {
+  switch (data_type) {
+    case onnx::TensorProto::FLOAT: case onnx::TensorProto::INT32: return 4;
+    case onnx::TensorProto::DOUBLE: case onnx::TensorProto::INT64: return 8;
+    case onnx::TensorProto::INT8: case onnx::TensorProto::UINT8: case onnx::TensorProto::BOOL: return 1;
+    default: return 0;
+  }
+}
+
+// Where tensors with data_location = EXTERNAL are read from: the model file's folder; empty for a model read from
+// memory without ImportOptions::external_data_dir.
+struct ExternalData {
+  std::string folder;
+};
+
+// A non-negative decimal integer of an external_data entry ("offset", "length": "Integer stored as string").
+uint64_t external_integer(const std::string& text, const std::string& who, const char* key) {
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  GB_CHECK(!text.empty() && ec == std::errc() && ptr == end && v <= uint64_t(std::numeric_limits<int64_t>::max()),
+           who, key, " '", text, "' is not a non-negative 64-bit integer");
+  return v;
+}
+
+// The `bytes` bytes of an external tensor. ONNX (onnx.proto, TensorProto.external_data; docs/ExternalData.md):
+// "location" is a path relative to the folder of the model file (required; ".." components are disallowed),
+// "offset" the position of its first byte (default 0), "length" its number of bytes (default: to the end of the
+// file; here exactly the tensor's bytes are read), "checksum" a SHA1 digest of the file (not verified). Read only
+// from a regular file inside the model's folder, symbolic links resolved.
+std::string read_external(const onnx::TensorProto& t, const std::string& what, const ExternalData& ext,
+                          uint64_t bytes) {
+  GB_CHECK(!t.has_raw_data(), what, ": data_location is EXTERNAL but the tensor also holds raw_data");
+  const std::string* location = nullptr;
+  const std::string *offset_text = nullptr, *length_text = nullptr;
+  for (const auto& e : t.external_data()) {
+    const std::string** slot = e.key() == "location" ? &location
+                               : e.key() == "offset" ? &offset_text
+                               : e.key() == "length" ? &length_text
+                                                     : nullptr;  // checksum (not verified) and unknown keys
+    if (!slot) continue;
+    GB_CHECK(!*slot, what, ": external_data key '", e.key(), "' is given twice");
+    *slot = &e.value();
+  }
+  GB_CHECK(location && !location->empty(), what, ": data_location is EXTERNAL but no external_data 'location'");
+  const std::string file_who = what + ": external data file '" + *location + "': ";
+  GB_CHECK(!ext.folder.empty(), file_who, "the model was read from memory, so there is no folder to read it from ",
+           "(set ImportOptions::external_data_dir, or load the model from its file)");
+  const fs::path rel(*location);
+  GB_CHECK(!rel.has_root_path(), file_who, "is an absolute path; ONNX requires a path relative to the model's folder");
+  for (const auto& part : rel)
+    GB_CHECK(part != "..", file_who, "has a '..' component; ONNX disallows leaving the model's folder");
+  std::error_code ec;
+  const fs::path folder = fs::weakly_canonical(fs::absolute(ext.folder, ec), ec);
+  GB_CHECK(!ec, file_who, "cannot resolve the model's folder '", ext.folder, "' (", ec.message(), ")");
+  const fs::path file = fs::weakly_canonical(folder / rel, ec);
+  GB_CHECK(!ec, file_who, "cannot resolve the path (", ec.message(), ")");
+  const fs::path inside = file.lexically_relative(folder);
+  GB_CHECK(!inside.empty() && *inside.begin() != "..", file_who, "resolves to '", file.string(),
+           "', outside the model's folder '", folder.string(), "' (through a symbolic link)");
+  uint64_t size = 0;
+  const Fd f = open_regular(file.string(), file_who, "a file of tensor data", size);
+  const uint64_t offset = offset_text ? external_integer(*offset_text, file_who, "offset") : 0;
+  GB_CHECK(offset <= size, file_who, "offset ", offset, " is beyond the end of the file (", size, " bytes)");
+  if (length_text) {
+    const uint64_t length = external_integer(*length_text, file_who, "length");
+    GB_CHECK(length == bytes, file_who, "length ", length, " does not match the tensor's ", bytes, " bytes");
+  }
+  GB_CHECK(bytes <= size - offset, file_who, "holds ", size - offset, " bytes from offset ", offset,
+           ", the tensor needs ", bytes, " (truncated file?)");
+  std::string out(static_cast<size_t>(bytes), '\0');
+  read_exactly(f, offset, bytes, out.data(), file_who);
+  return out;
+}
+
+// TensorProto -> host Tensor (float/double -> float32; int32/int64/bool/uint8/int8 -> int64). Data inline
+// (raw_data or the typed fields) or in an external file (ext).
+Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& what, const ExternalData& ext) {
   const Shape shape = dims_of(t, what);
   const int64_t n = numel(shape);
-  const bool raw = t.has_raw_data();
-  const std::string& bytes = t.raw_data();
+  const bool external = t.data_location() == onnx::TensorProto::EXTERNAL;
+  std::string external_bytes;
+  // n <= kMaxElements and elements of at most 8 bytes: the byte count cannot overflow.
+  if (external && stored_element_size(t.data_type()) > 0)
+    external_bytes = read_external(t, what, ext, static_cast<uint64_t>(n) * stored_element_size(t.data_type()));
+  const bool raw = external || t.has_raw_data();
+  const std::string& bytes = external ? external_bytes : t.raw_data();
   auto check_count = [&](int64_t have, size_t elem) {
     GB_CHECK(have == n, what, ": holds ", have, " values for shape ", shape_str(shape), " (", n,
              " expected; truncated or malformed tensor)");
@@ -130,7 +260,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& t, const std::string& what) {
   }
 }
 
-void read_attribute(const onnx::AttributeProto& a, Attributes& out, const std::string& where) {
+void read_attribute(const onnx::AttributeProto& a, Attributes& out, const std::string& where, const ExternalData& ext) {
   switch (a.type()) {
     case onnx::AttributeProto::INT: out.set(a.name(), static_cast<int64_t>(a.i())); break;
     case onnx::AttributeProto::FLOAT: out.set(a.name(), a.f()); break;
@@ -140,7 +270,7 @@ void read_attribute(const onnx::AttributeProto& a, Attributes& out, const std::s
       out.set(a.name(), std::vector<float>(a.floats().begin(), a.floats().end()));
       break;
     case onnx::AttributeProto::TENSOR:
-      out.set(a.name(), tensor_from_proto(a.t(), where + ", attribute '" + a.name() + "'"));
+      out.set(a.name(), tensor_from_proto(a.t(), where + ", attribute '" + a.name() + "'", ext));
       break;
     default:
       fail(where, ": attribute '", a.name(), "' has an unsupported type ",
@@ -156,6 +286,27 @@ void read_value_info(const onnx::ValueInfoProto& vi, Value& v) {
   v.has_shape = true;
   v.shape.clear();
   for (const auto& d : tt.shape().dim()) v.shape.push_back(d.has_dim_value() && d.dim_value() > 0 ? d.dim_value() : -1);
+}
+
+// A runtime graph input must be a float32 tensor: Session::run feeds float32 only, so any other element type
+// (uint8 images, int32, float16, double, bool) would be read as floats it is not; refused here. An input without a
+// type (ONNX requires one, some tools leave it out) is taken as float32. Inputs that also have an initializer are
+// constants (their initializer's type) and are not checked here.
+void check_input_type(const onnx::ValueInfoProto& in, const std::string& source) {
+  if (!in.has_type()) return;
+  const onnx::TypeProto& type = in.type();
+  GB_CHECK(type.value_case() == onnx::TypeProto::kTensorType || type.value_case() == onnx::TypeProto::VALUE_NOT_SET,
+           source, ": graph input '", in.name(), "' is not a tensor (a sequence, map, optional or sparse tensor); ",
+           "only float32 tensor inputs are supported");
+  if (!type.has_tensor_type()) return;
+  const int elem = type.tensor_type().elem_type();
+  if (elem == onnx::TensorProto::FLOAT || elem == onnx::TensorProto::UNDEFINED) return;
+  std::string name = onnx::TensorProto::DataType_IsValid(elem)
+                         ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(elem))
+                         : "unknown (" + std::to_string(elem) + ")";
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  fail(source, ": graph input '", in.name(), "' has element type ", name,
+       "; only float32 inputs are supported (re-export the model with a float32 input and the conversion inside)");
 }
 
 // Constant's output: the one value attribute it carries.
@@ -277,7 +428,8 @@ void fold_batchnorms(Graph& g) {
   g.nodes = std::move(kept);
 }
 
-Graph build_graph(const onnx::ModelProto& m, const std::string& source, const ImportOptions& options) {
+Graph build_graph(const onnx::ModelProto& m, const std::string& source, const ImportOptions& options,
+                  const ExternalData& ext) {
   Graph g;
   for (const auto& os : m.opset_import())
     if (os.domain().empty() || os.domain() == "ai.onnx") g.opset = static_cast<int>(os.version());
@@ -302,7 +454,7 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
     GB_CHECK(!init.name().empty(), source, ": an initializer has no name");
     GB_CHECK(!ids.count(init.name()), source, ": initializer '", init.name(), "' is defined twice");
     const int id = add_value(init.name());
-    g.values[id].constant = tensor_from_proto(init, "initializer '" + init.name() + "'");
+    g.values[id].constant = tensor_from_proto(init, "initializer '" + init.name() + "'", ext);
     g.values[id].dtype = g.values[id].constant.dtype();
     g.values[id].shape = g.values[id].constant.shape();
     g.values[id].has_shape = true;
@@ -312,8 +464,8 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
     if (g.values[id].is_constant()) continue;  // old exporters list initializers as inputs too
     GB_CHECK(std::find(g.inputs.begin(), g.inputs.end(), id) == g.inputs.end(), source, ": graph input '",
              in.name(), "' is listed twice");
+    check_input_type(in, source);
     read_value_info(in, g.values[id]);
-    GB_CHECK(g.values[id].dtype == DType::f32, source, ": graph input '", in.name(), "' must be float32");
     g.inputs.push_back(id);
   }
   GB_CHECK(!g.inputs.empty(), source, ": the graph has no runtime input (every input is an initializer)");
@@ -336,7 +488,7 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
       for (const auto& o : ops) list += (list.empty() ? "" : ", ") + o;
       fail(n.describe(), ": unsupported operator '", n.op, "' (supported: ", list, ")");
     }
-    for (const auto& a : np.attribute()) read_attribute(a, n.attrs, n.describe());
+    for (const auto& a : np.attribute()) read_attribute(a, n.attrs, n.describe(), ext);
     for (const auto& name : np.input()) {
       if (name.empty()) {
         n.inputs.push_back(-1);
@@ -400,24 +552,33 @@ Graph build_graph(const onnx::ModelProto& m, const std::string& source, const Im
   return g;
 }
 
-}  // namespace
-
-Graph import_onnx_bytes(const void* data, size_t size, const std::string& source, const ImportOptions& options) {
-  GB_CHECK(size < (size_t(2) << 30), source, ": file over 2 GiB (protobuf's limit)");
+Graph parse_model(const void* data, size_t size, const std::string& source, const ImportOptions& options,
+                  const ExternalData& ext) {
+  GB_CHECK(size < kMaxModelBytes, source, ": file over 2 GiB (protobuf's limit); save the weights as external data");
   onnx::ModelProto m;
   GB_CHECK(m.ParseFromArray(data, static_cast<int>(size)), source,
            ": not a valid ONNX model (malformed or truncated protobuf)");
-  return build_graph(m, source, options);
+  return build_graph(m, source, options, ext);
+}
+
+}  // namespace
+
+Graph import_onnx_bytes(const void* data, size_t size, const std::string& source, const ImportOptions& options) {
+  return parse_model(data, size, source, options, ExternalData{options.external_data_dir});
 }
 
 Graph import_onnx_file(const std::string& path, const ImportOptions& options) {
-  std::ifstream f(path, std::ios::binary);
-  GB_CHECK(f, path, ": cannot open the file");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  const std::string bytes = ss.str();
-  GB_CHECK(!bytes.empty(), path, ": the file is empty");
-  return import_onnx_bytes(bytes.data(), bytes.size(), path, options);
+  uint64_t size = 0;
+  const std::string who = path + ": ";
+  const Fd f = open_regular(path, who, "an ONNX model file", size);
+  GB_CHECK(size > 0, path, ": the file is empty");
+  GB_CHECK(size < kMaxModelBytes, path, ": file over 2 GiB (protobuf's limit); save the weights as external data");
+  std::string bytes(static_cast<size_t>(size), '\0');
+  read_exactly(f, 0, size, bytes.data(), who);
+  // External data is read from the model file's folder (ONNX: "relative to the directory where the ONNX protobuf
+  // model was stored").
+  const fs::path folder = fs::path(path).parent_path();
+  return parse_model(bytes.data(), bytes.size(), path, options, ExternalData{folder.empty() ? "." : folder.string()});
 }
 
 }  // namespace glassbox

@@ -1,6 +1,9 @@
 #include "engine/plan.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "engine/memory_plan.h"
@@ -104,6 +107,16 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
   const auto consumers = g.consumers();
   std::vector<bool> skip(g.nodes.size(), false);
   std::unique_ptr<kernels::Backend> host;  // for constant folding, made on first use
+  // Folded constants stay in the plan: their bytes add up, bounded by the memory limit as each is made.
+  auto add_folded = [&](const Node& n, int v, const Tensor& t) {
+    p.known[v] = t;
+    p.storage[v] = Storage::constant;
+    p.folded_bytes += t.bytes();
+    GB_CHECK(options.memory_limit_bytes <= 0 || p.folded_bytes <= static_cast<uint64_t>(options.memory_limit_bytes),
+             n.describe(), ": the constants folded at load time take ", format_bytes(p.folded_bytes), " (this one, '",
+             g.values[v].name, "' ", shape_str(t.shape()), ", ", format_bytes(t.bytes()), ") but the memory limit is ",
+             format_bytes(static_cast<uint64_t>(options.memory_limit_bytes)));
+  };
 
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     if (skip[ni]) continue;
@@ -133,10 +146,7 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
     for (size_t i = 0; i < n.inputs.size(); ++i) all_known = all_known && (!c.has(i) || c.known_input(i));
 
     if (!op.folded.empty()) {  // shape computation done on the host
-      for (size_t k = 0; k < op.folded.size(); ++k) {
-        p.known[n.outputs[k]] = op.folded[k];
-        p.storage[n.outputs[k]] = Storage::constant;
-      }
+      for (size_t k = 0; k < op.folded.size(); ++k) add_folded(n, n.outputs[k], op.folded[k]);
       continue;
     }
     if (op.alias) {
@@ -191,10 +201,7 @@ Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std
     if (all_known && small) {
       if (!host) host = kernels::make_cpu_backend(1);
       auto outs = fold_on_host(c, op, *host);
-      for (size_t k = 0; k < outs.size() && k < n.outputs.size(); ++k) {
-        p.known[n.outputs[k]] = outs[k];
-        p.storage[n.outputs[k]] = Storage::constant;
-      }
+      for (size_t k = 0; k < outs.size() && k < n.outputs.size(); ++k) add_folded(n, n.outputs[k], outs[k]);
       continue;
     }
 
@@ -312,6 +319,59 @@ void plan_arena(Plan& p) {
   }
   p.arena_bytes = plan_memory(blocks);
   for (size_t b = 0; b < blocks.size(); ++b) p.offset[block_value[b]] = blocks[b].offset;
+}
+
+
+int64_t default_memory_limit_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return int64_t(16) << 30;
+  return static_cast<int64_t>(pages / 4 * 3) * page;  // pages / 4 first: no overflow
+}
+
+MemoryEstimate estimate_memory(const Plan& p, bool device_copies) {
+  MemoryEstimate e;
+  e.bytes = p.arena_bytes + p.folded_bytes;
+  auto value_bytes = [&](int v) { return static_cast<uint64_t>(numel(p.shapes[v])) * sizeof(float); };
+  for (size_t v = 0; v < p.storage.size(); ++v) {
+    const Storage s = p.storage[v];
+    if (s != Storage::arena && s != Storage::kept) continue;
+    const uint64_t b = value_bytes(static_cast<int>(v));
+    if (s == Storage::kept) e.bytes += b;  // arena values are in arena_bytes
+    if (b > e.largest_bytes || e.largest < 0) e.largest = static_cast<int>(v), e.largest_bytes = b;
+  }
+  for (int v : p.kept)  // kept inputs and constants are returned as copies
+    if (p.storage[v] == Storage::input || p.storage[v] == Storage::constant) e.bytes += value_bytes(v);
+  if (device_copies) {
+    std::set<const void*> constants;  // each host buffer is copied once
+    for (const Step& s : p.steps)
+      for (int v : s.inputs)
+        if (v >= 0 && p.storage[v] == Storage::constant && p.known[v].raw() && constants.insert(p.known[v].raw()).second)
+          e.bytes += p.known[v].bytes();
+    for (size_t v = 0; v < p.storage.size(); ++v)
+      if (p.storage[v] == Storage::input) e.bytes += value_bytes(static_cast<int>(v));
+  }
+  return e;
+}
+
+void check_memory_limit(const Graph& g, const Plan& p, const MemoryEstimate& e, int64_t limit, const char* setting) {
+  if (limit <= 0 || e.bytes <= static_cast<uint64_t>(limit)) return;
+  std::string largest;
+  if (e.largest >= 0)
+    largest = " (largest value '" + g.values[e.largest].name + "' " + shape_str(p.shapes[e.largest]) + ", " +
+              format_bytes(e.largest_bytes) + ")";
+  fail("the plan needs ", format_bytes(e.bytes), largest, " but the memory limit is ",
+       format_bytes(static_cast<uint64_t>(limit)), " (", setting, ")");
+}
+
+std::string format_bytes(uint64_t bytes) {
+  static const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  double v = static_cast<double>(bytes) / 1024;
+  int u = 0;
+  while (v >= 1024 && u < 5) v /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
 }
 
 }  // namespace glassbox

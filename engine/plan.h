@@ -51,6 +51,7 @@ struct Plan {
   size_t arena_bytes = 0;
   std::vector<Step> steps;
   std::vector<int> kept;         // graph outputs and captures: fresh tensors each run
+  size_t folded_bytes = 0;       // host memory of the constants folded at plan time (not the model's own)
 };
 
 struct PlanOptions {
@@ -58,7 +59,32 @@ struct PlanOptions {
   // For plans that will run backward: fuse only activations whose derivative the output determines (not
   // HardSwish, not LeakyRelu with a negative slope), so that a fused step's backward needs only its output.
   bool fuse_for_backward = false;
+  // The most bytes the constants folded at plan time may take together (0: no limit), checked as each is made.
+  int64_t memory_limit_bytes = 0;
 };
+
+// The default memory limit of a session (SessionOptions::memory_limit_bytes) and of the plans made at load:
+// 3/4 of the physical memory (sysconf), 16 GiB where that is unknown.
+int64_t default_memory_limit_bytes();
+
+// What running a plan needs, estimated from the plan before anything is allocated: the arena, the kept values
+// (outputs, captures, values kept for backward: fresh tensors each run), the constants folded at plan time and, with
+// device_copies (a device other than the CPU), the device copies of the inputs and of the constants the steps read.
+// Weights on the CPU are the model's own memory, and kernels' prepared forms and scratch are not known here.
+struct MemoryEstimate {
+  uint64_t bytes = 0;
+  int largest = -1;            // the largest value in the arena or kept (-1: none)
+  uint64_t largest_bytes = 0;
+};
+MemoryEstimate estimate_memory(const Plan& p, bool device_copies);
+
+// Fails when e.bytes is over `limit` (0: no limit), naming the largest value and `setting` (the option to change):
+// "the plan needs 48.0 GiB (largest value 'expanded' [1, 3, 65536, 65536], 48.0 GiB) but the memory limit is
+// 18.0 GiB (SessionOptions::memory_limit_bytes)".
+void check_memory_limit(const Graph& g, const Plan& p, const MemoryEstimate& e, int64_t limit, const char* setting);
+
+// "48.0 GiB", "12.5 MiB", "3.0 KiB", "100 bytes".
+std::string format_bytes(uint64_t bytes);
 
 // input_shapes: one per graph input (in graph order). keep: value ids to keep readable after the pass.
 Plan make_plan(const Graph& g, const std::vector<Shape>& input_shapes, const std::vector<int>& keep,

@@ -240,6 +240,7 @@ OpPlan plan_binary(const NodeCtx& c, kernels::BinaryOp op) {
   if (a && b && (a->dtype() == DType::i64 || b->dtype() == DType::i64)) {
     // Integer arithmetic on shape values (exporters compute reshape targets this way).
     if (a->dtype() != DType::i64 || b->dtype() != DType::i64) c.error("mixed integer and float operands");
+    check_fold_size(c, p.shapes[0]);  // before allocating: [n, 1] and [1, n] broadcast to n * n elements
     Tensor y = Tensor::empty(p.shapes[0], DType::i64);
     const int64_t n = y.numel();
     if (a->numel() != 1 && a->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
@@ -499,7 +500,8 @@ OpPlan plan_concat(const NodeCtx& c) {
     for (int d = 0; d < r; ++d)
       if (d != axis && s[d] != first[d])
         c.error("input ", i, " has shape ", shape_str(s), ", incompatible with ", shape_str(first), " on axis ", d);
-    y[axis] += s[axis];
+    y[axis] += s[axis];  // each term is at most kMaxElements (plan.cpp): bound the sum before it can overflow
+    if (y[axis] > kMaxElements) c.error("the concatenated dimension ", axis, " is too large (", y[axis], ")");
     all_known = all_known && c.known_input(i);
   }
   OpPlan p;

@@ -1,6 +1,7 @@
 #include "engine/tensor.h"
 
 #include <cstring>
+#include <limits>
 
 #include "engine/error.h"
 
@@ -25,8 +26,11 @@ const char* dtype_name(DType t) {
 }
 
 int64_t numel(const Shape& s) {
+  // Shapes from model files are bounded where they are read (onnx_import.cpp, plan.cpp); this keeps any other
+  // product an error rather than undefined behaviour.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) fail("the element count of shape ", shape_str(s), " overflows int64");
   return n;
 }
 
@@ -57,6 +61,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) { return em
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, std::shared_ptr<Allocator> pool) {
   for (int64_t d : shape) GB_CHECK(d >= 0, "cannot make a tensor of shape ", shape_str(shape));
+  GB_CHECK(static_cast<uint64_t>(glassbox::numel(shape)) <= std::numeric_limits<size_t>::max() / dtype_size(dtype),
+           "cannot make a tensor of shape ", shape_str(shape), ": its byte size overflows");
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;

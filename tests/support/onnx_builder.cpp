@@ -47,6 +47,12 @@ void OnnxBuilder::input(const std::string& name, const std::vector<int64_t>& dim
   set_shape(float_value(graph()->add_input(), name), dims);
 }
 
+void OnnxBuilder::input(const std::string& name, const std::vector<int64_t>& dims, int elem_type) {
+  auto* tt = float_value(graph()->add_input(), name);
+  tt->set_elem_type(elem_type);
+  set_shape(tt, dims);
+}
+
 void OnnxBuilder::output(const std::string& name) { float_value(graph()->add_output(), name); }
 
 void OnnxBuilder::output(const std::string& name, const std::vector<int64_t>& dims) {
@@ -101,6 +107,33 @@ onnx::NodeProto* OnnxBuilder::node(const std::string& op, const std::string& nam
 onnx::NodeProto* OnnxBuilder::node(const std::string& op, const std::vector<std::string>& ins,
                                    const std::string& out) {
   return node(op, out + "_node", ins, {out});
+}
+
+int64_t OnnxBuilder::externalize(const std::string& name, const std::string& location, std::string& blob,
+                                 bool with_length, int64_t align) {
+  onnx::TensorProto* t = find_init(name);
+  if (!t) return -1;
+  std::string data = t->raw_data();
+  if (!t->has_raw_data()) {  // the typed fields, as raw_data would hold them (little-endian)
+    for (float v : t->float_data()) data.append(reinterpret_cast<const char*>(&v), sizeof v);
+    for (int64_t v : t->int64_data()) data.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  const int64_t offset = (static_cast<int64_t>(blob.size()) + align - 1) / align * align;
+  blob.resize(static_cast<size_t>(offset), '\0');
+  blob += data;
+  t->clear_raw_data();
+  t->clear_float_data();
+  t->clear_int64_data();
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto entry = [&](const char* key, const std::string& value) {
+    auto* e = t->add_external_data();
+    e->set_key(key);
+    e->set_value(value);
+  };
+  entry("location", location);
+  entry("offset", std::to_string(offset));
+  if (with_length) entry("length", std::to_string(data.size()));
+  return offset;
 }
 
 onnx::NodeProto* OnnxBuilder::find_node(const std::string& name) {

@@ -3,7 +3,8 @@
 // Inputs and outputs are float tensors, a dimension -1 being the symbolic batch "N". Initializers come in four
 // kinds: init (a fixed small pattern in raw_data), weight (normal random values from the builder's rng, as
 // float_data), floats (given values, as float_data) and ints (int64_data); each returns its name, so it can stand
-// in a node's input list. find_node and find_init give the protos back for a test to corrupt.
+// in a node's input list; externalize moves one's data to an external data blob. find_node and find_init give the
+// protos back for a test to corrupt.
 #pragma once
 #include <onnx/onnx.pb.h>
 
@@ -28,6 +29,8 @@ class OnnxBuilder {
 
   // A float graph input with its shape ({} for a scalar); an output without a shape, or with one.
   void input(const std::string& name, const std::vector<int64_t>& dims);
+  // A graph input of another element type (an onnx::TensorProto::DataType), e.g. a uint8 image input.
+  void input(const std::string& name, const std::vector<int64_t>& dims, int elem_type);
   void output(const std::string& name);
   void output(const std::string& name, const std::vector<int64_t>& dims);
 
@@ -43,6 +46,13 @@ class OnnxBuilder {
   onnx::NodeProto* node(const std::string& op, const std::string& name, const std::vector<std::string>& ins,
                         const std::vector<std::string>& outs);
   onnx::NodeProto* node(const std::string& op, const std::vector<std::string>& ins, const std::string& out);
+
+  // Moves initializer `name`'s data (raw_data, float_data or int64_data) to the end of `blob`, at the next multiple
+  // of `align` bytes, and makes the initializer ONNX external data: data_location EXTERNAL with external_data
+  // "location" and "offset", and "length" where with_length. Returns the offset. The test writes `blob` to
+  // `location` next to the model.
+  int64_t externalize(const std::string& name, const std::string& location, std::string& blob, bool with_length = true,
+                      int64_t align = 64);
 
   // The node or initializer of that name; a test failure and nullptr where there is none.
   onnx::NodeProto* find_node(const std::string& name);
