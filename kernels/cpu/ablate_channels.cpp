@@ -11,7 +11,8 @@
 namespace glassbox::kernels::cpu {
 
 void ablate_channels(Context& ctx, ConstView a, ConstView channels, View y) {
-  const auto [M, C, P] = check_ablate_channels(a, channels, y);
+  const CopySizes sizes = check_ablate_channels(a, channels, y);
+  const int64_t M = sizes.M, C = sizes.C, P = sizes.P;  // plain variables: the lambdas capture them
   const int64_t image = a.numel();
   ctx.pool.parallel_for(M, 1, [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j) {

@@ -9,7 +9,8 @@
 namespace glassbox::kernels::cpu {
 
 void channel_abs_max(Context& ctx, ConstView x, View y) {
-  const auto [N, C, P] = check_channel_abs_max(x, y);
+  const CopySizes sizes = check_channel_abs_max(x, y);
+  const int64_t N = sizes.M, C = sizes.C, P = sizes.P;  // plain variables: the lambdas capture them
   ctx.pool.parallel_for(N, 1, [&](int64_t b, int64_t e) {
     for (int64_t n = b; n < e; ++n) {
       float* out = y.data + n * P;

@@ -8,7 +8,8 @@
 namespace glassbox::kernels::cpu {
 
 void channel_seed(Context& ctx, bool peak, int64_t channel, ConstView a, View y) {
-  const auto [N, C, P] = check_channel_seed(channel, a, y);
+  const CopySizes sizes = check_channel_seed(channel, a, y);
+  const int64_t N = sizes.M, C = sizes.C, P = sizes.P;  // plain variables: the lambdas capture them
   ctx.pool.parallel_for(N, 1, [&](int64_t b, int64_t e) {
     for (int64_t n = b; n < e; ++n) {
       std::fill(y.data + n * C * P, y.data + (n + 1) * C * P, 0.f);

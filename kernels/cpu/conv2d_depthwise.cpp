@@ -11,7 +11,9 @@
 // The backward (the x-gradient) is conv2d_backward_data (conv2d.cpp).
 #include <immintrin.h>
 // GCC 12's own _mm512_set1_ps / reductions read an "undefined" vector it then warns about (a false positive).
+#ifndef __clang__  // a GCC warning clang does not know
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <algorithm>
 #include <vector>

@@ -10,7 +10,8 @@ namespace glassbox::kernels::cpu {
 
 void score_inputs(Context& ctx, float scale, float noise_std, uint32_t seed, uint64_t noise_offset, ConstView x,
                   ConstView masks, View y) {
-  const auto [M, C, P] = check_score_inputs(x, masks, y);
+  const CopySizes sizes = check_score_inputs(x, masks, y);
+  const int64_t M = sizes.M, C = sizes.C, P = sizes.P;  // plain variables: the lambdas capture them
   ctx.pool.parallel_for(M * C, 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const int64_t j = r / C, c = r % C;

@@ -2,7 +2,9 @@
 
 #include <immintrin.h>
 // GCC 12's own _mm512_set1_ps reads an "undefined" vector it then warns about (a false positive).
+#ifndef __clang__  // a GCC warning clang does not know
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <algorithm>
 #include <atomic>

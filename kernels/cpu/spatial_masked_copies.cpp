@@ -9,7 +9,8 @@
 namespace glassbox::kernels::cpu {
 
 void spatial_masked_copies(Context& ctx, bool gaussian, int64_t first, ConstView a, View y) {
-  const auto [M, C, P] = check_spatial_masked_copies(first, a, y);
+  const CopySizes sizes = check_spatial_masked_copies(first, a, y);
+  const int64_t M = sizes.M, C = sizes.C, P = sizes.P;  // plain variables: the lambdas capture them
   const int64_t w = a.dim(-1);
   ctx.pool.parallel_for(M * C, 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {

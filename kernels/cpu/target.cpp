@@ -13,7 +13,8 @@
 namespace glassbox::kernels::cpu {
 
 void target_seeds(Context& ctx, bool probability, ConstView logits, ConstView given, View seeds, View classes) {
-  const auto [N, C, K] = check_target_seeds(logits, given, seeds, classes);
+  const TargetSizes sizes = check_target_seeds(logits, given, seeds, classes);
+  const int64_t N = sizes.N, C = sizes.C, K = sizes.K;  // plain variables: the lambdas capture them
   ctx.pool.parallel_for(N, 1, [&](int64_t b, int64_t e) {
     std::vector<int64_t> order(C);
     std::vector<float> p(C);

@@ -13,7 +13,8 @@ namespace glassbox::kernels::cpu {
 
 void target_scores(Context& ctx, bool probability, float scale, bool accumulate, ConstView logits, ConstView classes,
                    int64_t column, View scores) {
-  const auto [M, C, K, T] = check_target_scores(logits, classes, column, scores);
+  const ScoreSizes sizes = check_target_scores(logits, classes, column, scores);
+  const int64_t M = sizes.M, C = sizes.C, K = sizes.K, T = sizes.T;  // plain variables: the lambdas capture them
   ctx.pool.parallel_for(M, 1, [&](int64_t b, int64_t e) {
     for (int64_t j = b; j < e; ++j) {
       const float* z = logits.data + j * C;

@@ -7,7 +7,8 @@
 namespace glassbox::kernels::cpu {
 
 void tv_gradient(Context& ctx, float scale, ConstView x, View dx) {
-  const auto [planes, H, W] = check_tv_gradient(x, dx);
+  const CopySizes sizes = check_tv_gradient(x, dx);
+  const int64_t planes = sizes.M, H = sizes.C, W = sizes.P;  // plain variables: the lambdas capture them
   ctx.pool.parallel_for(planes, 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* plane = x.data + r * H * W;
