@@ -194,13 +194,22 @@ void Dreamer::prepare(const std::vector<Objective>& objectives, State& s) {
     return from_index[value] = int(s.from.size() - 1);
   };
   std::vector<std::string> captures;
+  // Class and channel indices are checked against the model's shapes before anything is allocated.
+  const std::vector<LayerInfo> layers = model_->layers(1);
+  auto channels_of = [&](const std::string& value) -> int64_t {
+    for (const auto& l : layers)
+      if (l.name == value) return l.shape.size() >= 2 ? l.shape[1] : -1;
+    return -1;
+  };
   for (int64_t b = 0; b < s.B; ++b) {
     GB_CHECK(!objectives[b].terms.empty(), "activation maximization: objective ", b, " has no term");
     for (const auto& [w, t] : objectives[b].terms) {
       State::TermPlan p;
       p.row = b, p.weight = w, p.kind = t.kind, p.index = t.index;
       if (t.kind == TermKind::logit || t.kind == TermKind::probability) {
-        GB_CHECK(t.index >= 0, "activation maximization: class ", t.index);
+        const int64_t classes = channels_of(logits);
+        GB_CHECK(t.index >= 0 && (classes <= 0 || t.index < classes), "activation maximization: class ", t.index,
+                 " is out of range (the model has ", classes, " classes)");
         p.from = from_of(logits);
         s.uses_logits = true;
         std::vector<float> given(size_t(s.B), -1.f);
@@ -210,6 +219,11 @@ void Dreamer::prepare(const std::vector<Objective>& objectives, State& s) {
       } else {
         GB_CHECK(!t.layer.empty(), "activation maximization: a ", t.name(), " term needs a layer");
         p.value = model_->resolve(t.layer);
+        if (t.kind == TermKind::channel || t.kind == TermKind::neuron) {
+          const int64_t channels = channels_of(p.value);
+          GB_CHECK(t.index >= 0 && (channels <= 0 || t.index < channels), "activation maximization: channel ", t.index,
+                   " of '", t.layer, "' is out of range (it has ", channels, " channels)");
+        }
         p.from = from_of(p.value);
         if (std::find(captures.begin(), captures.end(), p.value) == captures.end()) captures.push_back(p.value);
       }

@@ -93,7 +93,7 @@ rc=$?; check "attention on a CNN says it has no attention layers" '[ $rc -eq 1 ]
 "$GB" attention "$MODEL" "$PHOTOS/coffee.png" --head-fusion median >/dev/null 2>"$TMP/err12.txt"
 rc=$?; check "an unknown head fusion lists the fusions" '[ $rc -eq 1 ] && grep -q "mean, max, min" "$TMP/err12.txt"'
 "$GB" attention "$MODEL" "$PHOTOS/coffee.png" --discard-ratio 1.5 >/dev/null 2>"$TMP/err13.txt"
-rc=$?; check "a discard ratio above 1 is an error giving the range" '[ $rc -eq 1 ] && grep -q "outside \[0, 1\]" "$TMP/err13.txt"'
+rc=$?; check "a discard ratio above 1 is an error giving the range" '[ $rc -eq 1 ] && grep -q "discard-ratio: expected a number from 0 to 1" "$TMP/err13.txt"'
 VIT="$(dirname "$0")/../data/attention/timm_vit/model.onnx"
 if [ -f "$VIT" ]; then
   "$GB" attention "$VIT" "$PHOTOS/coffee.png" "$PHOTOS/chelsea.png" --method grad-rollout --top 2 --out "$TMP/att" >"$TMP/att.txt" 2>&1

@@ -62,7 +62,7 @@ TEST(Image, BadFilesGiveOneLineErrors) {
   const std::string big = temp_path("big.bmp");
   std::vector<unsigned char> px(64 * 64 * 3, 7);
   ASSERT_TRUE(stbi_write_bmp(big.c_str(), 64, 64, 3, px.data()));
-  EXPECT_NE(error_of([&] { load_image(big, 1000); }).find("exceeds the limit"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_image(big, 1000); }).find("64x64 pixels, over the limit of 1000"), std::string::npos);
   EXPECT_EQ(load_image(big).width, 64);
   // A truncated PNG: the header is fine, the data is not.
   const std::string png = temp_path("trunc.png");
@@ -104,6 +104,145 @@ TEST(Preprocess, ParsesOverridesAndRejectsNonsense) {
   preprocess_into(img, q, out.data());
   EXPECT_EQ(out[0], 0.f);  // pixel value 10: (10 - 10) / 2
   EXPECT_EQ(out[1], 5.f);  // pixel value 20
+}
+
+// The size a header declares is read (and checked against the limit) before anything is decoded: a PNG that
+// declares 20000 x 20000 is "too large", not "not an image"; PNG, BMP and JPEG headers give their sizes.
+TEST(Image, HeaderSizeIsCheckedBeforeDecoding) {
+  const std::string png = temp_path("declared_huge.png");
+  {
+    // Signature, then an IHDR chunk of 20000 x 20000, 8-bit RGB; no image data.
+    const unsigned char bytes[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                   0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+    std::ofstream(png, std::ios::binary).write(reinterpret_cast<const char*>(bytes), sizeof bytes);
+  }
+  EXPECT_NE(error_of([&] { load_image(png); }).find("the image is 20000x20000 pixels, over the limit of 67108864"),
+            std::string::npos);
+  std::vector<unsigned char> px(37 * 23 * 3, 90);
+  const std::string p = temp_path("s.png"), b = temp_path("s.bmp"), j = temp_path("s.jpg");
+  ASSERT_TRUE(stbi_write_png(p.c_str(), 37, 23, 3, px.data(), 37 * 3));
+  ASSERT_TRUE(stbi_write_bmp(b.c_str(), 37, 23, 3, px.data()));
+  {
+    // A JPEG's start: SOI, an APP0 segment (skipped by its length), then SOF0 declaring 23 rows of 37 columns.
+    const unsigned char bytes[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 6, 'J', 'F', 'I', 'F', 0xFF, 0xC0, 0, 17, 8, 0, 23, 0, 37, 3};
+    std::ofstream(j, std::ios::binary).write(reinterpret_cast<const char*>(bytes), sizeof bytes);
+  }
+  for (const std::string& path : {p, b, j}) {
+    int64_t w = 0, h = 0;
+    ASSERT_TRUE(image_header_size(path, w, h)) << path;
+    EXPECT_EQ(w, 37) << path;
+    EXPECT_EQ(h, 23) << path;
+    EXPECT_NE(error_of([&] { load_image(path, 37 * 23 - 1); }).find("37x23 pixels, over the limit"), std::string::npos);
+  }
+  EXPECT_NE(error_of([&] { load_image(fs::temp_directory_path().string()); }).find("is a folder"), std::string::npos);
+}
+
+// Every input the image fuzzer (tests/fuzz/fuzz_image) found a defect with is refused with a glassbox::Error
+// (under ASan+UBSan in make test: stb_image 2.27's out-of-bounds Huffman table, copy from a null pointer and 2 GiB
+// allocation, an int64 overflow in the header check); a top-down BMP (negative height) loads.
+TEST(Image, FuzzFindingsAreRefused) {
+  const std::string dir = test::source_dir() + "/tests/fuzz/regressions/fuzz_image";
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    ++files;
+    const std::string e = error_of([&] { load_image(entry.path().string()); });
+    EXPECT_NE(e.find(entry.path().string()), std::string::npos) << entry.path() << ": " << e;
+  }
+  EXPECT_GE(files, 4);
+  // Top-down BMP: a 2 x 2 BITMAPINFOHEADER image whose height is -2, 24-bit, rows padded to 8 bytes.
+  std::vector<unsigned char> bmp = {'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0, 2, 0, 0, 0,
+                                    0xFE, 0xFF, 0xFF, 0xFF, 1, 0, 24, 0, 0, 0, 0, 0, 16, 0, 0, 0};
+  bmp.resize(54, 0);
+  const unsigned char rows[16] = {0, 0, 255, 0, 255, 0, 0, 0, 255, 0, 0, 255, 255, 255, 0, 0};  // BGR
+  bmp.insert(bmp.end(), rows, rows + 16);
+  const std::string path = temp_path("top_down.bmp");
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bmp.data()), std::streamsize(bmp.size()));
+  const Image img = load_image(path);
+  ASSERT_EQ(img.width, 2);
+  ASSERT_EQ(img.height, 2);
+  EXPECT_EQ(img.rgb[0], 255);  // first row first: red
+  EXPECT_EQ(img.rgb[1], 0);
+}
+
+// The pixel limit bounds the resized image too: a 1 x 20000 picture resized to 256 on its shorter side would be
+// 256 x 5120000 pixels.
+TEST(Preprocess, ResizedImageIsBoundedByThePixelLimit) {
+  Preprocess p;
+  const std::string e = error_of([&] { crop_geometry(1, 20000, p); });
+  EXPECT_NE(e.find("resizing 1x20000 to 256x5120000 gives 1310720000 pixels, over the limit of 67108864"),
+            std::string::npos) << e;
+  p.max_pixels = 300 * 256;
+  EXPECT_NO_THROW(crop_geometry(300, 256, p));
+  p.max_pixels = 300 * 256 - 1;
+  EXPECT_THROW(crop_geometry(300, 256, p), Error);
+}
+
+// Every spec that cannot run is refused, whatever its source, with what was expected.
+TEST(Preprocess, ValidationRefusesWhatCannotRun) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"resize=99999", "expected an integer from 0 to 16384"},
+      {"crop=16385", "expected an integer from 0 to 16384"},
+      {"resize=100;crop=101", "crop=101 does not fit in the image resized to 100"},
+      {"mean=nan", "not a finite number"},
+      {"std=inf", "not a finite number"},
+      {"std=-1", "std: expected positive"},
+      {"mean=1x", "not a finite number"},
+      {"resize=-1", "expected an integer"},
+  };
+  for (const auto& [spec, what] : bad) EXPECT_NE(error_of([&] { Preprocess::parse(spec); }).find(what), std::string::npos) << spec;
+  Preprocess p;
+  p.crop = 300;  // set directly, past parse
+  EXPECT_THROW(p.validate(), Error);
+  // A buffer of crop x crop floats needs a crop; a batch needs one size.
+  Image img;
+  img.width = 5, img.height = 3;
+  img.rgb.assign(5 * 3 * 3, 1);
+  std::vector<float> out(5 * 3 * 3);
+  EXPECT_NE(error_of([&] { preprocess_into(img, Preprocess::parse("resize=0;crop=0"), out.data()); }).find("needs a crop"),
+            std::string::npos);
+  Image other = img;
+  other.width = 4, other.rgb.resize(4 * 3 * 3);
+  EXPECT_NE(error_of([&] { normalize_batch({img, other}, Preprocess::parse("resize=0;crop=0")); }).find("image 1 of the batch is 4x3"),
+            std::string::npos);
+}
+
+// CenterCrop's offset is torchvision's int(round((resized - crop) / 2)), Python's round halving to even: a
+// 341-wide resize cropped to 224 starts at x = 58 (58.5 rounds to 58), a 343-wide one at 60 (59.5 rounds to 60).
+TEST(Preprocess, CropOffsetRoundsHalfToEvenAsTorchvision) {
+  Preprocess p;
+  EXPECT_EQ(crop_geometry(341, 256, p).x0, 58);
+  EXPECT_EQ(crop_geometry(343, 256, p).x0, 60);
+  EXPECT_EQ(crop_geometry(256, 345, p).y0, 60);  // 60.5 -> 60
+  EXPECT_EQ(crop_geometry(256, 256, p).x0, 16);
+}
+
+// Our preprocessed tensors against torchvision's Resize + CenterCrop + ToTensor + Normalize on PIL images
+// (tools/python/make_preprocess_goldens.py): several aspect ratios, shrinking and enlarging, odd margins.
+TEST(Preprocess, EqualsTorchvision) {
+  const std::string dir = test::source_dir() + "/tests/data/preprocess";
+  std::ifstream specs(dir + "/spec.txt");
+  ASSERT_TRUE(specs) << dir;
+  std::string name, spec;
+  int cases = 0;
+  while (specs >> name >> spec) {
+    ++cases;
+    const Preprocess p = Preprocess::parse(spec);
+    const Tensor got = make_batch({load_image(dir + "/" + name + ".png")}, p);
+    const Tensor want = test::read_tensor_pb(dir + "/" + name + ".pb").tensor;
+    ASSERT_EQ(got.numel(), want.numel()) << name;
+    // In pixel levels: |ours - torchvision's| * std.
+    double worst = 0;
+    int64_t off = 0;
+    const int64_t plane = want.numel() / 3;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      const double d = std::fabs(double(got.data<float>()[i]) - want.data<float>()[i]) * p.std[i / plane];
+      worst = std::max(worst, d);
+      off += d > 0.01;
+    }
+    EXPECT_LT(worst, 0.01) << name << ": " << off << " of " << want.numel() << " values differ, by up to " << worst
+                           << " pixel levels";
+  }
+  EXPECT_EQ(cases, 6);
 }
 
 // The bundled model on the bundled photos (made by `make assets`).

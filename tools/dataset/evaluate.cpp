@@ -50,16 +50,25 @@ bool decode_batch(const Dataset& data, const EvaluateOptions& o, size_t start, s
     const Item& item = data.items[i];
     try {
       images.push_back(load_image(item.path, o.max_pixels));
+      (void)crop_geometry(images.back().width, images.back().height, o.preprocess);  // its pixel limit, per image
     } catch (const std::exception& e) {
       if (failed) failed->push_back(item.file + ": " + e.what());
       continue;
     }
     b.items.push_back(&item);
     std::vector<explain::Box> boxes;
+    const int w = images.back().width, h = images.back().height;
     for (const auto& box : item.boxes) {
+      // A box that cannot be scored is said once (the first method's pass), never dropped without a word.
+      const char* why = nullptr;
       std::array<int64_t, 4> c{};
-      if (box_in_crop(box, images.back().width, images.back().height, o.preprocess, c))
-        boxes.push_back({c[0], c[1], c[2], c[3]});
+      if (!(box[0] <= box[2] && box[1] <= box[3])) why = "is inverted (expected x0 <= x1 and y0 <= y1)";
+      else if (box[2] < 0 || box[3] < 0 || box[0] >= w || box[1] >= h) why = "lies outside the image";
+      else if (!box_in_crop(box, w, h, o.preprocess, c)) why = "lies outside the centre crop the network sees";
+      else boxes.push_back({c[0], c[1], c[2], c[3]});
+      if (why && failed)
+        std::fprintf(stderr, "glassbox: warning: %s: box [%g, %g, %g, %g] %s (image %dx%d); not scored\n",
+                     item.file.c_str(), box[0], box[1], box[2], box[3], why, w, h);
     }
     b.boxes.push_back(std::move(boxes));
   }

@@ -1,8 +1,11 @@
-// Command-line arguments shared by the glassbox commands: positional words, --name value options, --flags.
+// Command-line arguments shared by the glassbox commands: positional words, `--name value` (or `--name=value`)
+// options and `--flag`s. Each command declares the options and flags it knows (CommandOptions); parse_args rejects
+// every other one, naming it and the nearest known one, so that no option is silently ignored and a flag a command
+// does not know never swallows the next word. Values are checked where they are read: integers and numbers in the
+// range the caller gives, lists without empty items.
 #pragma once
-#include <algorithm>
-#include <cmath>
-#include <cstdlib>
+#include <cstdint>
+#include <climits>
 #include <map>
 #include <string>
 #include <vector>
@@ -11,74 +14,45 @@
 
 namespace glassbox::tools {
 
+// What one command accepts: options that take a value, and flags that take none.
+struct CommandOptions {
+  std::vector<std::string> values;
+  std::vector<std::string> flags;
+  CommandOptions& add(const CommandOptions& more);  // appends a group (preprocessing, session, ...)
+};
+
 struct Args {
+  std::string command;  // for messages: "run", "explain --dataset", ...
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;
   std::vector<std::string> flags;
-  bool flag(const std::string& f) const { return std::find(flags.begin(), flags.end(), f) != flags.end(); }
-  std::string get(const std::string& k, const std::string& def = "") const {
-    auto it = options.find(k);
-    return it == options.end() ? def : it->second;
-  }
-  long integer(const std::string& k, long def) const {
-    auto it = options.find(k);
-    if (it == options.end()) return def;
-    const std::string& v = it->second;
-    GB_CHECK(!v.empty() && v.size() < 12 && v.find_first_not_of("0123456789") == std::string::npos, "--", k,
-             ": expected a non-negative integer, got '", v, "'");
-    return std::stol(v);
-  }
-  double number(const std::string& k, double def) const {
-    auto it = options.find(k);
-    if (it == options.end()) return def;
-    const std::string& v = it->second;
-    char* end = nullptr;
-    const double d = std::strtod(v.c_str(), &end);
-    GB_CHECK(!v.empty() && end && *end == '\0' && std::isfinite(d), "--", k, ": expected a number, got '", v, "'");
-    return d;
-  }
+  CommandOptions known;
+
+  bool flag(const std::string& f) const;
+  bool has(const std::string& k) const;  // the option was given
+  std::string get(const std::string& k, const std::string& def = "") const;
+  // An integer in [lo, hi] (decimal, an optional '-' where lo < 0); def when the option is absent.
+  int64_t integer(const std::string& k, int64_t def, int64_t lo, int64_t hi) const;
+  // A finite number in [lo, hi].
+  double number(const std::string& k, double def, double lo, double hi) const;
+  // A comma-separated list with no empty item (def, split, when the option is absent).
+  std::vector<std::string> list(const std::string& k, const std::string& def = "") const;
+
+ private:
+  void check_declared(const std::string& k, bool is_flag) const;
 };
 
-inline Args parse_args(int argc, char** argv, int first, const std::vector<std::string>& flag_names) {
-  Args a;
-  for (int i = first; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s.rfind("--", 0) == 0) {
-      const std::string name = s.substr(2);
-      if (std::find(flag_names.begin(), flag_names.end(), name) != flag_names.end()) {
-        a.flags.push_back(name);
-        continue;
-      }
-      GB_CHECK(i + 1 < argc, "option ", s, " needs a value");
-      a.options[name] = argv[++i];
-    } else {
-      a.positional.push_back(s);
-    }
-  }
-  return a;
-}
+// Parses argv[first, argc) for `command` against `known`. Throws glassbox::Error for an unknown option or flag
+// (with the nearest known name), an option without its value, a value given to a flag, or an option given twice.
+Args parse_args(int argc, const char* const* argv, int first, const std::string& command, const CommandOptions& known);
 
-inline SessionOptions session_options(const Args& a) {
-  SessionOptions o;
-  o.threads = static_cast<int>(a.integer("threads", 0));
-  if (!a.get("conv-variant").empty()) o.kernel_variants["conv2d"] = a.get("conv-variant");
-  if (!a.get("sgemm-variant").empty()) o.kernel_variants["sgemm"] = a.get("sgemm-variant");
-  if (!a.get("device").empty()) o.device = Device::parse(a.get("device"));
-  o.profile = a.flag("profile");
-  return o;
-}
+// The nearest of `names` to `word` by edit distance (at most 3 edits, or a prefix); "" when none is near.
+std::string nearest_name(const std::string& word, const std::vector<std::string>& names);
+
+SessionOptions session_options(const Args& a);
 
 // A comma-separated (or `sep`-separated) list: "1,32,256" -> {"1", "32", "256"}; empty items are dropped.
-inline std::vector<std::string> split_list(const std::string& s, char sep = ',') {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i)
-    if (i == s.size() || s[i] == sep) {
-      if (i > start) out.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  return out;
-}
+std::vector<std::string> split_list(const std::string& s, char sep = ',');
 
 int cmd_bench(const Args& a);          // bench.cpp
 int cmd_bench_dataset(const Args& a);  // bench_dataset.cpp: glassbox bench --dataset DIR

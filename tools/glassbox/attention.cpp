@@ -19,21 +19,15 @@ int cmd_attention(const Args& a) {
   GB_CHECK(a.positional.size() >= 2, "attention takes MODEL.onnx and at least one IMAGE");
   auto model = Model::load(a.positional[0]);
   const Preprocess pre = preprocess_for(*model, a);
-  const long batch = std::max(1L, a.integer("batch", 8));
+  const long batch = a.integer("batch", 8, 1, 4096);
   const std::string out_dir = a.get("out", "attention"), cmap = a.get("colormap", "jet");
   check_colormap(cmap);
   explain::AttentionOptions ao;
   ao.method = explain::parse_attention_method(a.get("method", "rollout"));
   ao.fusion = explain::parse_head_fusion(a.get("head-fusion", "mean"));
-  ao.discard_ratio = float(a.number("discard-ratio", 0.0));
-  GB_CHECK(ao.discard_ratio >= 0.f && ao.discard_ratio <= 1.f, "--discard-ratio: ", a.get("discard-ratio"),
-           " is outside [0, 1]");
-  if (!a.get("block").empty()) {  // may be negative (from the end)
-    const std::string v = a.get("block");
-    char* end = nullptr;
-    const long b = std::strtol(v.c_str(), &end, 10);
-    GB_CHECK(!v.empty() && end && *end == '\0', "--block: expected an integer (0 = the first block, -1 = the last), "
-                                                "got '", v, "'");
+  ao.discard_ratio = float(a.number("discard-ratio", 0.0, 0.0, 1.0));
+  if (a.has("block")) {  // 0 = the first block, -1 = the last (the range: by the explainer, against the model)
+    const int64_t b = a.integer("block", -1, -(1 << 20), 1 << 20);
     GB_CHECK(ao.method == explain::AttentionMethod::raw, "--block applies to --method raw only (rollouts use every "
                                                          "block)");
     ao.block = int(b);
@@ -48,8 +42,8 @@ int cmd_attention(const Args& a) {
   fs::create_directories(out_dir);
   PictureSink pictures(a);
   int failures = 0;
-  for_each_image_batch(a, batch, failures, [&](const LoadedImages& loaded, int64_t step) {
-    const explain::AttentionExplanation e = explainer.explain(make_batch(loaded.images, pre), target);
+  for_each_image_batch(a, pre, batch, failures, [&](const LoadedImages& loaded, int64_t step) {
+    const explain::AttentionExplanation e = explainer.explain(loaded.batch, target);
     const std::vector<int64_t> classes = e.class_list();
     const int64_t K = int64_t(classes.size() / loaded.images.size());
     const Tensor maps = e.maps.to(Device::cpu());
@@ -58,12 +52,12 @@ int cmd_attention(const Args& a) {
       std::printf("patch grid %lld x %lld, %lld prefix token(s)\n", static_cast<long long>(e.grid.height),
                   static_cast<long long>(e.grid.width), static_cast<long long>(e.grid.prefix));
     for (size_t i = 0; i < loaded.images.size(); ++i) {
-      const Image seen = resize_and_crop(loaded.images[i], pre);
+      const Image& seen = loaded.images[i];
       GB_CHECK(seen.width == W && seen.height == H, "maps are ", W, "x", H, " but the input image is ", seen.width,
                "x", seen.height);
       for (int64_t k = 0; k < K; ++k) {
         const int64_t row = int64_t(i) * K + k;
-        const std::string stem = (fs::path(out_dir) / (fs::path(loaded.names[i]).stem().string() + "_" + method +
+        const std::string stem = (fs::path(out_dir) / (loaded.stems[i] + "_" + method +
                                                        "_" + std::to_string(classes[row])))
                                      .string();
         pictures.save(stem + ".png", overlay(seen, maps.data<float>() + row * H * W, cmap), step);

@@ -364,18 +364,50 @@ void ascent_table(const std::string& label, const std::shared_ptr<const Model>& 
 
 }  // namespace
 
+// bench runs one table per call; an option that the chosen table does not read is refused, not ignored.
+void check_bench_mode(const Args& a) {
+  const std::vector<std::string> common = {"batch", "threads", "device", "conv-variant", "sgemm-variant"};
+  const std::vector<std::pair<std::string, std::vector<std::string>>> modes = {
+      {"serve", {"serve", "explain", "perturbation", "layer", "chunk", "rise-masks"}},
+      {"ascent", {"ascent", "iters"}},
+      {"perturbation", {"perturbation", "layer", "chunk", "rise-masks", "samples", "iters", "warmup"}},
+      {"saliency", {"saliency", "samples", "iters", "warmup"}},
+      {"attention", {"attention", "discard-ratio", "iters", "warmup"}},
+      {"explain", {"explain", "layer", "iters", "warmup"}},
+      {"per-layer", {"per-layer", "iters"}},
+  };
+  std::string mode = "forward";
+  std::vector<std::string> allowed = {"iters", "warmup", "sample-ms", "json", "profile", "profile-rounds", "profile-json"};
+  for (const auto& [name, options] : modes)
+    if (a.options.count(name) || std::count(a.flags.begin(), a.flags.end(), name)) {
+      mode = name, allowed = options;
+      break;
+    }
+  allowed.insert(allowed.end(), common.begin(), common.end());
+  std::vector<std::string> given;
+  for (const auto& [k, v] : a.options) given.push_back(k);
+  given.insert(given.end(), a.flags.begin(), a.flags.end());
+  for (const auto& k : given)
+    GB_CHECK(std::find(allowed.begin(), allowed.end(), k) != allowed.end(), "bench: --", k, " does not apply to the ",
+             mode == "forward" ? "forward table" : "--" + mode + " table", " (bench runs one table per call)");
+}
+
 int cmd_bench(const Args& a) {
   if (!a.get("dataset").empty()) return cmd_bench_dataset(a);  // the dataset runner end to end (bench_dataset.cpp)
+  check_bench_mode(a);
+  for (const char* list : {"explain", "perturbation", "saliency", "attention"})
+    if (a.has(list)) a.list(list);  // refuses an empty list or name before any table starts
   GB_CHECK(a.positional.size() == 1, "bench takes one MODEL.onnx");
   auto model = Model::load(a.positional[0]);
   const SessionOptions base = session_options(a);
   std::vector<long> batches;
-  for (const auto& b : split_list(a.get("batch", "1"))) {
-    GB_CHECK(b.find_first_not_of("0123456789") == std::string::npos && b.size() < 7 && std::stol(b) > 0,
+  for (const auto& b : a.list("batch", "1")) {
+    GB_CHECK(b.find_first_not_of("0123456789") == std::string::npos && b.size() < 5 && std::stol(b) > 0,
              "--batch: expected positive integers separated by commas, got '", a.get("batch"), "'");
     batches.push_back(std::stol(b));
   }
-  std::vector<std::string> variants = split_list(a.get("conv-variant"));
+  std::vector<std::string> variants;
+  if (a.has("conv-variant")) variants = a.list("conv-variant");
   if (variants.empty()) variants.push_back(Session(model, base).backend().selected_variant("conv2d"));
 
   if (a.flag("serve")) {  // one batch, one variant; "run K" -> K forwards, one wait, mean ms per forward
@@ -398,10 +430,10 @@ int cmd_bench(const Args& a) {
     if (!a.get("perturbation").empty()) {
       explain::PerturbationOptions po;
       po.layer = a.get("layer");
-      po.batch = a.integer("chunk", 0);
-      po.rise_masks = a.integer("rise-masks", po.rise_masks);
+      po.batch = a.integer("chunk", 0, 0, 1 << 20);
+      po.rise_masks = a.integer("rise-masks", po.rise_masks, 1, 1 << 20);
       px = std::make_unique<explain::PerturbationExplainer>(model, o, po);
-      for (const auto& name : split_list(a.get("perturbation"))) {
+      for (const auto& name : a.list("perturbation")) {
         explain::PerturbationMethod m;
         GB_CHECK(explain::parse_perturbation_method(name, m), "--perturbation: unknown method '", name, "'");
         pmethods.push_back(m);
@@ -432,49 +464,49 @@ int cmd_bench(const Args& a) {
   }
 
   if (!a.get("ascent").empty()) {
-    ascent_table(model_label(a.positional[0]), model, base, batches, std::max(1L, a.integer("ascent", 8)),
-                 std::max(1L, a.integer("iters", 3)));
+    ascent_table(model_label(a.positional[0]), model, base, batches, a.integer("ascent", 8, 1, 1 << 20),
+                 a.integer("iters", 3, 1, 1 << 20));
     return 0;
   }
 
   if (!a.get("perturbation").empty() && !a.flag("serve")) {
     explain::PerturbationOptions po;
     po.layer = a.get("layer");
-    po.batch = a.integer("chunk", 0);
-    po.rise_masks = a.integer("rise-masks", po.rise_masks);
-    po.samples = int(a.integer("samples", po.samples));
+    po.batch = a.integer("chunk", 0, 0, 1 << 20);
+    po.rise_masks = a.integer("rise-masks", po.rise_masks, 1, 1 << 20);
+    po.samples = int(a.integer("samples", po.samples, 1, 1 << 20));
     perturbation_table(model_label(a.positional[0]), model, base, po, a.get("perturbation"),
-                       std::max(1L, a.integer("iters", 3)), a.integer("warmup", 0));
+                       a.integer("iters", 3, 1, 1 << 20), a.integer("warmup", 0, 0, 1 << 20));
     return 0;
   }
 
   if (!a.get("saliency").empty()) {
     saliency_table(model_label(a.positional[0]), model, base, batches, a.get("saliency"),
-                   int(std::max(1L, a.integer("samples", 16))), std::max(1L, a.integer("iters", 5)),
-                   a.integer("warmup", 1));
+                   int(a.integer("samples", 16, 1, 1 << 20)), a.integer("iters", 5, 1, 1 << 20),
+                   a.integer("warmup", 1, 0, 1 << 20));
     return 0;
   }
 
   if (!a.get("attention").empty()) {
     attention_table(model_label(a.positional[0]), model, base, batches, a.get("attention"),
-                    float(a.number("discard-ratio", 0.9)), std::max(1L, a.integer("iters", 5)), a.integer("warmup", 1));
+                    float(a.number("discard-ratio", 0.9, 0.0, 1.0)), a.integer("iters", 5, 1, 1 << 20), a.integer("warmup", 1, 0, 1 << 20));
     return 0;
   }
 
   if (!a.get("explain").empty()) {
-    explain_table(model_label(a.positional[0]), model, base, a.get("layer"), batches, a.get("explain"), std::max(1L, a.integer("iters", 5)),
-                  a.integer("warmup", 1));
+    explain_table(model_label(a.positional[0]), model, base, a.get("layer"), batches, a.get("explain"), a.integer("iters", 5, 1, 1 << 20),
+                  a.integer("warmup", 1, 0, 1 << 20));
     return 0;
   }
 
   if (a.flag("per-layer")) {
-    per_layer_table(model, batches[0], base.device, variants, std::max(1L, a.integer("iters", 5)));
+    per_layer_table(model, batches[0], base.device, variants, a.integer("iters", 5, 1, 1 << 20));
     return 0;
   }
 
-  const long rounds = std::max(1L, a.integer("iters", 10));
-  const long warmup = a.integer("warmup", 2);
-  const double sample_ms = double(a.integer("sample-ms", 100));
+  const long rounds = a.integer("iters", 10, 1, 1 << 20);
+  const long warmup = a.integer("warmup", 2, 0, 1 << 20);
+  const double sample_ms = double(a.integer("sample-ms", 100, 1, 600000));
   std::string device_name = base.device.str();
   if (!base.device.is_cpu()) {
     const CudaDeviceInfo info = cuda_device_info(base.device.index);
@@ -535,7 +567,7 @@ int cmd_bench(const Args& a) {
     Session s(model, o);
     const Tensor input = random_input(*model, batches.back(), base.device);
     s.run(input);
-    const long rounds = std::max(1L, a.integer("profile-rounds", 1));
+    const long rounds = a.integer("profile-rounds", 1, 1, 1 << 20);
     std::printf("\nprofile, batch %ld, conv2d=%s (each step waited for; per step the median of %ld pass%s):\n",
                 batches.back(), variants[0].c_str(), rounds, rounds == 1 ? "" : "es");
     per_operator_profile(s, input, rounds, a.get("profile-json"));

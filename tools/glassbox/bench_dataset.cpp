@@ -42,17 +42,19 @@ int cmd_bench_dataset(const Args& a) {
   GB_CHECK(!data.items.empty(), "bench --dataset ", dir, ": no images (.png, .jpg, .jpeg, .bmp) in it");
 
   dataset::Options o;
-  o.method = a.get("explain", "gradcam");
-  GB_CHECK(split_list(o.method).size() == 1, "bench --dataset times one --explain method at a time, not ", o.method);
+  o.model_file = a.positional[0];
+  const std::vector<std::string> methods = a.list("explain", "gradcam");
+  GB_CHECK(methods.size() == 1, "bench --dataset times one --explain method at a time, not ", a.get("explain"));
+  o.method = methods[0];
   o.layer = a.get("layer");
   o.target = target_from(a);
   o.session = session_options(a);
   o.session.profile = false;
   o.preprocess = preprocess_for(*model, a);
-  o.batch = int(std::max(1L, a.integer("batch", 8)));
-  o.decode_threads = int(std::max(1L, a.integer("decode-threads", o.decode_threads)));
+  o.batch = int(a.integer("batch", 8, 1, 4096));
+  o.decode_threads = int(a.integer("decode-threads", o.decode_threads, 1, 256));
   o.progress = false;
-  const long rounds = std::max(1L, a.integer("rounds", a.integer("iters", 3)));
+  const long rounds = long(a.integer("rounds", a.integer("iters", 3, 1, 1 << 20), 1, 1 << 20));
   const Device device = o.session.device;
   const std::string device_name = device.is_cpu() ? device.str() : cuda_device_info(device.index).name;
 

@@ -647,12 +647,12 @@ int cmd_bench_kernels(const Args& a) {
   GB_CHECK(o.op == "conv2d" || o.op == "depthwise" || o.op == "sgemm",
            "--op: expected conv2d, depthwise or sgemm, got '", o.op, "'");
   GB_CHECK(!a.positional.empty() || !a.get("shapes").empty(), "bench kernels takes MODEL.onnx or --shapes SPEC");
-  o.rounds = std::max(1L, a.integer("iters", 5));
-  o.sample_ms = double(std::max(1L, a.integer("sample-ms", 20)));
+  o.rounds = a.integer("iters", 5, 1, 1 << 20);
+  o.sample_ms = double(a.integer("sample-ms", 20, 1, 600000));
   o.check = !a.flag("no-check");
-  const long batch = std::max(1L, a.integer("batch", 1));
+  const long batch = a.integer("batch", 1, 1, 4096);
   const Device device = Device::parse(a.get("device", "cpu"));
-  const int threads = int(a.integer("threads", 0));
+  const int threads = int(a.integer("threads", 0, 0, 1024));
 
   auto backend = kernels::make_backend(device, threads);
   const std::vector<std::string> registered = backend->variants(o.op);

@@ -19,21 +19,36 @@ namespace glassbox::tools {
 std::string json_escape(const std::string& s);
 
 // The model's input size (crop; resize = crop * 256 / 224), then its "glassbox.preprocess" metadata, then
-// --preprocess, --resize, --crop, --mean and --std.
+// --preprocess, --resize, --crop, --mean, --std and --max-pixels; validated, and where the model declares a square
+// input of S x S, the crop must be S.
 Preprocess preprocess_for(const Model& model, const Args& a);
 
-// Loads paths[start, start + count): the images that decode, their paths, and one stderr line (and with json one
-// record) per image that does not.
+// The options every command over images takes: --preprocess --resize --crop --mean --std --max-pixels.
+CommandOptions preprocess_options();
+
+// --max-pixels: the pixel limit of every decoded and resized image (default tools::kDefaultMaxPixels).
+int64_t max_pixels_option(const Args& a);
+
+// Output file stems, one per input path, unique within the call: the file's stem ("a/cat.png" -> "cat"); where
+// two inputs share one, each of them the path without its extension, separators and other non-alphanumeric
+// characters as '_' ("a/cat.png" -> "a_cat"), and where that still collides, "_<argument number>" appended. Each
+// renamed input gets one stderr line.
+std::vector<std::string> output_stems(const std::vector<std::string>& paths);
+
+// Loads paths[start, start + count): each image decoded, resized and cropped (pre, with its pixel limit) — an image
+// that fails is one stderr line (and with json one record) and the others go on —, then normalized into one batch.
 struct LoadedImages {
-  std::vector<tools::Image> images;
-  std::vector<std::string> names;
+  std::vector<tools::Image> images;  // what the network sees: resized and cropped, 8-bit RGB
+  std::vector<std::string> names;    // their paths
+  std::vector<std::string> stems;    // their output stems (output_stems)
+  Tensor batch;                      // [N, 3, H, W], normalized; empty when no image loaded
 };
-LoadedImages load_images(const std::vector<std::string>& paths, size_t start, size_t count, int64_t max_pixels,
-                         int& failures, bool json);
-// The image arguments (positional[1:]) in batches of `batch`, loaded as load_images does (--max-pixels):
-// fn(images, step) for every batch with at least one image that decodes; step counts the batches from 0.
-void for_each_image_batch(const Args& a, int64_t batch, int& failures,
-                          const std::function<void(const LoadedImages&, int64_t step)>& fn);
+LoadedImages load_images(const std::vector<std::string>& paths, const std::vector<std::string>& stems, size_t start,
+                         size_t count, const Preprocess& pre, int& failures, bool json);
+// The image arguments (positional[1:]) in batches of `batch`, loaded as load_images does: fn(images, step) for
+// every batch with at least one image that loads; step counts the batches from 0.
+void for_each_image_batch(const Args& a, const Preprocess& pre, int64_t batch, int& failures,
+                          const std::function<void(const LoadedImages&, int64_t step)>& fn, bool json = false);
 
 // The perturbation family's options from --chunk, --samples, --noise-std, --seed, --rise-masks, --rise-cells,
 // --rise-probability, --channel-softmax and --one-hot, with a progress line on stderr (at most every half second).

@@ -23,8 +23,10 @@ int cmd_explain_dataset(const Args& a) {
     o.rank = comm.rank();
     o.ranks = comm.size();
     o.out = a.get("out", "explanations");
-    o.method = a.get("method", "gradcam");
-    GB_CHECK(split_list(o.method).size() == 1, "explain --dataset runs one --method at a time, not ", o.method);
+    o.model_file = a.positional[0];
+    const std::vector<std::string> methods = a.list("method", "gradcam");
+    GB_CHECK(methods.size() == 1, "explain --dataset runs one --method at a time, not ", a.get("method"));
+    o.method = methods[0];
     o.layer = a.get("layer");
     o.target = target_or_label(a, o.target_label);
     o.session = session_options(a);
@@ -36,15 +38,15 @@ int cmd_explain_dataset(const Args& a) {
       GB_CHECK(gpus > 0, "--device cuda: no CUDA device");
       o.session.device = Device::cuda(comm.local_rank() % gpus);
     }
-    o.batch = int(std::max(1L, a.integer("batch", 8)));
-    o.decode_threads = int(std::max(1L, a.integer("decode-threads", 2)));
-    o.queue_batches = int(std::max(1L, a.integer("queue", 4)));
-    o.max_pixels = a.integer("max-pixels", 64L << 20);
+    o.batch = int(a.integer("batch", 8, 1, 4096));
+    o.decode_threads = int(a.integer("decode-threads", 2, 1, 256));
+    o.queue_batches = int(a.integer("queue", 4, 1, 1024));
+    o.max_pixels = max_pixels_option(a);
     o.overlays = a.flag("overlays");
     o.colormap = a.get("colormap", "jet");
     check_colormap(o.colormap);
     o.progress = !a.flag("quiet");
-    const long stop_after = a.integer("stop-after", 0);  // hidden, for the resume test: exit as if killed
+    const long stop_after = long(a.integer("stop-after", 0, 0, INT32_MAX));  // hidden, for the resume test: exit as if killed
     if (stop_after > 0)
       o.on_written = [stop_after](int64_t n) {
         if (n < stop_after) return;
@@ -67,7 +69,10 @@ int cmd_explain_dataset(const Args& a) {
     std::fflush(stdout);
 
     const dataset::RunStats s = dataset::run(model, data, o);
-    std::printf("rank %d: skipped %lld already done; computed %lld images (%lld failed to decode) of %lld in %.2f s: "
+    if (s.incomplete)
+      std::printf("rank %d: %lld recorded images had missing or incomplete outputs: computed again\n", comm.rank(),
+                  static_cast<long long>(s.incomplete));
+    std::printf("rank %d: skipped %lld already done; computed %lld images (%lld failed) of %lld in %.2f s: "
                 "%.2f images/s; utilization: decode %.0f%% (%d threads), compute %.0f%%, write %.0f%%\n",
                 comm.rank(), static_cast<long long>(s.skipped), static_cast<long long>(s.computed),
                 static_cast<long long>(s.failed), static_cast<long long>(s.shard), s.wall_s, s.images_per_s(),

@@ -30,47 +30,49 @@ int cmd_dream(const Args& a) {
   const Preprocess pre = preprocess_for(*model, a);
 
   std::vector<explain::Objective> objectives;
-  const bool has_class = !a.get("class").empty(), has_batch = !a.get("batch-classes").empty();
+  // --class K[,K...] (or its older name --batch-classes): one objective, one batch row, per class.
+  GB_CHECK(!(a.has("class") && a.has("batch-classes")), "dream: give --class or --batch-classes, not both");
+  const std::string class_option = a.has("batch-classes") ? "batch-classes" : "class";
+  const bool has_class = a.has(class_option);
   const std::string layer = a.get("layer");
-  GB_CHECK(int(has_class) + int(has_batch) + int(!layer.empty()) == 1,
-           "dream: give --layer L --channel C (or --energy), --class K, or --batch-classes K1,K2,...");
+  GB_CHECK(int(has_class) + int(!layer.empty()) == 1,
+           "dream: give --layer L --channel C[,C...] (or --energy), or --class K[,K...]");
   const bool probability = a.flag("probability");
-  auto class_term = [&](int64_t k) {
-    return probability ? explain::Term::probability(k) : explain::Term::logit(k);
-  };
-  if (has_class) objectives.push_back(explain::Objective::of(class_term(a.integer("class", 0))));
-  if (has_batch)
-    for (const std::string& k : split_list(a.get("batch-classes"))) {
-      GB_CHECK(!k.empty() && k.find_first_not_of("0123456789") == std::string::npos,
-               "--batch-classes: expected non-negative integers, got '", k, "'");
-      objectives.push_back(explain::Objective::of(class_term(std::stol(k))));
+  // Non-negative integers of a list option (their range is checked against the model by the Dreamer).
+  auto indices = [&](const std::string& key) {
+    std::vector<int64_t> out;
+    for (const std::string& k : a.list(key)) {
+      GB_CHECK(k.size() <= 9 && k.find_first_not_of("0123456789") == std::string::npos, "dream: --", key,
+               ": expected non-negative integers, got '", k.substr(0, 40), "'");
+      out.push_back(std::stol(k));
     }
+    return out;
+  };
+  if (has_class)
+    for (int64_t k : indices(class_option))
+      objectives.push_back(explain::Objective::of(probability ? explain::Term::probability(k) : explain::Term::logit(k)));
   if (!layer.empty()) {
     if (a.flag("energy")) {
+      GB_CHECK(!a.has("channel"), "dream: give --channel or --energy, not both");
       objectives.push_back(explain::Objective::of(explain::Term::energy(layer)));
     } else {
-      GB_CHECK(!a.get("channel").empty(), "dream --layer needs --channel C (or --energy)");
-      for (const std::string& c : split_list(a.get("channel"))) {
-        GB_CHECK(!c.empty() && c.find_first_not_of("0123456789") == std::string::npos,
-                 "--channel: expected non-negative integers, got '", c, "'");
-        const int64_t ch = std::stol(c);
+      GB_CHECK(a.has("channel"), "dream --layer needs --channel C[,C...] (or --energy)");
+      for (int64_t ch : indices("channel"))
         objectives.push_back(explain::Objective::of(a.flag("neuron") ? explain::Term::neuron(layer, ch)
                                                                      : explain::Term::channel(layer, ch)));
-      }
     }
   }
 
   explain::AscentOptions o;
-  const int64_t size = a.integer("size", pre.crop > 0 ? pre.crop : 224);
-  GB_CHECK(size > 0, "--size must be positive");
+  const int64_t size = a.integer("size", pre.crop > 0 ? pre.crop : 224, 8, 4096);
   o.height = o.width = size;
-  o.steps = int(a.integer("steps", o.steps));
+  o.steps = int(a.integer("steps", o.steps, 1, 1 << 20));
   o.parameterization = explain::parse_parameterization(a.get("param", "pixel"));
-  o.lr = float(a.number("lr", o.lr));
-  o.seed = uint32_t(a.integer("seed", 0));
-  o.l2 = float(a.number("l2", o.l2));
-  o.tv = float(a.number("tv", o.tv));
-  o.blur_every = int(a.integer("blur-every", o.blur_every));
+  o.lr = float(a.number("lr", o.lr, 0.0, 1e6));
+  o.seed = uint32_t(a.integer("seed", 0, 0, UINT32_MAX));
+  o.l2 = float(a.number("l2", o.l2, 0.0, 1e6));
+  o.tv = float(a.number("tv", o.tv, 0.0, 1e6));
+  o.blur_every = int(a.integer("blur-every", o.blur_every, 0, 1 << 20));
   o.transforms = !a.flag("no-transforms");
   o.log_every = 32;
   for (int c = 0; c < 3; ++c) o.mean[c] = pre.mean[c], o.std[c] = pre.std[c];

@@ -16,9 +16,9 @@ namespace {
 
 // "cams": every class activation map method (the gradient family and the perturbation family but RISE, which
 // does not read a layer); "all": every NamedExplainer method; otherwise a comma-separated list of names.
-std::vector<std::string> evaluate_methods(const std::string& list) {
+std::vector<std::string> evaluate_methods(const std::vector<std::string>& list) {
   std::vector<std::string> out;
-  for (const std::string& name : split_list(list)) {
+  for (const std::string& name : list) {
     if (name == "cams" || name == "all") {
       for (explain::CamMethod m : explain::all_methods()) out.push_back(explain::method_name(m));
       for (explain::PerturbationMethod m : explain::all_perturbation_methods())
@@ -37,17 +37,18 @@ int cmd_evaluate(const Args& a) {
   GB_CHECK(a.positional.size() >= 2, "evaluate takes MODEL.onnx and a folder, a dataset .json or images");
   dataset::EvaluateOptions o;
   const std::string out = a.get("out", "evaluation");
-  o.methods = evaluate_methods(a.get("methods", a.get("method", "gradcam")));
+  GB_CHECK(!(a.has("methods") && a.has("method")), "evaluate: give --methods or --method, not both");
+  o.methods = evaluate_methods(a.list(a.has("method") ? "method" : "methods", "gradcam"));
   o.session = session_options(a);
   o.gradient.layer = a.get("layer");
   o.perturbation = perturbation_options(a);
   o.perturbation.progress = nullptr;  // the evaluation's own progress line
   o.perturbation.layer = o.gradient.layer;
   o.target = target_or_label(a, o.target_label);
-  o.batch = int(std::max(1L, a.integer("batch", 8)));
-  o.max_pixels = a.integer("max-pixels", 64L << 20);
-  o.metrics.pixels_per_step = std::max(1L, a.integer("pixels-per-step", 224));
-  o.metrics.batch = a.integer("chunk", 0);
+  o.batch = int(a.integer("batch", 8, 1, 4096));
+  o.max_pixels = max_pixels_option(a);
+  o.metrics.pixels_per_step = a.integer("pixels-per-step", 224, 1, 1 << 30);
+  o.metrics.batch = a.integer("chunk", 0, 0, 1 << 20);
   auto substrate = [&](const char* key, explain::Substrate def) {
     const std::string v = a.get(key, def == explain::Substrate::zero ? "zero" : "blur");
     GB_CHECK(v == "zero" || v == "blur", "--", key, ": zero or blur, not '", v, "'");
@@ -55,10 +56,10 @@ int cmd_evaluate(const Args& a) {
   };
   o.metrics.deletion = substrate("deletion", explain::Substrate::zero);
   o.metrics.insertion = substrate("insertion", explain::Substrate::blur);
-  o.tolerance = a.number("tolerance", 15.0);
-  const int resamples = int(a.integer("bootstrap", 1000));
-  const uint64_t seed = uint64_t(a.integer("seed", 0));
-  const double level = a.number("confidence", 0.95);
+  o.tolerance = a.number("tolerance", 15.0, 0.0, 1e6);
+  const int resamples = int(a.integer("bootstrap", 1000, 0, 1 << 20));
+  const uint64_t seed = uint64_t(a.integer("seed", 0, 0, INT64_MAX));
+  const double level = a.number("confidence", 0.95, 0.0, 1.0);
   GB_CHECK(level > 0 && level < 1, "--confidence: a level in (0, 1), not ", level);
   const bool quiet = a.flag("quiet");
   o.progress = [quiet](const std::string& method, int64_t done, int64_t total) {

@@ -100,7 +100,7 @@ int cmd_features(const Args& a) {
   auto model = Model::load(a.positional[0]);
   const Preprocess pre = preprocess_for(*model, a);
   const std::string layer = a.get("layer").empty() ? explain::default_layer(*model) : model->resolve(a.get("layer"));
-  const long top = a.integer("top", 0);
+  const long top = a.integer("top", 0, 1, 1 << 20);
   const std::string rank = a.get("rank", "mean"), norm = a.get("normalize", "channel");
   GB_CHECK(rank == "mean" || rank == "max", "--rank: expected mean or max, got '", rank, "'");
   GB_CHECK(norm == "channel" || norm == "shared", "--normalize: expected channel or shared, got '", norm, "'");
@@ -109,8 +109,7 @@ int cmd_features(const Args& a) {
   mo.colormap = a.get("colormap", "viridis");
   check_grid_colormap(mo.colormap);
   const std::string out_dir = a.get("out", "features");
-  const long batch = std::max(1L, a.integer("batch", 8));
-  const int64_t max_pixels = a.integer("max-pixels", 64L << 20);
+  const int64_t batch = a.integer("batch", 8, 1, 4096);
 
   Session session(model, session_options(a));
   session.capture({layer});
@@ -120,11 +119,10 @@ int cmd_features(const Args& a) {
   ActivationStats stats;
   Shape shape;
   int failures = 0;
-  const std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
-  for (size_t start = 0; start < paths.size(); start += batch) {
-    const auto [images, names] = load_images(paths, start, batch, max_pixels, failures, false);
-    if (images.empty()) continue;
-    const Result r = session.run(make_batch(images, pre));
+  for_each_image_batch(a, pre, batch, failures, [&](const LoadedImages& loaded, int64_t step) {
+    const auto& images = loaded.images;  // what the network saw
+    const auto& names = loaded.names;
+    const Result r = session.run(loaded.batch);
     const Tensor A = r.capture(layer).to(Device::cpu());  // waits for the device's queued work
     GB_CHECK(A.rank() == 4, "layer '", layer, "' has shape ", shape_str(A.shape()),
              "; features needs a 4-D activation [N, C, H, W] (glassbox inspect lists the layers)");
@@ -137,12 +135,12 @@ int cmd_features(const Args& a) {
       std::vector<int> channels(C);
       std::iota(channels.begin(), channels.end(), 0);
       if (top > 0) channels = top_channels(maps, C, hw, int(std::min<long>(top, C)), rank);
-      const std::string stem = (fs::path(out_dir) / (fs::path(names[i]).stem().string() + "_" + file_part(layer))).string();
-      pictures.save(stem + "_grid.png", map_grid(maps, h, w, channels, mo), int64_t(start / size_t(batch)));
-      const Image seen = resize_and_crop(images[i], pre);
+      const std::string stem = (fs::path(out_dir) / (loaded.stems[i] + "_" + file_part(layer))).string();
+      pictures.save(stem + "_grid.png", map_grid(maps, h, w, channels, mo), step);
+      const Image& seen = images[i];
       std::vector<float> energy = upsample_bilinear(channel_mean(maps, C, hw).data(), h, w, seen.height, seen.width);
       normalize_min_max(energy);
-      pictures.save(stem + "_energy.png", overlay_map(seen, energy, mo.colormap), int64_t(start / size_t(batch)));
+      pictures.save(stem + "_energy.png", overlay_map(seen, energy, mo.colormap), step);
       std::printf("%s  %d channels of %dx%d -> %s_grid.png, %s_energy.png\n", names[i].c_str(), int(channels.size()),
                   h, w, stem.c_str(), stem.c_str());
       if (top > 0) {
@@ -151,7 +149,7 @@ int cmd_features(const Args& a) {
         std::printf("\n");
       }
     }
-  }
+  });
   if (stats.images > 0) {
     const auto dead = stats.dead(), constant = stats.constant();
     std::printf("statistics of %s %s over %lld image%s:\n", layer.c_str(),
@@ -192,8 +190,8 @@ int cmd_filters(const Args& a) {
   const int M = int(W.dim(0)), C = int(W.dim(1)), kh = int(W.dim(2)), kw = int(W.dim(3));
   FilterGridOptions fo;
   fo.shared = norm == "shared";
-  fo.max_filters = int(std::max(1L, a.integer("max-filters", fo.max_filters)));
-  fo.max_channels = int(std::max(1L, a.integer("max-channels", fo.max_channels)));
+  fo.max_filters = int(a.integer("max-filters", fo.max_filters, 1, 4096));
+  fo.max_channels = int(a.integer("max-channels", fo.max_channels, 1, 4096));
   const std::string out_dir = a.get("out", "filters");
   fs::create_directories(out_dir);
   const std::string png = (fs::path(out_dir) / (file_part(layer) + "_filters.png")).string();

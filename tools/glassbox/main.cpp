@@ -39,7 +39,7 @@ usage:
       list inputs, outputs, metadata and every layer (ONNX value name, operator, output shape)
   glassbox run MODEL.onnx IMAGE... [--top K] [--json] [--logits] [--batch N] [--labels FILE]
                [--preprocess SPEC] [--resize N] [--crop N] [--mean R,G,B] [--std R,G,B] [--threads N]
-               [--max-pixels N] [--conv-variant NAME]
+               [--max-pixels N] [--memory-limit GIB] [--conv-variant NAME]
       classify images; --json prints one record per image (top-k index, name, probability; --logits adds all)
   glassbox explain MODEL.onnx IMAGE... [--method NAME[,NAME...]|all] [--layer NAME] [--class K | --top K]
                    [--fuse-layers NAME[,NAME...]] [--probability] [--out DIR] [--save-raw] [--colormap jet|turbo|viridis] [--html FILE] [--batch N]
@@ -107,7 +107,8 @@ usage:
       (columns; depthwise: one tile per filter); 0 is mid gray, +-max|w| per filter (or shared) white / black;
       --max-filters (default 64) and --max-channels (default 32) cap the grid
   glassbox dream MODEL.onnx (--layer L --channel C[,C...] [--neuron] | --layer L --energy | --class K[,K...]
-                 [--probability]) [--steps N] [--size S] [--param pixel|fourier] [--lr X] [--seed N] [--l2 X]
+                 (or --batch-classes K[,K...]) [--probability]) [--steps N] [--size S (8..4096)]
+                 [--param pixel|fourier] [--lr X] [--seed N] [--l2 X]
                  [--tv X] [--blur-every N] [--no-transforms] [--out DIR] [--tensorboard DIR]
       activation maximization by gradient ascent (Adam) on pixels or a decorrelated Fourier basis, with random
       jitter, scale and rotation each step; one batch row per objective; DIR/dream_<objective>.png, the objective
@@ -147,7 +148,21 @@ usage:
       activation, constant weights as a model's), for sgemm "M,N,K;...". docs/kernels.md
 
 preprocessing SPEC: "resize=256;crop=224;mean=123.675,116.28,103.53;std=58.395,57.12,57.375;interp=bilinear"
-(pixels 0..255, RGB). Default: the model's "glassbox.preprocess" metadata, else torchvision's ImageNet values.
+(pixels 0..255, RGB; resize and crop 0 (none) to 16384, the crop within the resize, mean finite, std positive),
+as torchvision's Resize + CenterCrop + Normalize compute it on PIL images. Default: the model's
+"glassbox.preprocess" metadata, else torchvision's ImageNet values; where the model's input is S x S, the crop is S.
+--max-pixels N (default 67108864) bounds every image held: decoded (checked from its header first) and resized.
+--memory-limit GIB (every command that runs a model): the most memory one plan may need, checked before
+allocating (0: none; default 3/4 of the physical memory).
+
+options: every command refuses an option it does not know (naming the nearest known one), an option given twice
+or without its value, and a value given to a flag; --name=value is --name value. Numbers are checked against
+their range.
+output names: an image's outputs are named by its file's stem; where two inputs of one call share a stem, each
+of them is named by its path instead ("a/cat.png" -> "a_cat"; then "_<argument number>" if that still collides),
+with one stderr line per renamed input.
+non-finite outputs: an image whose logits hold a NaN or an infinity is an error (run, explain) naming the first
+step whose output held one; no classes or maps are written for it.
 )";
 
 int cmd_inspect(const Args& a) {
@@ -158,7 +173,7 @@ int cmd_inspect(const Args& a) {
   for (int v : g.inputs) std::printf("input    %s %s\n", g.values[v].name.c_str(), shape_str(g.values[v].shape).c_str());
   for (int v : g.outputs) std::printf("output   %s\n", g.values[v].name.c_str());
   for (const auto& [k, v] : g.metadata) std::printf("metadata %s = %s\n", k.c_str(), v.c_str());
-  const auto layers = model->layers(a.integer("batch", 1));
+  const auto layers = model->layers(a.integer("batch", 1, 1, 4096));
   size_t w = 4;
   for (const auto& l : layers) w = std::max(w, l.name.size());
   std::printf("\n%-*s  %-20s  %s\n", int(w), "name", "operator", "output shape");
@@ -167,15 +182,20 @@ int cmd_inspect(const Args& a) {
   return 0;
 }
 
+// --labels FILE, else the file the model's "glassbox.labels" metadata names in the model's folder (a bad name is
+// one warning line and class numbers), else none.
 std::vector<std::string> labels_for(const Model& model, const std::string& model_path, const Args& a) {
-  std::string path = a.get("labels");
-  if (path.empty()) {
-    const std::string name = model.metadata("glassbox.labels");
-    if (name.empty()) return {};
-    path = (fs::path(model_path).parent_path() / name).string();
+  if (a.has("labels")) return tools::load_labels(a.get("labels"));
+  const std::string name = model.metadata("glassbox.labels");
+  if (name.empty()) return {};
+  try {
+    const std::string path = tools::labels_path_in(fs::path(model_path).parent_path().string(), name);
     if (!fs::exists(path)) return {};
+    return tools::load_labels(path);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "glassbox: warning: %s; class numbers only\n", e.what());
+    return {};
   }
-  return tools::load_labels(path);
 }
 
 std::string label_of(const std::vector<std::string>& labels, int64_t c) {
@@ -197,29 +217,72 @@ std::vector<std::pair<int64_t, double>> top_classes(const float* z, int64_t C, i
   return top;
 }
 
+// The number of values of z[0..n) that are NaN or infinite.
+int64_t non_finite_count(const float* z, int64_t n) {
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; ++i) k += !std::isfinite(z[i]);
+  return k;
+}
+
+// The first step (in the order the model runs them) whose output holds a NaN or an infinity for this one image,
+// found by running it again with every layer captured: "'name' (Op)", or "" when none does.
+std::string first_non_finite_step(const std::shared_ptr<const Model>& model, const SessionOptions& options,
+                                  const Tensor& image) {
+  const auto layers = model->layers(image.dim(0));
+  std::vector<std::string> names;
+  for (const auto& l : layers) names.push_back(l.name);
+  Session session(model, options);
+  session.capture(names);
+  const Result r = session.run(image);
+  for (const auto& l : layers) {
+    const Tensor t = r.capture(l.name).to(Device::cpu());
+    if (non_finite_count(t.data<float>(), t.numel())) return "'" + l.name + "' (" + l.op + ")";
+  }
+  return "";
+}
+
+// An image whose logits are not all finite: one stderr line naming the first step that produced a NaN or an
+// infinity (and with json a record), instead of classes.
+void report_non_finite(const std::shared_ptr<const Model>& model, const SessionOptions& options, const Tensor& batch,
+                       size_t i, const std::string& name, int64_t count, bool json) {
+  const int64_t per_image = batch.numel() / batch.dim(0);
+  Shape one = batch.shape();
+  one[0] = 1;
+  const Tensor image = Tensor::from_vector<float>(
+      one, std::vector<float>(batch.data<float>() + i * per_image, batch.data<float>() + (i + 1) * per_image));
+  const std::string step = first_non_finite_step(model, options, image);
+  const std::string what = name + ": the model's output holds " + std::to_string(count) + " non-finite values (NaN or " +
+                           "infinity)" + (step.empty() ? "" : "; the first step producing one is " + step);
+  std::fprintf(stderr, "glassbox: %s\n", what.c_str());
+  if (json) std::printf("{\"image\": \"%s\", \"error\": \"%s\"}\n", json_escape(name).c_str(), json_escape(what).c_str());
+}
+
 int cmd_run(const Args& a) {
   GB_CHECK(a.positional.size() >= 2, "run takes MODEL.onnx and at least one IMAGE");
   const std::string model_path = a.positional[0];
   auto model = Model::load(model_path);
   const Preprocess pre = preprocess_for(*model, a);
   const auto labels = labels_for(*model, model_path, a);
-  const long top = std::max(1L, a.integer("top", 5));
-  const long batch = std::max(1L, a.integer("batch", 8));
-  const int64_t max_pixels = a.integer("max-pixels", 64L << 20);
+  const int64_t top = a.integer("top", 5, 1, 1 << 20);
+  const int64_t batch = a.integer("batch", 8, 1, 4096);
   const bool json = a.flag("json"), with_logits = a.flag("logits");
-  Session session(model, session_options(a));
+  const SessionOptions options = session_options(a);
+  Session session(model, options);
   int failures = 0;
 
-  std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
-  for (size_t start = 0; start < paths.size(); start += batch) {
-    const auto [images, names] = load_images(paths, start, batch, max_pixels, failures, json);
-    if (images.empty()) continue;
-    const Result r = session.run(tools::make_batch(images, pre));
+  for_each_image_batch(a, pre, batch, failures, [&](const LoadedImages& loaded, int64_t) {
+    const auto& names = loaded.names;
+    const Result r = session.run(loaded.batch);
     const Tensor logits = r.output().to(Device::cpu());  // waits for the device's queued work
     GB_CHECK(logits.rank() == 2, "the model's output has shape ", shape_str(logits.shape()), "; run expects [N, classes]");
     const int64_t C = logits.dim(1);
-    for (size_t i = 0; i < images.size(); ++i) {
+    for (size_t i = 0; i < names.size(); ++i) {
       const float* z = logits.data<float>() + i * C;
+      if (const int64_t bad = non_finite_count(z, C)) {
+        ++failures;
+        report_non_finite(model, options, loaded.batch, i, names[i], bad, json);
+        continue;
+      }
       const auto best = top_classes(z, C, top);
       if (json) {
         std::printf("{\"image\": \"%s\", \"top\": [", json_escape(names[i]).c_str());
@@ -246,7 +309,7 @@ int cmd_run(const Args& a) {
         }
       }
     }
-  }
+  }, json);
   std::fflush(stdout);
   return failures ? 1 : 0;
 }
@@ -259,14 +322,13 @@ int cmd_explain(const Args& a) {
   auto model = Model::load(model_path);
   const Preprocess pre = preprocess_for(*model, a);
   const auto labels = labels_for(*model, model_path, a);
-  const long batch = std::max(1L, a.integer("batch", 8));
-  const int64_t max_pixels = a.integer("max-pixels", 64L << 20);
+  const int64_t batch = a.integer("batch", 8, 1, 4096);
   const std::string out_dir = a.get("out", "explanations"), cmap = a.get("colormap", "jet");
   tools::check_colormap(cmap);
   // Gradient methods ("all" = every one of them) and perturbation methods, by name.
   std::vector<explain::CamMethod> methods;
   std::vector<explain::PerturbationMethod> perturbation;
-  for (const auto& name : split_list(a.get("method", "gradcam"))) {
+  for (const auto& name : a.list("method", "gradcam")) {
     explain::PerturbationMethod pm;
     if (explain::parse_perturbation_method(name, pm)) {
       perturbation.push_back(pm);
@@ -277,7 +339,7 @@ int cmd_explain(const Args& a) {
   const explain::Target target = target_from(a);
   explain::ExplainOptions eo;
   eo.layer = a.get("layer");
-  eo.fuse_layers = split_list(a.get("fuse-layers"));
+  if (a.has("fuse-layers")) eo.fuse_layers = a.list("fuse-layers");
   std::unique_ptr<explain::Explainer> explainer;
   if (!methods.empty()) explainer = std::make_unique<explain::Explainer>(model, session_options(a), eo);
   std::unique_ptr<explain::PerturbationExplainer> perturber;
@@ -294,11 +356,10 @@ int cmd_explain(const Args& a) {
   // --html FILE: a page with each image, its top-5 classes and every map (PNG paths relative to the page).
   std::string html;
   const std::string html_path = a.get("html");
-  std::vector<std::string> paths(a.positional.begin() + 1, a.positional.end());
-  for (size_t start = 0; start < paths.size(); start += batch) {
-    const auto [images, names] = load_images(paths, start, batch, max_pixels, failures, false);
-    if (images.empty()) continue;
-    const Tensor batch_tensor = tools::make_batch(images, pre);
+  for_each_image_batch(a, pre, batch, failures, [&](const LoadedImages& loaded, int64_t step) {
+    const auto& images = loaded.images;  // what the network saw
+    const auto& names = loaded.names;
+    const Tensor& batch_tensor = loaded.batch;
     // Maps by method name from either family; the targets (logits, classes) from whichever ran.
     std::map<std::string, Tensor> all_maps;
     explain::Explanation e;
@@ -317,14 +378,20 @@ int cmd_explain(const Args& a) {
     }
     const std::vector<int64_t> classes = e.class_list();
     const Tensor logits = e.logits.to(Device::cpu());
-    const int64_t K = int64_t(classes.size() / images.size());
+    const int64_t K = int64_t(classes.size() / images.size()), C = logits.dim(1);
+    // An image whose logits are not finite gets one error line naming where they stopped being finite, no maps.
+    std::vector<bool> finite(images.size(), true);
+    for (size_t i = 0; i < images.size(); ++i)
+      if (const int64_t bad = non_finite_count(logits.data<float>() + i * C, C)) {
+        ++failures, finite[i] = false;
+        report_non_finite(model, session_options(a), batch_tensor, i, names[i], bad, false);
+      }
     std::vector<std::string> rows(images.size());  // the HTML row of each image
     if (!html_path.empty())
       for (size_t i = 0; i < images.size(); ++i) {
-        const std::string stem = fs::path(names[i]).stem().string();
-        const std::string seen = (fs::path(out_dir) / (stem + "_input.png")).string();
-        tools::save_png(seen, tools::resize_and_crop(images[i], pre));
-        const int64_t C = logits.dim(1);
+        if (!finite[i]) continue;
+        const std::string seen = (fs::path(out_dir) / (loaded.stems[i] + "_input.png")).string();
+        tools::save_png(seen, images[i]);
         rows[i] = "<tr><td><img src=\"" + fs::path(seen).filename().string() + "\"><br>" + json_escape(names[i]) + "<ol>";
         for (const auto& [c, p] : top_classes(logits.data<float>() + i * C, C, 5)) {
           char line[256];
@@ -338,15 +405,16 @@ int cmd_explain(const Args& a) {
       const Tensor maps = maps_on_device.to(Device::cpu());
       const int64_t H = maps.dim(1), W = maps.dim(2);
       for (size_t i = 0; i < images.size(); ++i) {
-        const tools::Image seen = tools::resize_and_crop(images[i], pre);
+        if (!finite[i]) continue;
+        const tools::Image& seen = images[i];
         GB_CHECK(seen.width == W && seen.height == H, "maps are ", W, "x", H, " but the input image is ", seen.width,
                  "x", seen.height);
         for (int64_t k = 0; k < K; ++k) {
           const int64_t row = int64_t(i) * K + k, cls = classes[row];
           const float* map = maps.data<float>() + row * H * W;
-          const std::string stem = fs::path(names[i]).stem().string() + "_" + method + "_" + std::to_string(cls);
+          const std::string stem = loaded.stems[i] + "_" + method + "_" + std::to_string(cls);
           const std::string png = (fs::path(out_dir) / (stem + ".png")).string();
-          pictures.save(png, tools::overlay(seen, map, cmap), int64_t(start / batch));
+          pictures.save(png, tools::overlay(seen, map, cmap), step);
           if (a.flag("save-raw")) tools::save_npy((fs::path(out_dir) / (stem + ".npy")).string(), map, {H, W});
           std::printf("%s  %-20s %4lld %-24s -> %s\n", names[i].c_str(), method,
                       static_cast<long long>(cls), label_of(labels, cls).c_str(), png.c_str());
@@ -355,8 +423,9 @@ int cmd_explain(const Args& a) {
         }
       }
     }
-    for (const auto& r : rows) html += r + "</tr>\n";
-  }
+    for (const auto& r : rows)
+      if (!r.empty()) html += r + "</tr>\n";
+  });
   if (!html_path.empty()) {
     std::ofstream f(html_path);
     GB_CHECK(f, "cannot write ", html_path);
@@ -380,21 +449,69 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   try {
-    if (cmd == "inspect") return cmd_inspect(parse_args(argc, argv, 2, {}));
-    if (cmd == "run") return cmd_run(parse_args(argc, argv, 2, {"json", "logits"}));
-    if (cmd == "explain" && std::any_of(argv + 2, argv + argc, [](const char* s) { return !std::strcmp(s, "--dataset"); }))
-      return cmd_explain_dataset(parse_args(argc, argv, 2, {"probability", "overlays", "quiet"}));
-    if (cmd == "explain") return cmd_explain(parse_args(argc, argv, 2, {"probability", "save-raw", "channel-softmax", "one-hot"}));
-    if (cmd == "evaluate") return cmd_evaluate(parse_args(argc, argv, 2, {"probability", "quiet", "channel-softmax", "one-hot"}));
+    // The options each command knows, in groups several commands share.
+    const CommandOptions pre = preprocess_options();
+    const CommandOptions session{{"threads", "device", "conv-variant", "sgemm-variant", "memory-limit"}, {}};
+    const CommandOptions target{{"class", "top"}, {"probability"}};
+    const CommandOptions perturbation{
+        {"chunk", "samples", "noise-std", "seed", "rise-masks", "rise-cells", "rise-probability"},
+        {"channel-softmax", "one-hot"}};
+    auto known = [](std::vector<std::string> values, std::vector<std::string> flags,
+                    std::initializer_list<CommandOptions> groups) {
+      CommandOptions o{std::move(values), std::move(flags)};
+      for (const auto& g : groups) o.add(g);
+      return o;
+    };
+    auto parse = [&](int first, const std::string& name, const CommandOptions& options) {
+      return parse_args(argc, argv, first, name, options);
+    };
+    if (cmd == "inspect") return cmd_inspect(parse(2, cmd, {{"batch"}, {}}));
+    if (cmd == "run") return cmd_run(parse(2, cmd, known({"top", "batch", "labels"}, {"json", "logits"}, {pre, session})));
+    if (cmd == "explain" && std::any_of(argv + 2, argv + argc, [](const char* s) {
+          return !std::strcmp(s, "--dataset") || !std::strncmp(s, "--dataset=", 10);
+        }))
+      return cmd_explain_dataset(parse(2, "explain --dataset",
+                                       known({"dataset", "out", "method", "layer", "batch", "decode-threads", "queue",
+                                              "colormap", "stop-after"},
+                                             {"overlays", "quiet"}, {pre, session, target})));
+    if (cmd == "explain")
+      return cmd_explain(parse(2, cmd, known({"method", "layer", "fuse-layers", "out", "colormap", "html", "batch",
+                                              "labels", "tensorboard"},
+                                             {"save-raw"}, {pre, session, target, perturbation})));
+    if (cmd == "evaluate")
+      return cmd_evaluate(parse(2, cmd, known({"methods", "method", "layer", "pixels-per-step", "deletion", "insertion",
+                                               "tolerance", "bootstrap", "confidence", "batch", "out"},
+                                              {"quiet"}, {pre, session, target, perturbation})));
     if (cmd == "bench" && argc > 2 && !std::strcmp(argv[2], "kernels"))
-      return cmd_bench_kernels(parse_args(argc, argv, 3, {"no-check"}));
-    if (cmd == "bench") return cmd_bench(parse_args(argc, argv, 2, {"serve", "profile", "per-layer"}));
-    if (cmd == "saliency") return tools::cmd_saliency(parse_args(argc, argv, 2, {"probability", "peak"}));
-    if (cmd == "attention") return tools::cmd_attention(parse_args(argc, argv, 2, {"probability", "save-raw"}));
-    if (cmd == "features") return cmd_features(parse_args(argc, argv, 2, {}));
-    if (cmd == "filters") return cmd_filters(parse_args(argc, argv, 2, {}));
+      return cmd_bench_kernels(parse(3, "bench kernels",
+                                     known({"op", "shapes", "batch", "variants", "iters", "sample-ms", "json"},
+                                           {"no-check"}, {session})));
+    if (cmd == "bench")
+      return cmd_bench(parse(2, cmd, known({"batch", "iters", "warmup", "json", "profile-rounds", "profile-json",
+                                            "explain", "layer", "perturbation", "chunk", "rise-masks", "attention",
+                                            "discard-ratio", "ascent", "saliency", "samples", "sample-ms", "dataset",
+                                            "decode-threads", "rounds"},
+                                           {"serve", "profile", "per-layer"}, {session, pre, target})));
+    if (cmd == "saliency")
+      return tools::cmd_saliency(parse(2, cmd, known({"method", "layer", "samples", "noise-std", "seed", "out",
+                                                      "project-channel", "colormap", "batch", "tensorboard"},
+                                                     {"peak"}, {pre, session, target})));
+    if (cmd == "attention")
+      return tools::cmd_attention(parse(2, cmd, known({"method", "head-fusion", "discard-ratio", "block", "out",
+                                                       "colormap", "batch", "tensorboard"},
+                                                      {"save-raw"}, {pre, session, target})));
+    if (cmd == "features")
+      return cmd_features(parse(2, cmd, known({"layer", "top", "rank", "normalize", "colormap", "out", "batch",
+                                               "tensorboard"},
+                                              {}, {pre, session})));
+    if (cmd == "filters")
+      return cmd_filters(parse(2, cmd, {{"layer", "max-filters", "max-channels", "normalize", "out"}, {}}));
     if (cmd == "dream")
-      return tools::cmd_dream(parse_args(argc, argv, 2, {"probability", "neuron", "energy", "no-transforms"}));
+      return tools::cmd_dream(parse(2, cmd, known({"layer", "channel", "class", "batch-classes", "steps", "size",
+                                                   "param", "lr", "seed", "l2", "tv", "blur-every", "out",
+                                                   "tensorboard", "labels"},
+                                                  {"probability", "neuron", "energy", "no-transforms"},
+                                                  {pre, session})));
     std::fprintf(stderr, "glassbox: unknown command '%s' (inspect, run, explain, evaluate, saliency, attention, features, "
                  "filters, dream, bench; glassbox --help)\n", cmd.c_str());
     return 2;

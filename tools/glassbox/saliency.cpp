@@ -44,35 +44,34 @@ int cmd_saliency(const Args& a) {
   GB_CHECK(a.positional.size() >= 2, "saliency takes MODEL.onnx and at least one IMAGE");
   auto model = Model::load(a.positional[0]);
   const Preprocess pre = preprocess_for(*model, a);
-  const long batch = std::max(1L, a.integer("batch", 8));
+  const long batch = a.integer("batch", 8, 1, 4096);
   const std::string out_dir = a.get("out", "saliency"), cmap = a.get("colormap", "jet");
   check_colormap(cmap);
   std::vector<explain::PixelMethod> methods;
-  const std::string list = a.get("method", "gradient");
-  if (list == "all") methods = explain::all_pixel_methods();
+  const std::vector<std::string> list = a.list("method", "gradient");
+  if (list == std::vector<std::string>{"all"}) methods = explain::all_pixel_methods();
   else
-    for (const auto& name : split_list(list)) methods.push_back(explain::parse_pixel_method(name));
+    for (const auto& name : list) methods.push_back(explain::parse_pixel_method(name));
   const explain::Target target = target_from(a);
   explain::PixelOptions po;
   po.layer = a.get("layer");
-  po.noise_samples = int(a.integer("samples", po.noise_samples));
-  po.noise_std = float(a.number("noise-std", po.noise_std));
-  po.noise_seed = uint32_t(a.integer("seed", 0));
+  po.noise_samples = int(a.integer("samples", po.noise_samples, 1, 1 << 20));
+  po.noise_std = float(a.number("noise-std", po.noise_std, 0.0, 1e6));
+  po.noise_seed = uint32_t(a.integer("seed", 0, 0, UINT32_MAX));
   explain::PixelExplainer explainer(model, session_options(a), po);
   fs::create_directories(out_dir);
   PictureSink pictures(a);
   int failures = 0;
-  for_each_image_batch(a, batch, failures, [&](const LoadedImages& loaded, int64_t step) {
-    if (!a.get("project-channel").empty()) {  // Deconvnet's projection of one channel of --layer
-      const int64_t c = a.integer("project-channel", 0);
-      const Tensor signal =
-          explainer.project(make_batch(loaded.images, pre), explainer.layer(), c, a.flag("peak")).to(Device::cpu());
+  for_each_image_batch(a, pre, batch, failures, [&](const LoadedImages& loaded, int64_t step) {
+    if (a.has("project-channel")) {  // Deconvnet's projection of one channel of --layer (the range: by project)
+      const int64_t c = a.integer("project-channel", 0, 0, INT32_MAX);
+      const Tensor signal = explainer.project(loaded.batch, explainer.layer(), c, a.flag("peak")).to(Device::cpu());
       const int64_t C = signal.dim(1), H = signal.dim(2), W = signal.dim(3);
       for (size_t i = 0; i < loaded.images.size(); ++i) {
         std::string layer_part = explainer.layer();
         for (char& ch : layer_part)
           if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-') ch = '_';
-        const std::string png = (fs::path(out_dir) / (fs::path(loaded.names[i]).stem().string() + "_project_" +
+        const std::string png = (fs::path(out_dir) / (loaded.stems[i] + "_project_" +
                                                       layer_part + "_" + std::to_string(c) + ".png"))
                                     .string();
         pictures.save(png, signal_picture(signal.data<float>() + int64_t(i) * C * H * W, C, H, W), step);
@@ -81,7 +80,7 @@ int cmd_saliency(const Args& a) {
       }
       return;
     }
-    const explain::PixelExplanation e = explainer.explain(make_batch(loaded.images, pre), target, methods);
+    const explain::PixelExplanation e = explainer.explain(loaded.batch, target, methods);
     const std::vector<int64_t> classes = e.targets.class_list();
     const int64_t K = int64_t(classes.size() / loaded.images.size());
     for (const auto& [method, maps_on_device] : e.maps) {
@@ -91,10 +90,10 @@ int cmd_saliency(const Args& a) {
       const bool signal_shaped = method == explain::PixelMethod::deconvnet || method == explain::PixelMethod::guided ||
                                  method == explain::PixelMethod::guided_gradcam;
       for (size_t i = 0; i < loaded.images.size(); ++i) {
-        const Image seen = resize_and_crop(loaded.images[i], pre);
+        const Image& seen = loaded.images[i];
         for (int64_t k = 0; k < K; ++k) {
           const int64_t row = int64_t(i) * K + k;
-          const std::string stem = (fs::path(out_dir) / (fs::path(loaded.names[i]).stem().string() + "_" +
+          const std::string stem = (fs::path(out_dir) / (loaded.stems[i] + "_" +
                                                          explain::pixel_method_name(method) + "_" +
                                                          std::to_string(classes[row])))
                                        .string();
