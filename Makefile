@@ -47,21 +47,38 @@ build-asan:
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_SANITIZE=ON -DGLASSBOX_CUDA=OFF
 	cmake --build $(ASAN) -j $(JOBS)
 
-# Bounded libFuzzer run of the importer (clang); see docs/fuzzing.md.
+# Bounded libFuzzer runs (clang), one target after another; see docs/fuzzing.md. The importer runs FUZZ_SECONDS,
+# the tools' targets (preprocessing spec, image path, dataset.json, command line) FUZZ_SECONDS_OTHER each.
 FUZZ_SECONDS ?= 300
-# The corpus (build-fuzz/corpus) starts from the op-golden models and tests/fuzz/seeds and keeps what each run
-# adds; findings go to build-fuzz/artifacts/ (reproduce one: build-fuzz/bin/fuzz_import build-fuzz/artifacts/FILE).
+FUZZ_SECONDS_OTHER ?= 120
+# target:corpus folder:seconds:max_len:malloc limit (MiB; a single larger allocation is a finding). Each corpus
+# (build-fuzz/corpus for the importer, from the op-golden models and tests/fuzz/seeds/*.onnx; build-fuzz/corpus-<target>
+# from tests/fuzz/seeds/<target>/) keeps what each run adds; findings go to build-fuzz/artifacts/<target>-*
+# (reproduce one: build-fuzz/bin/<target> FILE). Every target runs even when an earlier one found something; make
+# fails at the end if any did.
+FUZZ_RUNS := fuzz_import:corpus:$(FUZZ_SECONDS):65536:4096 \
+             fuzz_preprocess:corpus-fuzz_preprocess:$(FUZZ_SECONDS_OTHER):4096:1024 \
+             fuzz_image:corpus-fuzz_image:$(FUZZ_SECONDS_OTHER):65536:1024 \
+             fuzz_dataset_json:corpus-fuzz_dataset_json:$(FUZZ_SECONDS_OTHER):16384:1024 \
+             fuzz_args:corpus-fuzz_args:$(FUZZ_SECONDS_OTHER):4096:1024
 fuzz:
 	tools/install_deps.sh clang libclang-rt-dev
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_FUZZ=ON \
 	    -DGLASSBOX_CUDA=OFF -DGLASSBOX_TESTS=OFF
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_import
+	cmake --build build-fuzz -j $(JOBS) --target $(foreach r,$(FUZZ_RUNS),$(firstword $(subst :, ,$(r))))
 	mkdir -p build-fuzz/corpus build-fuzz/artifacts
 	for d in tests/data/ops/*/; do f=build-fuzz/corpus/$$(basename $$d).onnx; [ -e $$f ] || cp $$d/model.onnx $$f; done
 	cp -n tests/fuzz/seeds/*.onnx build-fuzz/corpus/ || true
-	timeout -s KILL $$(( $(FUZZ_SECONDS) + 300 )) build-fuzz/bin/fuzz_import build-fuzz/corpus \
-	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 -timeout=60 \
-	    -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1
+	failed=""; for r in $(FUZZ_RUNS); do \
+	  t=$$(echo $$r | cut -d: -f1); c=build-fuzz/$$(echo $$r | cut -d: -f2); \
+	  s=$$(echo $$r | cut -d: -f3); n=$$(echo $$r | cut -d: -f4); m=$$(echo $$r | cut -d: -f5); \
+	  if [ -d tests/fuzz/seeds/$$t ]; then mkdir -p $$c; cp -n tests/fuzz/seeds/$$t/* $$c/ || true; fi; \
+	  echo "== $$t: $$s s, corpus $$c"; \
+	  timeout -s KILL $$(( $$s + 300 )) build-fuzz/bin/$$t $$c -max_total_time=$$s -rss_limit_mb=4096 \
+	      -malloc_limit_mb=$$m -max_len=$$n -timeout=60 -artifact_prefix=build-fuzz/artifacts/$$t- -print_final_stats=1 \
+	    || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: findings in$$failed (build-fuzz/artifacts/)"; exit 1; fi
 
 # Developer tools (PyTorch): regenerate the committed goldens, export the full-size models for the slow test.
 DEV_VENV := tools/python/.venv
