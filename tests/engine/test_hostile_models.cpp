@@ -15,6 +15,7 @@
 
 #include "engine/model.h"
 #include "tests/support/onnx_builder.h"
+#include "tests/support/testdata.h"
 
 namespace glassbox {
 namespace {
@@ -24,20 +25,7 @@ using test::attr_int;
 using test::attr_ints;
 using test::OnnxBuilder;
 
-// The message of the glassbox::Error that f throws; a test failure for no throw or any other exception.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-glassbox exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
+using test::error_of;
 
 #define EXPECT_MESSAGE_HAS(msg, ...)                                                                      \
   do {                                                                                                    \

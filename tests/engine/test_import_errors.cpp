@@ -17,6 +17,7 @@
 
 #include "engine/model.h"
 #include "tests/support/onnx_builder.h"
+#include "tests/support/testdata.h"
 
 namespace glassbox {
 namespace {
@@ -76,20 +77,7 @@ SessionOptions one_thread() {
 
 // ---- checking errors -------------------------------------------------------------------------------------------
 
-// The message of the glassbox::Error that f throws; a test failure for no throw or any other exception.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw a non-glassbox exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
+using test::error_of;
 
 std::string load_error(const OnnxBuilder& b) {
   const std::string bytes = b.bytes();

@@ -1,5 +1,7 @@
 // Test helpers: ONNX backend-test folders (model.onnx + test_data_set_N/{input,output}_K.pb) and comparisons.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
@@ -53,5 +55,20 @@ void expect_rules_match_golden(const std::string& model_path, const std::string&
 // Where make test puts generated assets (build/ at the repository root); both follow $GLASSBOX_SOURCE_DIR.
 std::string assets_dir();
 std::string source_dir();
+
+// The message of the glassbox::Error that f throws; a test failure for no throw or any other exception.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "threw a non-glassbox exception: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "no error thrown";
+  return "";
+}
 
 }  // namespace glassbox::test
