@@ -98,6 +98,9 @@ check "14. NaN logits are an error per image naming the first step that made one
 check "15. a 20000x20000 PNG is said to be too large" '[ $rc -eq 1 ] && grep -q "huge_header.png: the image is 20000x20000 pixels, over the limit of 67108864 pixels" "$TMP/e15a.txt"'
 "$GB" run "$SMALL" "$TMP" >/dev/null 2>"$TMP/e15b.txt"; rc=$?
 check "15. a folder given as an image is said to be a folder" '[ $rc -eq 1 ] && grep -q "is a folder, expected an image file" "$TMP/e15b.txt"'
+mkfifo "$TMP/fifo.png"
+timeout 60 "$GB" run "$SMALL" "$TMP/fifo.png" "$TMP/coffee.png" >/dev/null 2>"$TMP/e15fifo.txt"; rc=$?
+check "15. a FIFO given as an image is refused without waiting for a writer" '[ $rc -eq 1 ] && one_line "$TMP/e15fifo.txt" && grep -q "fifo.png: not a regular file, expected an image file" "$TMP/e15fifo.txt"'
 "$GB" run "$SMALL" "$TMP/coffee.png" --top 0 >/dev/null 2>"$TMP/e15c.txt"; rc=$?
 check "15. --top 0 is out of range" '[ $rc -eq 1 ] && grep -q "\-\-top: expected an integer from 1 to" "$TMP/e15c.txt"'
 "$GB" run "$SMALL" "$TMP/coffee.png" --resize 4294967520 >/dev/null 2>"$TMP/e15d.txt"; rc=$?

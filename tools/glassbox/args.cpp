@@ -29,6 +29,12 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// The name of an option word: "--name" or "--name=value" -> "name".
+std::string option_name(const std::string& word) {
+  const size_t eq = word.find('=');
+  return word.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+}
+
 // A word for an error message: at most 40 characters, control characters as '?'.
 std::string shown(const std::string& s) {
   std::string o = s.substr(0, 40);
@@ -62,9 +68,7 @@ Args parse_args(int argc, const char* const* argv, int first, const std::string&
   std::vector<std::string> all = known.values;
   all.insert(all.end(), known.flags.begin(), known.flags.end());
   auto is_option = [&](const std::string& word) {  // "--name" or "--name=..." with a name this command knows
-    if (word.rfind("--", 0) != 0) return false;
-    const size_t eq = word.find('=');
-    return contains(all, word.substr(2, eq == std::string::npos ? std::string::npos : eq - 2));
+    return word.rfind("--", 0) == 0 && contains(all, option_name(word));
   };
   for (int i = first; i < argc; ++i) {
     const std::string s = argv[i];
@@ -73,7 +77,7 @@ Args parse_args(int argc, const char* const* argv, int first, const std::string&
       continue;
     }
     const size_t eq = s.find('=');
-    const std::string name = s.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    const std::string name = option_name(s);
     if (contains(known.flags, name)) {
       GB_CHECK(eq == std::string::npos, command, ": --", name, " is a flag and takes no value (got '", shown(s), "')");
       if (!contains(a.flags, name)) a.flags.push_back(name);
@@ -148,14 +152,10 @@ double Args::number(const std::string& k, double def, double lo, double hi) cons
 
 std::vector<std::string> Args::list(const std::string& k, const std::string& def) const {
   const std::string v = get(k, def);
-  std::vector<std::string> items;
-  size_t start = 0;
-  for (size_t i = 0; i <= v.size(); ++i)
-    if (i == v.size() || v[i] == ',') {
-      GB_CHECK(i > start, command, ": --", k, ": expected NAME[,NAME...] with no empty name, got '", shown(v), "'");
-      items.push_back(v.substr(start, i - start));
-      start = i + 1;
-    }
+  // split_list drops empty items: here one is an error, so there must be one item more than commas.
+  std::vector<std::string> items = split_list(v);
+  GB_CHECK(items.size() == size_t(std::count(v.begin(), v.end(), ',')) + 1, command, ": --", k,
+           ": expected NAME[,NAME...] with no empty name, got '", shown(v), "'");
   return items;
 }
 

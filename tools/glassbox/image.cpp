@@ -33,20 +33,20 @@ int32_t little_endian32(const unsigned char* b) {
 }
 
 // The bytes of an image file, read whole (at most max_bytes: more is refused before reading).
+// The kind of file is checked before it is opened: opening a FIFO would wait for a writer.
 std::vector<uint8_t> read_file(const std::string& path, int64_t max_bytes) {
   std::error_code ec;
-  GB_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a folder, expected an image file");
+  const auto status = std::filesystem::status(path, ec);
+  GB_CHECK(!std::filesystem::is_directory(status), path, ": is a folder, expected an image file");
+  GB_CHECK(std::filesystem::exists(status), path, ": cannot open the file");
+  GB_CHECK(std::filesystem::is_regular_file(status), path, ": not a regular file, expected an image file");
+  const int64_t size = int64_t(std::filesystem::file_size(path, ec));
+  GB_CHECK(!ec, path, ": cannot open the file");
+  GB_CHECK(size <= max_bytes, path, ": the file is larger than ", max_bytes,
+           " bytes, too large for an image within the pixel limit");
   FILE* f = std::fopen(path.c_str(), "rb");
   GB_CHECK(f, path, ": cannot open the file");
-  std::vector<uint8_t> bytes;
-  const bool regular = std::filesystem::is_regular_file(path, ec);
-  const int64_t size = regular ? int64_t(std::filesystem::file_size(path, ec)) : -1;
-  if (!regular || ec || size > max_bytes) {
-    std::fclose(f);
-    fail(path, regular ? ": the file is larger than " + std::to_string(max_bytes) + " bytes, too large for an image "
-                           "within the pixel limit" : ": not a regular file, expected an image file");
-  }
-  bytes.resize(size_t(size));
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
   const size_t got = size ? std::fread(bytes.data(), 1, bytes.size(), f) : 0;
   std::fclose(f);
   GB_CHECK(got == bytes.size(), path, ": cannot read the file");
@@ -57,7 +57,7 @@ std::vector<uint8_t> read_file(const std::string& path, int64_t max_bytes) {
 // every Huffman table on the way (ITU-T T.81, B.2.4.2: a table's 16 code counts sum to at most 256, and its
 // values fit in the segment). Segments are skipped by their lengths, entropy-coded data after a start of scan up
 // to the next marker. True when a frame's size was read; `why` says how the bytes break the format, if they do.
-bool scan_jpeg(const std::vector<uint8_t>& b, int64_t& width, int64_t& height, std::string& why, size_t i = 2) {
+bool scan_jpeg(const std::vector<uint8_t>& b, int64_t& width, int64_t& height, std::string& why, size_t i) {
   bool sized = false;
   while (i < b.size()) {
     if (b[i] != 0xFF) {  // entropy-coded data (after SOS): skip to the next marker
@@ -117,11 +117,23 @@ bool screen_png(std::vector<uint8_t>& b, std::string& why) {
   return true;
 }
 
-// The width and height a header declares (PNG IHDR, BMP info header, JPEG start of frame); false when none.
-bool header_size(const std::vector<uint8_t>& b, int64_t& width, int64_t& height) {
+// Where a JPEG's segments start: after its start-of-image marker, which stb_image also finds behind fill bytes
+// (FF FF D8); 0 when the bytes are not a JPEG.
+size_t jpeg_segments_start(const std::vector<uint8_t>& b) {
+  size_t i = 0;
+  while (i < b.size() && b[i] == 0xFF) ++i;
+  return i >= 1 && i < b.size() && b[i] == 0xD8 ? i + 1 : 0;
+}
+
+bool is_png(const std::vector<uint8_t>& b) {
   static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  std::string why;
-  if (b.size() >= 24 && std::equal(kPng, kPng + 8, b.begin()) && std::equal(&b[12], &b[16], "IHDR")) {
+  return b.size() >= 8 && std::equal(kPng, kPng + 8, b.begin());
+}
+
+// The width and height a header declares (PNG IHDR, BMP info header, JPEG start of frame); false when none. A
+// JPEG is walked to its end (scan_jpeg): `why` says how it breaks the format, if it does.
+bool header_size(const std::vector<uint8_t>& b, int64_t& width, int64_t& height, std::string& why) {
+  if (is_png(b) && b.size() >= 24 && std::equal(&b[12], &b[16], "IHDR")) {
     width = big_endian32(&b[16]), height = big_endian32(&b[20]);
     return true;
   }
@@ -129,14 +141,16 @@ bool header_size(const std::vector<uint8_t>& b, int64_t& width, int64_t& height)
     width = little_endian32(&b[18]), height = std::llabs(int64_t(little_endian32(&b[22])));
     return true;
   }
-  return b.size() >= 2 && b[0] == 0xFF && b[1] == 0xD8 && scan_jpeg(b, width, height, why);
+  const size_t jpeg = jpeg_segments_start(b);
+  return jpeg && scan_jpeg(b, width, height, why, jpeg);
 }
 
 }  // namespace
 
 bool image_header_size(const std::string& path, int64_t& width, int64_t& height) {
   try {
-    return header_size(read_file(path, int64_t(1) << 32), width, height);
+    std::string why;
+    return header_size(read_file(path, int64_t(1) << 32), width, height, why);
   } catch (const Error&) {
     return false;
   }
@@ -148,19 +162,12 @@ Image load_image(const std::string& path, int64_t max_pixels) {
   // The declared size is checked before stb_image allocates anything (each side first: their product must not
   // overflow), and the structures stb_image 2.27 mishandles are screened (tests/fuzz/fuzz_image's findings).
   int64_t hw = 0, hh = 0;
-  if (header_size(bytes, hw, hh))
+  std::string why;
+  if (header_size(bytes, hw, hh, why))
     GB_CHECK(hw > 0 && hh > 0 && hw <= max_pixels && hh <= max_pixels && hw * hh <= max_pixels, path, ": the image is ",
              hw, "x", hh, " pixels, over the limit of ", max_pixels, " pixels (--max-pixels)");
-  std::string why;
-  int64_t jw = 0, jh = 0;
-  if (bytes.size() >= 8 && bytes[0] == 0x89 && bytes[1] == 'P') GB_CHECK(screen_png(bytes, why), path, ": corrupt PNG: ", why);
-  // stb_image takes a JPEG whose start-of-image marker follows fill bytes (FF FF D8): so does the screen.
-  size_t soi = 0;
-  while (soi < bytes.size() && bytes[soi] == 0xFF) ++soi;
-  if (soi >= 1 && soi < bytes.size() && bytes[soi] == 0xD8) {
-    scan_jpeg(bytes, jw, jh, why, soi + 1);
-    GB_CHECK(why.empty(), path, ": corrupt JPEG: ", why);
-  }
+  GB_CHECK(why.empty(), path, ": corrupt JPEG: ", why);
+  if (is_png(bytes)) GB_CHECK(screen_png(bytes, why), path, ": corrupt PNG: ", why);
   GB_CHECK(bytes.size() <= size_t(INT32_MAX), path, ": the file is too large");
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &comp))
