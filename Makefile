@@ -9,7 +9,7 @@ VENV   := $(BUILD)/venv
 MODEL  := $(BUILD)/models/efficientnet_lite0.onnx
 CMAKE_FLAGS ?=
 
-.PHONY: demo test deps assets build build-asan fuzz goldens full-models bench gpu-kit clean
+.PHONY: demo test deps assets build build-asan fuzz goldens full-models zoo bench gpu-kit clean
 
 demo: deps assets build
 	$(BUILD)/bin/glassbox run $(MODEL) $(BUILD)/photos/*.png $(BUILD)/photos/*.jpg $(BUILD)/photos/foolbox/*.jpg --top 5
@@ -96,6 +96,12 @@ full-models: $(DEV_VENV)/.stamp
 	cd tools/python && .venv/bin/python make_pixel_goldens.py --full ../../$(BUILD)/models/full/resnet18/model.onnx \
 	    --out ../../$(BUILD)/models/full-pixel/resnet18
 	$(DEV_VENV)/bin/python tools/python/make_attention_goldens.py --full $(BUILD)/models/full
+
+# The model zoo (issue 21): every torchvision classifier up to 150M parameters and nine timm models, exported with
+# informative random weights and ONNX Runtime's logits (about 10 GB in build/models/zoo); the slow test test_zoo reads
+# it. Models already exported are kept.
+zoo: $(DEV_VENV)/.stamp
+	cd tools/python && .venv/bin/python export_zoo.py --out ../../$(BUILD)/models/zoo --skip-existing
 
 # CPU forward time against ONNX Runtime (and PyTorch where installed), interleaved; see docs/benchmarks.md.
 # The CPU peers (OpenVINO, a current ONNX Runtime, OpenVINO XAI) live in their own pinned, torch-free environment.

@@ -20,18 +20,6 @@
 
 namespace glassbox {
 
-const std::vector<std::string>& supported_operators() {
-  static const std::vector<std::string> ops = {
-      // computed at run time
-      "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Conv", "Div", "Dropout", "Erf", "Flatten", "Gelu", "Gemm",
-      "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad",
-      "Pow", "ReduceMean", "Relu", "Reshape", "Sigmoid", "Softmax", "Split", "Sqrt", "Sub", "Transpose",
-      // folded at plan time (shape computations exporters emit around Flatten, Reshape and the class token)
-      "Cast", "Constant", "ConstantOfShape", "Equal", "Expand", "Gather", "Mod", "Shape", "Slice", "Squeeze",
-      "Unsqueeze", "Where"};
-  return ops;
-}
-
 namespace {
 
 constexpr int kMinOpset = 11, kMaxOpset = 21;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <numeric>
 
 #include "kernels/element_formulas.h"
@@ -637,40 +638,6 @@ OpPlan plan_reduce_mean(const NodeCtx& c) {
   return p;
 }
 
-OpPlan plan_transpose(const NodeCtx& c) {
-  c.expect_inputs(1, 1);
-  const Shape& x = c.shape(0);
-  const int r = static_cast<int>(x.size());
-  std::vector<int64_t> raw(r);  // default: the dimensions reversed
-  for (int d = 0; d < r; ++d) raw[d] = r - 1 - d;
-  if (c.n.attrs.has("perm")) raw = c.n.attrs.ints("perm");
-  if (static_cast<int>(raw.size()) != r) c.error("perm has ", raw.size(), " values for an input of rank ", r);
-  std::vector<int> perm(r), inverse(r, -1);
-  Shape y(r);
-  for (int d = 0; d < r; ++d) {
-    perm[d] = normalize_axis(c, raw[d], r);
-    if (inverse[perm[d]] >= 0) c.error("perm repeats axis ", perm[d]);
-    inverse[perm[d]] = d;
-    y[d] = x[perm[d]];
-  }
-  // A strided copy reading x's stride of dimension perm[d] along y's dimension d; the backward is the same with
-  // the inverse permutation, from dy's strides.
-  const auto permuted = [](const Shape& s, const std::vector<int>& order) {
-    const std::vector<int64_t> stride = row_major_strides(s);
-    std::vector<int64_t> steps(s.size());
-    for (size_t d = 0; d < s.size(); ++d) steps[d] = stride[order[d]];
-    return steps;
-  };
-  const std::vector<int64_t> steps = permuted(x, perm), back = permuted(y, inverse);
-  OpPlan p;
-  p.shapes = {y};
-  p.run = [steps](Backend& b, const Ins& in, const Outs& out) { b.strided_copy(0, steps, in[0], out[0]); };
-  p.backward = [back](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
-    if (dx[0].data) b.strided_copy(0, back, dy, dx[0]);
-  };
-  return p;
-}
-
 OpPlan plan_layer_norm(const NodeCtx& c) {
   c.expect_inputs(2, 3);
   const Shape& x = c.shape(0);
@@ -761,6 +728,43 @@ OpPlan fold_strided(const NodeCtx& c, const Tensor& data, const StridedRead& s) 
     copy_elems(data, src, out, i, 1);
   }
   return folded(out);
+}
+
+OpPlan plan_transpose(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  const Shape& x = c.shape(0);
+  const int r = static_cast<int>(x.size());
+  std::vector<int64_t> raw(r);  // default: the dimensions reversed
+  for (int d = 0; d < r; ++d) raw[d] = r - 1 - d;
+  if (c.n.attrs.has("perm")) raw = c.n.attrs.ints("perm");
+  if (static_cast<int>(raw.size()) != r) c.error("perm has ", raw.size(), " values for an input of rank ", r);
+  std::vector<int> perm(r), inverse(r, -1);
+  Shape y(r);
+  for (int d = 0; d < r; ++d) {
+    perm[d] = normalize_axis(c, raw[d], r);
+    if (inverse[perm[d]] >= 0) c.error("perm repeats axis ", perm[d]);
+    inverse[perm[d]] = d;
+    y[d] = x[perm[d]];
+  }
+  // A strided copy reading x's stride of dimension perm[d] along y's dimension d; the backward is the same with
+  // the inverse permutation, from dy's strides.
+  const auto permuted = [](const Shape& s, const std::vector<int>& order) {
+    const std::vector<int64_t> stride = row_major_strides(s);
+    std::vector<int64_t> steps(s.size());
+    for (size_t d = 0; d < s.size(); ++d) steps[d] = stride[order[d]];
+    return steps;
+  };
+  const std::vector<int64_t> steps = permuted(x, perm), back = permuted(y, inverse);
+  // Known data of any type (the integer index maps of windowed attention, built from shapes) is permuted on the
+  // host.
+  if (const Tensor* data = c.known_input(0)) return fold_strided(c, *data, StridedRead{y, 0, steps});
+  OpPlan p;
+  p.shapes = {y};
+  p.run = [steps](Backend& b, const Ins& in, const Outs& out) { b.strided_copy(0, steps, in[0], out[0]); };
+  p.backward = [back](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.strided_copy(0, back, dy, dx[0]);
+  };
+  return p;
 }
 
 // A strided read at run time; its backward scatters dy back (zeros elsewhere).
@@ -1004,6 +1008,102 @@ OpPlan plan_mod(const NodeCtx& c) {
   return p;
 }
 
+// Not, And, Or and the comparisons on known values (masks built from shapes, as Swin's shifted-window attention
+// mask); booleans are integer tensors holding 0 or 1.
+OpPlan plan_not(const NodeCtx& c) {
+  c.expect_inputs(1, 1);
+  return fold_elementwise(c, DType::i64, [](auto at) { return at(0) == 0 ? 1.0 : 0.0; });
+}
+
+template <class F>
+OpPlan plan_logical(const NodeCtx& c, F f) {
+  c.expect_inputs(2, 2);
+  return fold_elementwise(c, DType::i64, [f](auto at) { return f(at(0), at(1)) ? 1.0 : 0.0; });
+}
+
+// Range(start, limit, delta): start + i * delta for i < max(ceil((limit - start) / delta), 0), in the inputs' type.
+OpPlan plan_range(const NodeCtx& c) {
+  c.expect_inputs(3, 3);
+  const DType t = common_type(c, 0, 2);
+  double v[3];
+  for (size_t i = 0; i < 3; ++i) {
+    const Tensor& x = known_or_fail(c, i, i == 0 ? "start" : i == 1 ? "limit" : "delta");
+    if (x.numel() != 1) c.error("input ", i, " must be a scalar, got shape ", shape_str(x.shape()));
+    v[i] = t == DType::i64 ? static_cast<double>(x.data<int64_t>()[0]) : double(x.data<float>()[0]);
+  }
+  if (!std::isfinite(v[0]) || !std::isfinite(v[1]) || !std::isfinite(v[2]) || v[2] == 0)
+    c.error("start, limit and delta must be finite and delta non-zero");
+  if (t == DType::i64) {  // exact: 128-bit arithmetic, each element between start and limit
+    const auto at = [&](size_t i) { return static_cast<__int128>(known_or_fail(c, i, "").data<int64_t>()[0]); };
+    const __int128 start = at(0), span = at(1) - start, delta = at(2);
+    const __int128 count = std::max<__int128>(0, span / delta + (span % delta != 0 && (span < 0) == (delta < 0)));
+    if (count > kMaxFoldElements) c.error("the range has more than ", kMaxFoldElements, " elements");
+    Tensor out = Tensor::empty({static_cast<int64_t>(count)}, t);
+    for (int64_t i = 0; i < out.numel(); ++i) out.data<int64_t>()[i] = static_cast<int64_t>(start + i * delta);
+    return folded(out);
+  }
+  const double count = std::max(0.0, std::ceil((v[1] - v[0]) / v[2]));
+  if (!(count <= static_cast<double>(kMaxFoldElements)))
+    c.error("the range has more than ", kMaxFoldElements, " elements");
+  Tensor out = Tensor::empty({static_cast<int64_t>(count)}, t);
+  for (int64_t i = 0; i < out.numel(); ++i)
+    out.data<float>()[i] = static_cast<float>(double(v[0]) + static_cast<double>(i) * v[2]);
+  return folded(out);
+}
+
+// ScatterND(data, indices, updates) on known tensors: a copy of data where each index tuple indices[j] (the last
+// axis of length q <= rank) selects a slice that takes updates[j] (or adds/multiplies/takes the max/min of it, by
+// `reduction`, opset 16+).
+OpPlan plan_scatter_nd(const NodeCtx& c) {
+  c.expect_inputs(3, 3);
+  const Tensor& data = known_or_fail(c, 0, "data");
+  const Tensor& idx = known_or_fail(c, 1, "indices");
+  const Tensor& upd = known_or_fail(c, 2, "updates");
+  if (idx.dtype() != DType::i64) c.error("indices must be integers");
+  if (upd.dtype() != data.dtype()) c.error("updates and data have different types");
+  const int r = data.rank(), qr = idx.rank();
+  if (r < 1 || qr < 1) c.error("data and indices must have rank >= 1");
+  const int64_t q = idx.dim(qr - 1);
+  if (q < 1 || q > r) c.error("the last dimension of indices (", q, ") must be in [1, ", r, "]");
+  Shape expect(idx.shape().begin(), idx.shape().end() - 1);
+  expect.insert(expect.end(), data.shape().begin() + q, data.shape().end());
+  if (upd.shape() != expect)
+    c.error("updates of shape ", shape_str(upd.shape()), ", expected ", shape_str(expect));
+  const std::string reduction = c.n.attrs.s("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
+    c.error("unknown reduction '", reduction, "'");
+  int64_t slice = 1;
+  for (int d = static_cast<int>(q); d < r; ++d) slice *= data.dim(d);
+  const std::vector<int64_t> stride = row_major_strides(data.shape());
+  Tensor out = Tensor::empty(data.shape(), data.dtype());
+  std::memcpy(out.raw(), data.raw(), data.bytes());
+  const int64_t tuples = idx.numel() / q;
+  for (int64_t j = 0; j < tuples; ++j) {
+    int64_t at = 0;
+    for (int64_t k = 0; k < q; ++k) {
+      int64_t i = idx.data<int64_t>()[j * q + k];
+      const int64_t len = data.dim(static_cast<int>(k));
+      if (i < -len || i >= len) c.error("index ", i, " out of range for dimension ", k, " of size ", len);
+      at += (i < 0 ? i + len : i) * stride[k];
+    }
+    for (int64_t e = 0; e < slice; ++e) {
+      auto apply = [&](auto* y, const auto* u) {
+        auto& dst = y[at + e];
+        const auto v = u[j * slice + e];
+        if (reduction == "add") dst += v;
+        else if (reduction == "mul") dst *= v;
+        else if (reduction == "max") dst = std::max(dst, v);
+        else if (reduction == "min") dst = std::min(dst, v);
+        else dst = v;
+      };
+      if (data.dtype() == DType::i64) apply(out.data<int64_t>(), upd.data<int64_t>());
+      else if (data.dtype() == DType::f32) apply(out.data<float>(), upd.data<float>());
+      else c.error("data of type ", dtype_name(data.dtype()), " is not supported");
+    }
+  }
+  return folded(out);
+}
+
 // ConstantOfShape: a tensor of the given shape filled with the `value` attribute (one element; default float 0).
 OpPlan plan_constant_of_shape(const NodeCtx& c) {
   c.expect_inputs(1, 1);
@@ -1049,62 +1149,101 @@ OpPlan plan_cast(const NodeCtx& c) {
   return folded(out);
 }
 
+// Dropout at inference: the identity; training_mode (input 2), when given, must be a constant false.
+OpPlan plan_dropout(const NodeCtx& c) {
+  if (c.has(2)) {
+    const Tensor* t = c.known_input(2);
+    if (!t || t->numel() != 1 || (t->dtype() == DType::i64 ? t->data<int64_t>()[0] != 0 : t->data<float>()[0] != 0.f))
+      c.error("training_mode must be a constant false (inference only)");
+  }
+  return alias_to(c.shape(0));
+}
+
+using Planner = OpPlan (*)(const NodeCtx&);
+
+// Every operator glassbox runs, with its planning rule (one place: supported_operators() reads it too).
+const std::map<std::string, Planner>& planners() {
+  using kernels::BinaryOp;
+  static const std::map<std::string, Planner> table = {
+      {"Conv", plan_conv},
+      {"Relu", [](const NodeCtx& c) { return plan_activation(c, {Activation::relu}); }},
+      {"Clip", plan_clip},
+      {"LeakyRelu",
+       [](const NodeCtx& c) { return plan_activation(c, {Activation::leaky_relu, c.n.attrs.f("alpha", 0.01f)}); }},
+      {"Sigmoid", [](const NodeCtx& c) { return plan_activation(c, {Activation::sigmoid}); }},
+      {"HardSigmoid",
+       [](const NodeCtx& c) {
+         return plan_activation(c, {Activation::hard_sigmoid, c.n.attrs.f("alpha", 0.2f), c.n.attrs.f("beta", 0.5f)});
+       }},
+      {"HardSwish", [](const NodeCtx& c) { return plan_activation(c, {Activation::hard_swish}); }},
+      {"Erf", [](const NodeCtx& c) { return plan_activation(c, {Activation::erf}); }},
+      {"Exp", [](const NodeCtx& c) { return plan_activation(c, {Activation::exp}); }},
+      {"Tanh", [](const NodeCtx& c) { return plan_activation(c, {Activation::tanh}); }},
+      {"Gelu", plan_gelu},
+      {"Sqrt", [](const NodeCtx& c) { return plan_activation(c, {Activation::sqrt}); }},
+      {"Pow", plan_pow},
+      {"Add", [](const NodeCtx& c) { return plan_binary(c, BinaryOp::add); }},
+      {"Sub", [](const NodeCtx& c) { return plan_binary(c, BinaryOp::sub); }},
+      {"Mul", [](const NodeCtx& c) { return plan_binary(c, BinaryOp::mul); }},
+      {"Div", [](const NodeCtx& c) { return plan_binary(c, BinaryOp::div); }},
+      {"BatchNormalization", plan_batchnorm},
+      {"MaxPool", [](const NodeCtx& c) { return plan_pool(c, true); }},
+      {"AveragePool", [](const NodeCtx& c) { return plan_pool(c, false); }},
+      {"GlobalAveragePool", plan_global_avg_pool},
+      {"Gemm", plan_gemm},
+      {"MatMul", plan_matmul},
+      {"Flatten", plan_flatten},
+      {"Reshape", plan_reshape},
+      {"Identity", [](const NodeCtx& c) { return alias_to(c.shape(0)); }},
+      {"Dropout", plan_dropout},
+      {"Unsqueeze", plan_unsqueeze},
+      {"Squeeze", plan_squeeze},
+      {"Concat", plan_concat},
+      {"Pad", plan_pad},
+      {"Softmax", plan_softmax},
+      {"ReduceMean", plan_reduce_mean},
+      {"Transpose", plan_transpose},
+      {"LayerNormalization", plan_layer_norm},
+      {"Shape", plan_shape},
+      {"Gather", plan_gather},
+      {"Slice", plan_slice},
+      {"Expand", plan_expand},
+      {"Cast", plan_cast},
+      {"Split", plan_split},
+      {"Equal", plan_equal},
+      {"Where", plan_where},
+      {"Mod", plan_mod},
+      {"ConstantOfShape", plan_constant_of_shape},
+      {"Not", plan_not},
+      {"And", [](const NodeCtx& c) { return plan_logical(c, [](double a, double b) { return a != 0 && b != 0; }); }},
+      {"Or", [](const NodeCtx& c) { return plan_logical(c, [](double a, double b) { return a != 0 || b != 0; }); }},
+      {"Less", [](const NodeCtx& c) { return plan_logical(c, [](double a, double b) { return a < b; }); }},
+      {"LessOrEqual", [](const NodeCtx& c) { return plan_logical(c, [](double a, double b) { return a <= b; }); }},
+      {"Greater", [](const NodeCtx& c) { return plan_logical(c, [](double a, double b) { return a > b; }); }},
+      {"GreaterOrEqual", [](const NodeCtx& c) { return plan_logical(c, [](double a, double b) { return a >= b; }); }},
+      {"Range", plan_range},
+      {"ScatterND", plan_scatter_nd},
+  };
+  return table;
+}
+
 }  // namespace
 
 OpPlan plan_op(const NodeCtx& c) {
-  const std::string& op = c.n.op;
-  using kernels::BinaryOp;
-  if (op == "Conv") return plan_conv(c);
-  if (op == "Relu") return plan_activation(c, {Activation::relu});
-  if (op == "Clip") return plan_clip(c);
-  if (op == "LeakyRelu") return plan_activation(c, {Activation::leaky_relu, c.n.attrs.f("alpha", 0.01f)});
-  if (op == "Sigmoid") return plan_activation(c, {Activation::sigmoid});
-  if (op == "HardSigmoid")
-    return plan_activation(c, {Activation::hard_sigmoid, c.n.attrs.f("alpha", 0.2f), c.n.attrs.f("beta", 0.5f)});
-  if (op == "HardSwish") return plan_activation(c, {Activation::hard_swish});
-  if (op == "Erf") return plan_activation(c, {Activation::erf});
-  if (op == "Gelu") return plan_gelu(c);
-  if (op == "Sqrt") return plan_activation(c, {Activation::sqrt});
-  if (op == "Pow") return plan_pow(c);
-  if (op == "Add") return plan_binary(c, BinaryOp::add);
-  if (op == "Sub") return plan_binary(c, BinaryOp::sub);
-  if (op == "Mul") return plan_binary(c, BinaryOp::mul);
-  if (op == "Div") return plan_binary(c, BinaryOp::div);
-  if (op == "BatchNormalization") return plan_batchnorm(c);
-  if (op == "MaxPool") return plan_pool(c, true);
-  if (op == "AveragePool") return plan_pool(c, false);
-  if (op == "GlobalAveragePool") return plan_global_avg_pool(c);
-  if (op == "Gemm") return plan_gemm(c);
-  if (op == "MatMul") return plan_matmul(c);
-  if (op == "Flatten") return plan_flatten(c);
-  if (op == "Reshape") return plan_reshape(c);
-  if (op == "Identity" || op == "Dropout") {
-    if (op == "Dropout" && c.has(2)) {
-      const Tensor* t = c.known_input(2);
-      if (!t || t->numel() != 1 || (t->dtype() == DType::i64 ? t->data<int64_t>()[0] != 0 : t->data<float>()[0] != 0.f))
-        c.error("training_mode must be a constant false (inference only)");
-    }
-    return alias_to(c.shape(0));
-  }
-  if (op == "Unsqueeze") return plan_unsqueeze(c);
-  if (op == "Squeeze") return plan_squeeze(c);
-  if (op == "Concat") return plan_concat(c);
-  if (op == "Pad") return plan_pad(c);
-  if (op == "Softmax") return plan_softmax(c);
-  if (op == "ReduceMean") return plan_reduce_mean(c);
-  if (op == "Transpose") return plan_transpose(c);
-  if (op == "LayerNormalization") return plan_layer_norm(c);
-  if (op == "Shape") return plan_shape(c);
-  if (op == "Gather") return plan_gather(c);
-  if (op == "Slice") return plan_slice(c);
-  if (op == "Expand") return plan_expand(c);
-  if (op == "Cast") return plan_cast(c);
-  if (op == "Split") return plan_split(c);
-  if (op == "Equal") return plan_equal(c);
-  if (op == "Where") return plan_where(c);
-  if (op == "Mod") return plan_mod(c);
-  if (op == "ConstantOfShape") return plan_constant_of_shape(c);
-  c.error("no planning rule for operator '", op, "'");
+  const auto& table = planners();
+  const auto it = table.find(c.n.op);
+  if (it == table.end()) c.error("no planning rule for operator '", c.n.op, "'");
+  return it->second(c);
+}
+
+const std::vector<std::string>& supported_operators() {
+  static const std::vector<std::string> ops = [] {
+    std::vector<std::string> v = {"Constant"};  // the importer makes Constant nodes constant values
+    for (const auto& entry : planners()) v.push_back(entry.first);
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return ops;
 }
 
 }  // namespace glassbox

@@ -47,6 +47,10 @@ struct OpPlan {
 
 OpPlan plan_op(const NodeCtx& c);
 
+// The ONNX operators glassbox runs, sorted by name: those plan_op has a rule for, and Constant (also declared in
+// onnx_import.h, whose importer refuses any other).
+const std::vector<std::string>& supported_operators();
+
 // Whether an activation's derivative is a function of its output (all but HardSwish and LeakyRelu with a
 // negative slope): such an activation can be fused into a step that will run backward.
 bool derivative_from_output(const kernels::ActivationAttrs& a);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "explain/attention.h"
 #include "explain/method_names.h"
@@ -87,18 +88,61 @@ Targets copy_targets(Session& session, const Tensor& copy_logits, const Tensor& 
   return t;
 }
 
+namespace {
+
+// The axes a ReduceMean node reduces (attribute before opset 18, constant input from 18 on), made non-negative for
+// an input of rank r; empty when they are not known (all axes, or computed).
+std::vector<int64_t> reduced_axes(const Graph& g, const Node& n, int64_t r) {
+  std::vector<int64_t> axes = n.attrs.ints("axes");
+  if (n.inputs.size() > 1 && n.inputs[1] >= 0) {
+    const Tensor& t = g.values[n.inputs[1]].constant;
+    if (!t.defined() || t.dtype() != DType::i64) return {};
+    axes.assign(t.data<int64_t>(), t.data<int64_t>() + t.numel());
+  }
+  for (int64_t& a : axes) a = a < 0 ? a + r : a;
+  std::sort(axes.begin(), axes.end());
+  return axes;
+}
+
+// The head's pooling of a classifier: a node that averages a feature map or tokens over their positions —
+// GlobalAveragePool; ReduceMean over axes {2, 3} of [N, C, H, W], {1, 2} of channel-last [N, H, W, C], or {1} of
+// tokens [N, T, D] (ranks from the model's layer shapes).
+bool is_position_pooling(const Graph& g, const Node& n, const std::map<int, size_t>& rank) {
+  if (n.inputs.empty() || !rank.count(n.inputs[0])) return false;
+  const size_t r = rank.at(n.inputs[0]);
+  if (n.op == "GlobalAveragePool") return r == 4;
+  if (n.op != "ReduceMean") return false;
+  const std::vector<int64_t> axes = reduced_axes(g, n, int64_t(r));
+  return (r == 4 && (axes == std::vector<int64_t>{2, 3} || axes == std::vector<int64_t>{1, 2})) ||
+         (r == 3 && axes == std::vector<int64_t>{1});
+}
+
+}  // namespace
+
 std::string default_layer(const Model& model) {
   const Graph& g = model.graph();
   const std::vector<std::string> attention = attention_layers(model);
-  if (!attention.empty()) {  // a transformer: the last LayerNormalization before the last attention
+  if (!attention.empty()) {
+    // A transformer whose head averages positions after its last attention (Swin, MaxViT, MobileViT, LeViT): the
+    // input of that pooling, the last feature map or token grid the logits see.
+    std::map<int, size_t> rank;
+    for (const auto& l : model.layers()) rank[g.find_value(l.name)] = l.shape.size();
     const int last = g.find_value(attention.back());
+    bool after_attention = false;
+    std::string pooled;
+    for (const Node& n : g.nodes) {
+      if (after_attention && is_position_pooling(g, n, rank)) pooled = g.values[n.inputs[0]].name;
+      if (std::find(n.outputs.begin(), n.outputs.end(), last) != n.outputs.end()) after_attention = true;
+    }
+    if (!pooled.empty()) return pooled;
+    // A class-token transformer (ViT, DeiT): the last LayerNormalization before the last attention.
     std::string norm;
     for (const Node& n : g.nodes) {
       if (std::find(n.outputs.begin(), n.outputs.end(), last) != n.outputs.end()) break;
       if (n.op == "LayerNormalization") norm = g.values[n.outputs[0]].name;
     }
-    GB_CHECK(!norm.empty(), "the model has attention but no LayerNormalization before its last attention; give the "
-                            "layer whose tokens to explain");
+    GB_CHECK(!norm.empty(), "the model has attention but no LayerNormalization before its last attention and no "
+                            "pooling of positions after it; give the layer whose tokens to explain");
     return norm;
   }
   for (auto it = g.nodes.rbegin(); it != g.nodes.rend(); ++it)
@@ -111,10 +155,37 @@ std::string default_layer(const Model& model) {
   return last;
 }
 
+bool channel_last(const Model& model, const std::string& layer) {
+  const Graph& g = model.graph();
+  const int v = g.find_value(layer);
+  if (v < 0) return false;
+  const auto last_axis_norm = [](const Node& n) {
+    const int64_t a = n.attrs.i("axis", -1);
+    return n.op == "LayerNormalization" && (a == -1 || a == 3);
+  };
+  const std::vector<int> producers = g.producers();
+  if (producers[v] >= 0 && last_axis_norm(g.nodes[producers[v]])) return true;
+  for (int ni : g.consumers()[v]) {
+    const Node& n = g.nodes[ni];
+    if (n.inputs.empty() || n.inputs[0] != v) continue;
+    if (last_axis_norm(n)) return true;
+    if (n.op == "Transpose" && n.attrs.ints("perm") == std::vector<int64_t>{0, 3, 1, 2}) return true;
+    if (n.op == "ReduceMean" && reduced_axes(g, n, 4) == std::vector<int64_t>{1, 2}) return true;
+  }
+  return false;
+}
+
 Tensor feature_maps(Session& session, const Shape& input_shape, const Tensor& A, const std::string& layer) {
-  if (A.rank() == 4) return A;
+  if (A.rank() == 4 && !channel_last(session.model(), layer)) return A;
+  if (A.rank() == 4) {  // [M, H, W, C] read as [M, C, H, W]: maps[m, c, i, j] = A[m, i, j, c]
+    const int64_t M = A.dim(0), H = A.dim(1), W = A.dim(2), C = A.dim(3);
+    Tensor maps = session.allocate({M, C, H, W});
+    session.backend().strided_copy(0, {H * W * C, 1, W * C, C}, kernels::view_of(A), kernels::view_of(maps));
+    return maps;
+  }
   GB_CHECK(A.rank() == 3, "layer '", layer, "' has shape ", shape_str(A.shape()),
-           "; class activation maps need [N, C, H, W], or a transformer's tokens [N, T, D]");
+           "; class activation maps need [N, C, H, W] (or channel-last [N, H, W, C]), or a transformer's tokens "
+           "[N, T, D]");
   const TokenGrid grid = token_grid(session.model(), session.plan_for({input_shape}), A.dim(1));
   const int64_t M = A.dim(0), T = A.dim(1), D = A.dim(2);
   Tensor maps = session.allocate({M, D, grid.height, grid.width});

@@ -74,12 +74,20 @@ int64_t copies_per_pass(Session& session, const Shape& image, int64_t batch, siz
 std::vector<int64_t> host_classes(const Tensor& classes);
 
 // Where Grad-CAM looks. A CNN: the last global pooling's input (the last 4-D activation). A vision transformer (a
-// model with attention, explain/attention.h): the input of the last attention, the output of the last
-// LayerNormalization before the last attention Softmax (the tokens [N, T, D]; after the last block only the class
-// token reaches the logits, so later token gradients are zero).
+// model with attention, explain/attention.h) whose head averages positions after the last attention (Swin, MaxViT,
+// MobileViT, LeViT: GlobalAveragePool, or ReduceMean over the positions of [N, C, H, W], [N, H, W, C] or [N, T, D]):
+// that pooling's input. A class-token transformer (ViT, DeiT): the input of the last attention, the output of the
+// last LayerNormalization before the last attention Softmax (the tokens [N, T, D]; after the last block only the
+// class token reaches the logits, so later token gradients are zero).
 std::string default_layer(const Model& model);
 
-// A layer's activation (or gradient) as feature maps [M, C, h, w] for the CAM family: itself when 4-D; a
+// Whether a 4-D layer is channel-last [N, H, W, C] (Swin's stages, timm's NHWC blocks): a LayerNormalization over
+// its last axis makes or reads it, a Transpose with perm [0, 3, 1, 2] reads it, or a ReduceMean over axes {1, 2}
+// (the head's pooling) reads it.
+bool channel_last(const Model& model, const std::string& layer);
+
+// A layer's activation (or gradient) as feature maps [M, C, h, w] for the CAM family: itself when 4-D (channel-last
+// layers, channel_last(), read as [M, C, H, W] by one strided copy); a
 // transformer's tokens [M, T, D] as the patch grid [M, D, h, w], the class and distillation tokens dropped
 // (explain/tokens.h: the grid from the patch embedding at these input shapes), by one strided copy on the device.
 Tensor feature_maps(Session& session, const Shape& input_shape, const Tensor& A, const std::string& layer);

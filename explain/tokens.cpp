@@ -1,5 +1,7 @@
 #include "explain/tokens.h"
 
+#include <algorithm>
+
 namespace glassbox::explain {
 
 TokenGrid token_grid(const Model& model, const Plan& plan, int64_t tokens) {
@@ -26,8 +28,15 @@ TokenGrid token_grid(const Model& model, const Plan& plan, int64_t tokens) {
   TokenGrid grid;
   grid.height = s[2], grid.width = s[3];
   grid.prefix = tokens - grid.height * grid.width;
+  // Fewer tokens than patches: a later stage subsampled the grid (LeViT's attention with stride 2 takes every
+  // other row and column: 14 -> 7 -> 4), so the grid is ceil(h / f) x ceil(w / f) for the factor f that gives
+  // exactly `tokens` positions, with no prefix.
+  for (int64_t f = 2; grid.prefix < 0 && f <= std::max(s[2], s[3]); ++f)
+    if (((s[2] + f - 1) / f) * ((s[3] + f - 1) / f) == tokens)
+      grid.height = (s[2] + f - 1) / f, grid.width = (s[3] + f - 1) / f, grid.prefix = 0;
   GB_CHECK(grid.prefix >= 0, "the patch embedding '", g.values[embedding].name, "' ", shape_str(s), " makes ",
-           grid.height * grid.width, " patches, more than the ", tokens, " tokens asked about");
+           grid.height * grid.width, " patches, more than the ", tokens, " tokens asked about, and no subsampling of ",
+           "its grid gives ", tokens, " positions");
   return grid;
 }
 

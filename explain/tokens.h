@@ -19,8 +19,9 @@ struct TokenGrid {
 // topological order (values the plan folds on the host skipped): the patch embedding is the last Conv with a 4-D
 // output [N, D, h, w] before the first node that makes a 3-D value (the flattened patches [N, D, h*w], or the
 // tokens themselves); the grid is its spatial shape (h, w), and the prefix = T - h*w leading tokens (class,
-// distillation) are not patches. Errors (naming the layer and the shapes) when the model has no such Conv or when
-// T < h*w.
+// distillation) are not patches. With T < h*w (a stage that subsampled the grid, as LeViT's), the grid is
+// ceil(h/f) x ceil(w/f) for the factor f that makes it T positions, with no prefix. Errors (naming the layer and the
+// shapes) when the model has no such Conv or no grid fits T.
 TokenGrid token_grid(const Model& model, const Plan& plan, int64_t tokens);
 
 }  // namespace glassbox::explain

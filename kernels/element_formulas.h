@@ -89,6 +89,11 @@ GB_HOST_DEVICE inline float activation_derivative_at_input(const ActivationAttrs
     }
     case Activation::sqrt: return 0.5f / std::sqrt(x);
     case Activation::pow: return a.alpha * std::pow(x, a.alpha - 1.f);
+    case Activation::exp: return std::exp(x);
+    case Activation::tanh: {
+      const float t = std::tanh(x);
+      return 1.f - t * t;
+    }
   }
   return 1.f;
 }
@@ -117,6 +122,8 @@ GB_HOST_DEVICE inline float activation_derivative_at_output(const ActivationAttr
     case Activation::leaky_relu: return y > 0.f ? 1.f : a.alpha;
     case Activation::sigmoid: return y * (1.f - y);
     case Activation::hard_sigmoid: return y > 0.f && y < 1.f ? a.alpha : 0.f;
+    case Activation::exp: return y;              // (e^x)' = e^x
+    case Activation::tanh: return 1.f - y * y;   // tanh' = 1 - tanh^2
     default: return NAN;  // not a function of y (has_output_derivative): callers pass x
   }
   return 1.f;

@@ -53,7 +53,7 @@ enum class BackwardRule { gradient, deconvnet, guided };
 // The element-wise functions of ViT exports are kinds here too: erf, gelu (exact), gelu_tanh, sqrt and pow (a
 // constant exponent). They are never fused into a producer's epilogue.
 enum class Activation { none, relu, clip, leaky_relu, sigmoid, hard_sigmoid, hard_swish, erf, gelu, gelu_tanh, sqrt,
-                        pow };
+                        pow, exp, tanh };
 
 struct ActivationAttrs {
   Activation kind = Activation::none;
@@ -61,7 +61,8 @@ struct ActivationAttrs {
   float beta = 0.f;   // clip: max; hard_sigmoid: beta
   // relu: max(0,x); clip: min(max(x,alpha),beta); leaky_relu: x<0 ? alpha*x : x; sigmoid: 1/(1+e^-x);
   // hard_sigmoid: max(0, min(1, alpha*x+beta)); hard_swish: x * max(0, min(1, x/6 + 1/2)); erf: the error function;
-  // gelu: x/2 (1 + erf(x/sqrt(2))); gelu_tanh: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); sqrt; pow: x^alpha.
+  // gelu: x/2 (1 + erf(x/sqrt(2))); gelu_tanh: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); sqrt; pow: x^alpha;
+  // exp: e^x; tanh.
   GB_HOST_DEVICE float apply(float x) const {
     switch (kind) {
       case Activation::none: return x;
@@ -76,6 +77,8 @@ struct ActivationAttrs {
       case Activation::gelu_tanh: return 0.5f * x * (1.f + std::tanh(0.79788456f * (x + 0.044715f * x * x * x)));
       case Activation::sqrt: return std::sqrt(x);
       case Activation::pow: return std::pow(x, alpha);
+      case Activation::exp: return std::exp(x);
+      case Activation::tanh: return std::tanh(x);
     }
     return x;
   }

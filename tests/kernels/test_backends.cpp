@@ -318,7 +318,8 @@ TEST(Backends, Pointwise) {
       {Activation::relu, "relu"}, {Activation::clip, "clip"}, {Activation::leaky_relu, "leaky_relu"},
       {Activation::sigmoid, "sigmoid"}, {Activation::hard_sigmoid, "hard_sigmoid"},
       {Activation::hard_swish, "hard_swish"}, {Activation::erf, "erf"}, {Activation::gelu, "gelu"},
-      {Activation::gelu_tanh, "gelu_tanh"}, {Activation::sqrt, "sqrt"}, {Activation::pow, "pow"}};
+      {Activation::gelu_tanh, "gelu_tanh"}, {Activation::sqrt, "sqrt"}, {Activation::pow, "pow"},
+      {Activation::exp, "exp"}, {Activation::tanh, "tanh"}};
   for (auto [kind, name] : acts) {
     ActivationAttrs a;
     a.kind = kind;
@@ -486,7 +487,8 @@ TEST(Backends, Backward) {
                 {1}});
   for (Activation kind : {Activation::relu, Activation::clip, Activation::leaky_relu, Activation::sigmoid,
                           Activation::hard_sigmoid, Activation::hard_swish, Activation::erf, Activation::gelu,
-                          Activation::gelu_tanh, Activation::sqrt, Activation::pow})
+                          Activation::gelu_tanh, Activation::sqrt, Activation::pow, Activation::exp,
+                          Activation::tanh})
     for (bool from_x : {true, false}) {
       ActivationAttrs a;
       a.kind = kind, a.alpha = kind == Activation::clip ? -0.5f : kind == Activation::pow ? 3.f : 0.2f;

@@ -254,7 +254,9 @@ TEST(CpuBackward, Activations) {
                     {Activation::sqrt, 0, 0, {}},
                     {Activation::pow, 2.f, 0, {}},
                     {Activation::pow, 3.f, 0, {}},
-                    {Activation::pow, 0.5f, 0, {}}};
+                    {Activation::pow, 0.5f, 0, {}},
+                    {Activation::exp, 0, 0, {}},
+                    {Activation::tanh, 0, 0, {}}};
   for (const A& act : acts)
     for (bool from_input : {false, true}) {
       ActivationAttrs a;

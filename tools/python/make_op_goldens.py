@@ -695,6 +695,11 @@ def elementwise_cases():
     unary("Erf", "erf_opset11", 11, x=(3, 7))
     unary("Gelu", "gelu_none_opset20", 20, scale=2.0)
     unary("Gelu", "gelu_tanh_opset20", 20, scale=2.0, approximate="tanh")
+    # Exp and Tanh (Swin V2's continuous position bias, MaxViT's tanh GELU written out, Softmax written out).
+    unary("Exp", "exp_opset13", 13, scale=2.0)
+    unary("Exp", "exp_opset11", 11, x=(3, 7), scale=3.0)
+    unary("Tanh", "tanh_opset13", 13, scale=2.0)
+    unary("Tanh", "tanh_opset11", 11, x=(3, 7), scale=3.0)
     c = Case("sqrt_opset13", 13)
     c.input("x", c.uniform(0.1, 4.0, 2, 3, 4))
     single(c, "Sqrt", ["x"])
