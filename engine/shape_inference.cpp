@@ -244,10 +244,23 @@ OpPlan plan_binary(const NodeCtx& c, kernels::BinaryOp op) {
     check_fold_size(c, p.shapes[0]);  // before allocating: [n, 1] and [1, n] broadcast to n * n elements
     Tensor y = Tensor::empty(p.shapes[0], DType::i64);
     const int64_t n = y.numel();
-    if (a->numel() != 1 && a->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
-    if (b->numel() != 1 && b->numel() != n) c.error("integer broadcasting beyond scalars is not supported");
+    const Shape& ys = p.shapes[0];
+    const int r = static_cast<int>(ys.size());
+    // Element i of y reads a and b at their broadcast positions (numpy rules: stride 0 along size-1 dimensions).
+    auto source = [&](const Shape& xs, int64_t i) {
+      int64_t at = 0, stride = 1;
+      for (int d = r - 1, e = static_cast<int>(xs.size()) - 1; d >= 0; --d, --e) {
+        const int64_t k = i % ys[d];
+        i /= ys[d];
+        if (e >= 0) {
+          if (xs[e] != 1) at += k * stride;
+          stride *= xs[e];
+        }
+      }
+      return at;
+    };
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t u = a->data<int64_t>()[a->numel() == 1 ? 0 : i], v = b->data<int64_t>()[b->numel() == 1 ? 0 : i];
+      const int64_t u = a->data<int64_t>()[source(a->shape(), i)], v = b->data<int64_t>()[source(b->shape(), i)];
       int64_t r = 0;
       bool overflow = false;
       switch (op) {
@@ -1127,7 +1140,7 @@ OpPlan plan_constant_of_shape(const NodeCtx& c) {
 OpPlan plan_cast(const NodeCtx& c) {
   c.expect_inputs(1, 1);
   const int64_t to = c.n.attrs.i("to", 0);
-  const bool to_float = to == 1 || to == 11, to_int = to == 6 || to == 7;
+  const bool to_float = to == 1 || to == 11, to_bool = to == 9, to_int = to == 6 || to == 7 || to_bool;
   if (!to_float && !to_int) c.error("cast to ONNX type ", to, " is not supported (float and integer types are)");
   const Tensor* t = c.known_input(0);
   if (!t) {
@@ -1138,6 +1151,8 @@ OpPlan plan_cast(const NodeCtx& c) {
   const int64_t n = t->numel();
   for (int64_t i = 0; i < n; ++i) {
     if (to_float) out.data<float>()[i] = t->dtype() == DType::f32 ? t->data<float>()[i] : float(t->data<int64_t>()[i]);
+    else if (to_bool)  // booleans are integers 0 and 1
+      out.data<int64_t>()[i] = t->dtype() == DType::i64 ? t->data<int64_t>()[i] != 0 : t->data<float>()[i] != 0.f;
     else if (t->dtype() == DType::i64) out.data<int64_t>()[i] = t->data<int64_t>()[i];
     else {
       const float f = t->data<float>()[i];

@@ -165,7 +165,8 @@ bool channel_last(const Model& model, const std::string& layer) {
   };
   const std::vector<int> producers = g.producers();
   if (producers[v] >= 0 && last_axis_norm(g.nodes[producers[v]])) return true;
-  for (int ni : g.consumers()[v]) {
+  const std::vector<std::vector<int>> consumers = g.consumers();
+  for (int ni : consumers[v]) {
     const Node& n = g.nodes[ni];
     if (n.inputs.empty() || n.inputs[0] != v) continue;
     if (last_axis_norm(n)) return true;
