@@ -7,6 +7,8 @@ BUILD  := build
 ASAN   := build-asan
 VENV   := $(BUILD)/venv
 MODEL  := $(BUILD)/models/efficientnet_lite0.onnx
+# ONNX's backend node tests in the venv's onnx package, for tests/conformance (empty without the venv: skipped).
+ONNX_NODE_TESTS = $$($(VENV)/bin/python -c 'import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node"))' 2>/dev/null)
 CMAKE_FLAGS ?=
 
 .PHONY: demo test deps assets build build-asan fuzz goldens full-models zoo bench gpu-kit clean
@@ -40,11 +42,12 @@ assets: $(VENV)/.stamp
 	    --out $(BUILD)/models/efficientnet_lite0_test
 
 build:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release "-DGLASSBOX_ONNX_NODE_TESTS=$(ONNX_NODE_TESTS)" $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
 build-asan:
-	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_SANITIZE=ON -DGLASSBOX_CUDA=OFF
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_SANITIZE=ON -DGLASSBOX_CUDA=OFF \
+	    "-DGLASSBOX_ONNX_NODE_TESTS=$(ONNX_NODE_TESTS)"
 	cmake --build $(ASAN) -j $(JOBS)
 
 # Bounded libFuzzer runs (clang), one target after another; see docs/fuzzing.md. The importer runs FUZZ_SECONDS,

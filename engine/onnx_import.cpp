@@ -22,7 +22,7 @@ namespace glassbox {
 
 namespace {
 
-constexpr int kMinOpset = 11, kMaxOpset = 21;
+constexpr int kMinOpset = 11, kMaxOpset = 22;  // opset 22 (onnx 1.17) only adds bfloat16 to operators' types
 constexpr int64_t kMaxElements = int64_t(1) << 34;  // 16 G elements: anything larger is a corrupt header
 
 Shape dims_of(const onnx::TensorProto& t, const std::string& what) {

@@ -1,4 +1,4 @@
-// ONNX import: ModelProto (ONNX protobuf, opsets 11..21) -> Graph. Errors name the node, the operator and
+// ONNX import: ModelProto (ONNX protobuf, opsets 11..22) -> Graph. Errors name the node, the operator and
 // what was expected.
 #pragma once
 #include <string>

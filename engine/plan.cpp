@@ -21,7 +21,7 @@ bool is_pointwise_activation(const std::string& op) {
 // Inputs that hold parameters (pads, axes, bounds) rather than data; they may be integer tensors.
 bool is_parameter_input(const std::string& op, size_t i) {
   if (op == "Pad") return i == 1 || i == 2 || i == 3;
-  if (op == "ReduceMean") return i == 1;
+  if (op.rfind("Reduce", 0) == 0) return i == 1;  // ReduceMean, ReduceSum, ReduceL2, ...: the axes
   if (op == "Clip") return i == 1 || i == 2;
   if (op == "Slice") return i >= 1;
   if (op == "Gather") return i == 1;
@@ -29,6 +29,7 @@ bool is_parameter_input(const std::string& op, size_t i) {
   if (op == "Pow") return i == 1;
   if (op == "Split") return i == 1;
   if (op == "Dropout") return i == 1 || i == 2;
+  if (op == "Resize") return i >= 1 && i <= 3;  // roi, scales, sizes
   return false;
 }
 

@@ -1,4 +1,4 @@
-// Shape inference and kernel dispatch for each ONNX operator, opsets 11..21. Each rule checks its inputs, gives
+// Shape inference and kernel dispatch for each ONNX operator, opsets 11..22. Each rule checks its inputs, gives
 // the output shapes, and returns the kernel call (or folds shape computations on the host).
 #include "engine/shape_inference.h"
 
@@ -591,6 +591,149 @@ OpPlan plan_pad(const NodeCtx& c) {
   return p;
 }
 
+// ---- Resize -----------------------------------------------------------------------------------------------------
+
+kernels::ResizeMode resize_mode(const NodeCtx& c) {
+  const std::string mode = c.n.attrs.s("mode", "nearest");
+  if (mode == "nearest") return kernels::ResizeMode::nearest;
+  if (mode == "linear") return kernels::ResizeMode::linear;
+  c.error("mode '", mode, "' is not supported (nearest and linear are)");
+}
+
+kernels::ResizeCoordinates resize_coordinates(const NodeCtx& c) {
+  using kernels::ResizeCoordinates;
+  const std::string m = c.n.attrs.s("coordinate_transformation_mode", "half_pixel");
+  if (m == "half_pixel") return ResizeCoordinates::half_pixel;
+  if (m == "pytorch_half_pixel") return ResizeCoordinates::pytorch_half_pixel;
+  if (m == "align_corners") return ResizeCoordinates::align_corners;
+  if (m == "asymmetric") return ResizeCoordinates::asymmetric;
+  if (m == "half_pixel_symmetric" && c.g.opset >= 19) return ResizeCoordinates::half_pixel_symmetric;
+  if (m == "half_pixel_symmetric") c.error("coordinate_transformation_mode half_pixel_symmetric needs opset 19");
+  c.error("coordinate_transformation_mode '", m,
+          "' is not supported (half_pixel, pytorch_half_pixel, align_corners, asymmetric, half_pixel_symmetric are)");
+}
+
+kernels::ResizeNearest resize_nearest(const NodeCtx& c) {
+  using kernels::ResizeNearest;
+  const std::string m = c.n.attrs.s("nearest_mode", "round_prefer_floor");
+  if (m == "round_prefer_floor") return ResizeNearest::round_prefer_floor;
+  if (m == "round_prefer_ceil") return ResizeNearest::round_prefer_ceil;
+  if (m == "floor") return ResizeNearest::floor;
+  if (m == "ceil") return ResizeNearest::ceil;
+  c.error("nearest_mode '", m, "' is not supported (round_prefer_floor, round_prefer_ceil, floor, ceil are)");
+}
+
+// The resized axes, in the order of the scales / sizes entries: opset 18's `axes` attribute, or all four.
+std::vector<int> resize_axes(const NodeCtx& c) {
+  if (!c.n.attrs.has("axes")) return {0, 1, 2, 3};
+  if (c.g.opset < 18) c.error("the axes attribute needs opset 18");
+  std::vector<int> axes;
+  for (int64_t a : c.n.attrs.ints("axes")) {
+    const int d = normalize_axis(c, a, 4);
+    if (std::find(axes.begin(), axes.end(), d) != axes.end()) c.error("axes repeats axis ", a);
+    axes.push_back(d);
+  }
+  return axes;
+}
+
+// Resize (ONNX spec, opsets 11..19): H and W of a 4-D NCHW input, nearest (nearest_mode) or bilinear, under the
+// coordinate transforms of kernels.h (Resize2dAttrs). Each resized axis gets
+//   scales given: out = floor(in * scale), the product in float (as ONNX's shape inference and ONNX Runtime take it;
+//                 the spec's floor(input_dimension * scale)), and the transform divides by that scale;
+//   sizes given:  out = the size, scale = out / in; with keep_aspect_ratio_policy (18) not_larger / not_smaller,
+//                 scale = the smallest / largest out / in over `axes` for every axis there, out = round(in * scale).
+// N and C must keep their size and a scale of 1. roi (tf_crop_and_resize only), cubic_coeff_a (cubic only) and
+// extrapolation_value (tf_crop_and_resize only) do not apply; exclude_outside has no effect without cubic or
+// antialiasing. antialias=1 is the plain filter when no axis shrinks (spec: the antialiasing filter is used when
+// downscaling), and refused when one does.
+OpPlan plan_resize(const NodeCtx& c) {
+  if (c.g.opset < 11) c.error("Resize before opset 11 is not supported (opsets 11 and later are)");
+  c.expect_inputs(1, 4);
+  expect_rank(c, 0, 4, "X, NCHW; only resizing H and W of a 4-D input is supported");
+  const Shape& x = c.shape(0);
+  const Attributes& at = c.n.attrs;
+  kernels::Resize2dAttrs a;
+  a.mode = resize_mode(c);
+  a.coordinates = resize_coordinates(c);
+  a.nearest = resize_nearest(c);
+  const int64_t exclude_outside = at.i("exclude_outside", 0), antialias = at.i("antialias", 0);
+  if (exclude_outside != 0 && exclude_outside != 1) c.error("exclude_outside must be 0 or 1, got ", exclude_outside);
+  if (antialias != 0 && antialias != 1) c.error("antialias must be 0 or 1, got ", antialias);
+  if (antialias && c.g.opset < 18) c.error("the antialias attribute needs opset 18");
+  const std::string policy = at.s("keep_aspect_ratio_policy", "stretch");
+  if (policy != "stretch" && policy != "not_larger" && policy != "not_smaller")
+    c.error("keep_aspect_ratio_policy '", policy, "' is not supported (stretch, not_larger, not_smaller are)");
+  if (policy != "stretch" && c.g.opset < 18) c.error("keep_aspect_ratio_policy needs opset 18");
+  const std::vector<int> axes = resize_axes(c);
+
+  // scales (input 2) or sizes (input 3): exactly one, known at plan time; an empty tensor counts as absent (opset
+  // 11 writes an empty scales beside sizes).
+  const Tensor* scales = c.has(2) ? c.known_input(2) : nullptr;
+  if (c.has(2) && !scales) c.error("input 2 (scales) must be a constant or computable from shapes at load time");
+  if (scales && scales->numel() == 0) scales = nullptr;
+  if (scales && scales->dtype() != DType::f32) c.error("input 2 (scales) must be a float tensor");
+  std::vector<int64_t> sizes = c.has(3) ? c.ints_input(3, "sizes") : std::vector<int64_t>{};
+  if (scales && !sizes.empty()) c.error("only one of scales (input 2) and sizes (input 3) may be given");
+  if (!scales && sizes.empty()) c.error("one of scales (input 2) and sizes (input 3) is required");
+  const size_t given = scales ? static_cast<size_t>(scales->numel()) : sizes.size();
+  if (given != axes.size())
+    c.error(scales ? "scales" : "sizes", " has ", given, " values, expected ", axes.size(), " (one per axis)");
+
+  float scale[4] = {1.f, 1.f, 1.f, 1.f};
+  int64_t out[4] = {x[0], x[1], x[2], x[3]};
+  auto check_size = [&](int d, float product) {  // a float in * scale within the element bound
+    if (!(double(product) <= double(kMaxElements)))
+      c.error("resizing dimension ", d, " of ", shape_str(x), " by ", scale[d], " is too large");
+  };
+  if (scales) {
+    for (size_t k = 0; k < axes.size(); ++k) {
+      const int d = axes[k];
+      const float s = scales->data<float>()[k];
+      if (!std::isfinite(s) || !(s > 0.f)) c.error("scale ", s, " for axis ", d, " must be finite and positive");
+      scale[d] = s;
+      const float product = float(x[d]) * s;
+      check_size(d, product);
+      out[d] = static_cast<int64_t>(std::floor(product));
+    }
+  } else {
+    for (size_t k = 0; k < axes.size(); ++k) {
+      const int d = axes[k];
+      const int64_t v = sizes[k];
+      if (v < 0 || v > kMaxElements) c.error("size ", v, " for axis ", d, " must be in [1, ", kMaxElements, "]");
+      if (v != x[d] && (v == 0 || x[d] == 0))
+        c.error("cannot resize dimension ", d, " of ", shape_str(x), " to ", v, " (sizes must be positive and the "
+                "input dimension non-empty)");
+      out[d] = v;
+      scale[d] = v == x[d] ? 1.f : float(v) / float(x[d]);
+    }
+    if (policy != "stretch") {  // one scale for every axis in `axes`
+      float s = scale[axes[0]];
+      for (int d : axes) s = policy == "not_larger" ? std::min(s, scale[d]) : std::max(s, scale[d]);
+      for (int d : axes) {
+        scale[d] = s;
+        const float product = s * float(x[d]);
+        check_size(d, product);
+        out[d] = static_cast<int64_t>(std::round(product));
+      }
+    }
+  }
+  for (int d : {0, 1})
+    if (out[d] != x[d] || scale[d] != 1.f)
+      c.error("resizing dimension ", d, " (", d == 0 ? "N" : "C", ") of ", shape_str(x), " to ", out[d],
+              " with scale ", scale[d], " is not supported: only H and W (dimensions 2 and 3) are resized");
+  if (antialias && a.mode == kernels::ResizeMode::linear && (scale[2] < 1.f || scale[3] < 1.f))
+    c.error("antialias=1 when downscaling is not supported (antialias=0 is, and antialias=1 when upscaling)");
+  a.scale_h = scale[2], a.scale_w = scale[3];
+
+  OpPlan p;
+  p.shapes = {{x[0], x[1], out[2], out[3]}};
+  p.run = [a](Backend& b, const Ins& in, const Outs& o) { b.resize2d(a, in[0], o[0]); };
+  p.backward = [a](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.resize2d_backward(a, dy, dx[0]);
+  };
+  return p;
+}
+
 OpPlan plan_softmax(const NodeCtx& c) {
   c.expect_inputs(1, 1);
   const Shape& x = c.shape(0);
@@ -621,18 +764,22 @@ OpPlan plan_softmax(const NodeCtx& c) {
   return p;
 }
 
-OpPlan plan_reduce_mean(const NodeCtx& c) {
-  c.expect_inputs(1, 2);
+// ReduceMean, ReduceSum, ReduceL1, ReduceL2, ReduceSumSquare, ReduceMax, ReduceMin, ReduceLogSum and
+// ReduceLogSumExp (kernels::ReduceKind states each formula). Axes: an attribute before opset 18 (ReduceSum: before
+// 13), an optional input from then on; none (or empty) means every axis, or with noop_with_empty_axes (an attribute
+// of the opsets with the axes input) no axis at all: the op is then the identity, as the spec's text says.
+// keepdims (default 1) keeps the reduced dimensions as size 1.
+OpPlan plan_reduce(const NodeCtx& c, kernels::ReduceKind kind) {
+  const bool axes_input = c.g.opset >= (c.n.op == "ReduceSum" ? 13 : 18);
+  c.expect_inputs(1, axes_input ? 2 : 1);
   const Shape& x = c.shape(0);
   const int r = static_cast<int>(x.size());
   const bool keepdims = c.n.attrs.i("keepdims", 1) != 0;
-  // Axes: an attribute before opset 18, an optional input from 18 on; none means all (or, with
-  // noop_with_empty_axes, none at all).
   const std::vector<int64_t> raw =
-      c.g.opset >= 18 ? (c.has(1) ? c.ints_input(1, "axes") : std::vector<int64_t>{}) : c.n.attrs.ints("axes");
+      axes_input ? (c.has(1) ? c.ints_input(1, "axes") : std::vector<int64_t>{}) : c.n.attrs.ints("axes");
   std::vector<int> axes = axes_of(c, raw, r);
   if (axes.empty()) {
-    if (c.n.attrs.i("noop_with_empty_axes", 0) != 0 && c.g.opset >= 18) return alias_to(x);
+    if (axes_input && c.n.attrs.i("noop_with_empty_axes", 0) != 0) return alias_to(x);
     axes.resize(r);
     std::iota(axes.begin(), axes.end(), 0);
   }
@@ -642,12 +789,15 @@ OpPlan plan_reduce_mean(const NodeCtx& c) {
     if (keepdims || std::find(axes.begin(), axes.end(), d) == axes.end()) y.push_back(kept[d]);
   OpPlan p;
   p.shapes = {y};
-  p.run = [axes, kept](Backend& b, const Ins& in, const Outs& out) {
-    b.reduce_mean(axes, in[0], {out[0].data, kept, out[0].device});
+  p.run = [kind, axes, kept](Backend& b, const Ins& in, const Outs& out) {
+    b.reduce(kind, axes, in[0], {out[0].data, kept, out[0].device});
   };
-  p.backward = [axes, kept](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
-    if (dx[0].data) b.reduce_mean_backward(axes, {dy.data, kept, dy.device}, dx[0]);
+  p.backward = [kind, axes, kept](Backend& b, const Ins& in, ConstView y, ConstView dy, const Outs& dx) {
+    if (dx[0].data)
+      b.reduce_backward(kind, axes, in[0], {y.data, kept, y.device}, {dy.data, kept, dy.device}, dx[0]);
   };
+  if (kernels::reduce_backward_reads_x(kind)) p.backward_inputs = {0};
+  p.backward_output = kernels::reduce_backward_reads_y(kind);
   return p;
 }
 
@@ -1174,6 +1324,231 @@ OpPlan plan_dropout(const NodeCtx& c) {
   return alias_to(c.shape(0));
 }
 
+// ---- Einsum (opset 12+) ----------------------------------------------------------------------------------------
+// The equation's labels: letters A-Z (ids 0-25) and a-z (26-51), ids in ASCII order, so the implicit output's
+// sorted labels are the ids in increasing order (numpy's order; ONNX Runtime 1.20 refuses upper-case letters
+// there); the dimensions under "..." (broadcast as numpy does, right-aligned) follow as ids 52, 53, ...
+constexpr int kEinsumLetters = 52;
+constexpr int kEinsumEllipsis = -1;       // "..." in a term
+constexpr size_t kMaxEquationLength = 1024;
+
+std::string einsum_label_name(int id) {
+  if (id >= kEinsumLetters) return "... dimension " + std::to_string(id - kEinsumLetters);
+  return std::string(1, static_cast<char>(id < 26 ? 'A' + id : 'a' + id - 26));
+}
+
+// One term (an operand's or the output's subscripts): label ids in order, kEinsumEllipsis for "..."; spaces are
+// ignored. The characters were checked by parse_einsum.
+std::vector<int> einsum_term(const NodeCtx& c, const std::string& term) {
+  std::vector<int> t;
+  for (size_t i = 0; i < term.size(); ++i) {
+    const char ch = term[i];
+    if (ch == ' ') continue;
+    if (ch >= 'A' && ch <= 'Z') {
+      t.push_back(ch - 'A');
+    } else if (ch >= 'a' && ch <= 'z') {
+      t.push_back(26 + ch - 'a');
+    } else if (term.compare(i, 3, "...") == 0) {
+      if (std::count(t.begin(), t.end(), kEinsumEllipsis))
+        c.error("equation term '", term, "' has more than one ellipsis");
+      t.push_back(kEinsumEllipsis);
+      i += 2;
+    } else {
+      c.error("equation term '", term, "': '", ch, "' is not part of '->' or '...'");
+    }
+  }
+  return t;
+}
+
+struct EinsumEquation {
+  std::vector<std::vector<int>> inputs;
+  std::vector<int> output;
+  bool explicit_output = false;  // "->" given
+};
+
+// "ab,bc->ac", "ab,bc" (implicit output), "...ij,...jk->...ik", spaces anywhere (torchvision writes
+// 'B G H I D, B G H J D -> B G H I J').
+EinsumEquation parse_einsum(const NodeCtx& c, const std::string& eq) {
+  if (eq.empty() || eq.size() > kMaxEquationLength)
+    c.error("the equation must have 1 to ", kMaxEquationLength, " characters, got ", eq.size());
+  for (char ch : eq)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == ',' || ch == '.' || ch == '-' || ch == '>' ||
+          ch == ' '))
+      c.error("the equation may hold only letters, spaces, ',', '->' and '...'");
+  EinsumEquation e;
+  const size_t arrow = eq.find("->");
+  if (arrow != std::string::npos && eq.find("->", arrow + 2) != std::string::npos)
+    c.error("equation '", eq, "' has more than one '->'");
+  const std::string lhs = eq.substr(0, arrow);
+  for (size_t begin = 0;;) {
+    const size_t comma = lhs.find(',', begin);
+    e.inputs.push_back(einsum_term(c, lhs.substr(begin, comma == std::string::npos ? comma : comma - begin)));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  e.explicit_output = arrow != std::string::npos;
+  if (e.explicit_output) {
+    const std::string rhs = eq.substr(arrow + 2);
+    if (rhs.find(',') != std::string::npos) c.error("equation '", eq, "' has more than one output term");
+    e.output = einsum_term(c, rhs);
+  }
+  return e;
+}
+
+// Every label's size and, per operand, its stride (0 where the operand lacks it or broadcasts it from size 1), the
+// label of each operand dimension, and the output's labels and shape.
+struct EinsumLabels {
+  std::vector<int64_t> size;                   // per label id; -1: not in the equation
+  std::vector<std::vector<int64_t>> stride;    // [operand][label id]
+  std::vector<std::vector<int>> dims;          // [operand][dimension]: label id
+  std::vector<int> output;
+  Shape y;
+};
+
+EinsumLabels einsum_labels(const NodeCtx& c, const EinsumEquation& e) {
+  const size_t ops = e.inputs.size();
+  std::vector<int64_t> ellipsis_rank(ops, 0);
+  int64_t E = 0;  // the broadcast ellipsis rank
+  for (size_t i = 0; i < ops; ++i) {
+    const int64_t rank = static_cast<int64_t>(c.shape(i).size());
+    const auto& t = e.inputs[i];
+    const bool has_ellipsis = std::count(t.begin(), t.end(), kEinsumEllipsis) > 0;
+    const int64_t letters = static_cast<int64_t>(t.size()) - (has_ellipsis ? 1 : 0);
+    if (has_ellipsis ? letters > rank : letters != rank)
+      c.error("equation term ", i, " has ", letters, " labels", has_ellipsis ? " and '...'" : "", " but input ", i,
+              " has shape ", shape_str(c.shape(i)));
+    if (has_ellipsis) ellipsis_rank[i] = rank - letters;
+    E = std::max(E, ellipsis_rank[i]);
+  }
+  const int labels = kEinsumLetters + static_cast<int>(E);
+  EinsumLabels L;
+  L.size.assign(labels, -1);
+  L.stride.assign(ops, std::vector<int64_t>(labels, 0));
+  L.dims.resize(ops);
+  for (size_t i = 0; i < ops; ++i) {
+    const Shape& x = c.shape(i);
+    const std::vector<int64_t> rm = row_major_strides(x);
+    std::vector<bool> seen(kEinsumLetters, false);
+    for (int t : e.inputs[i]) {
+      if (t == kEinsumEllipsis) {
+        for (int64_t j = 0; j < ellipsis_rank[i]; ++j)
+          L.dims[i].push_back(static_cast<int>(kEinsumLetters + E - ellipsis_rank[i] + j));
+        continue;
+      }
+      if (seen[t])
+        c.error("label '", einsum_label_name(t), "' repeats in term ", i,
+                ": diagonals (a label twice in one operand) are not supported");
+      seen[t] = true;
+      L.dims[i].push_back(t);
+    }
+    for (size_t d = 0; d < x.size(); ++d) {
+      const int l = L.dims[i][d];
+      const int64_t have = L.size[l];
+      if (have < 0 || have == 1) L.size[l] = x[d];
+      else if (x[d] != 1 && x[d] != have)
+        c.error("label '", einsum_label_name(l), "' has size ", have, " in one operand and ", x[d], " in input ", i,
+                " (only size 1 broadcasts)");
+      L.stride[i][l] = x[d] == 1 ? 0 : rm[d];
+    }
+  }
+  if (e.explicit_output) {
+    std::vector<bool> seen(kEinsumLetters, false);
+    bool ellipsis = false;
+    for (int t : e.output) {
+      if (t == kEinsumEllipsis) {
+        ellipsis = true;
+        for (int j = kEinsumLetters; j < labels; ++j) L.output.push_back(j);
+        continue;
+      }
+      if (L.size[t] < 0) c.error("output label '", einsum_label_name(t), "' is in no input term");
+      if (seen[t]) c.error("output label '", einsum_label_name(t), "' repeats");
+      seen[t] = true;
+      L.output.push_back(t);
+    }
+    if (E > 0 && !ellipsis) c.error("the inputs have dimensions under '...' but the output term has no '...'");
+  } else {  // the ellipsis' dimensions, then the letters that occur once, sorted
+    for (int j = kEinsumLetters; j < labels; ++j) L.output.push_back(j);
+    for (int l = 0; l < kEinsumLetters; ++l) {
+      int occurrences = 0;
+      for (const auto& t : e.inputs) occurrences += static_cast<int>(std::count(t.begin(), t.end(), l));
+      if (occurrences == 1) L.output.push_back(l);
+    }
+  }
+  for (int l : L.output) L.y.push_back(L.size[l]);
+  return L;
+}
+
+// One operand: a permutation (a strided read, or an alias when nothing moves), or sums over labels that leave the
+// others in order (ReduceSum's kernel); both at once is refused.
+OpPlan plan_einsum_one_operand(const NodeCtx& c, const EinsumLabels& L) {
+  const Shape& x = c.shape(0);
+  const std::vector<int>& in = L.dims[0];
+  std::vector<int> axes, kept_labels;
+  Shape kept = x;
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (std::find(L.output.begin(), L.output.end(), in[d]) == L.output.end()) {
+      axes.push_back(static_cast<int>(d));
+      kept[d] = 1;
+    } else {
+      kept_labels.push_back(in[d]);
+    }
+  }
+  if (axes.empty()) {
+    if (L.output == in) return alias_to(L.y);
+    std::vector<int64_t> steps;
+    for (int l : L.output) steps.push_back(L.stride[0][l]);
+    return run_strided(StridedRead{L.y, 0, steps});
+  }
+  if (kept_labels != L.output)
+    c.error("a one-operand Einsum that both sums labels and reorders the others is not supported (write it as "
+            "ReduceSum and Transpose)");
+  OpPlan p;
+  p.shapes = {L.y};
+  p.run = [axes, kept](Backend& b, const Ins& in, const Outs& out) {
+    b.reduce(kernels::ReduceKind::sum, axes, in[0], {out[0].data, kept, out[0].device});
+  };
+  p.backward = [axes, kept](Backend& b, const Ins&, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.reduce_backward(kernels::ReduceKind::sum, axes, {}, {}, {dy.data, kept, dy.device}, dx[0]);
+  };
+  return p;
+}
+
+// Einsum: one or two operands (more, and diagonals, are refused). Two operands run as one strided, batched GEMM
+// (Backend::einsum: each label with its size and strides; permuted and broadcast operands are read in place). The
+// backward is two more of the same: dA = the contraction of dY with B onto A's labels, dB that of A with dY onto
+// B's (a label an operand lacks or broadcasts has stride 0 in its gradient, so it is summed).
+OpPlan plan_einsum(const NodeCtx& c) {
+  if (c.n.inputs.size() > 2)
+    c.error("Einsum of ", c.n.inputs.size(), " operands is not supported (one or two; chain them in pairs)");
+  c.expect_inputs(1, 2);
+  const std::string equation = c.n.attrs.s("equation", "");
+  const EinsumEquation e = parse_einsum(c, equation);
+  if (e.inputs.size() != c.n.inputs.size())
+    c.error("equation '", equation, "' has ", e.inputs.size(), " operand terms for ", c.n.inputs.size(), " inputs");
+  const EinsumLabels L = einsum_labels(c, e);
+  if (c.n.inputs.size() == 1) return plan_einsum_one_operand(c, L);
+
+  std::vector<int64_t> y_stride(L.size.size(), 0);
+  const std::vector<int64_t> rm = row_major_strides(L.y);
+  for (size_t k = 0; k < L.output.size(); ++k) y_stride[L.output[k]] = L.y[k] == 1 ? 0 : rm[k];
+  std::vector<kernels::EinsumAxis> axes;
+  for (size_t l = 0; l < L.size.size(); ++l)
+    if (L.size[l] >= 0) axes.push_back({L.size[l], L.stride[0][l], L.stride[1][l], y_stride[l]});
+  // The same labels with the operands' roles moved: (dY, B) -> dA and (A, dY) -> dB.
+  std::vector<kernels::EinsumAxis> for_da = axes, for_db = axes;
+  for (auto& x : for_da) x = {x.size, x.y, x.b, x.a};
+  for (auto& x : for_db) x = {x.size, x.a, x.y, x.b};
+  OpPlan p;
+  p.shapes = {L.y};
+  p.run = [axes](Backend& b, const Ins& in, const Outs& out) { b.einsum(axes, in[0], in[1], out[0]); };
+  p.backward = [for_da, for_db](Backend& b, const Ins& in, ConstView, ConstView dy, const Outs& dx) {
+    if (dx[0].data) b.einsum(for_da, dy, in[1], dx[0]);
+    if (dx[1].data) b.einsum(for_db, in[0], dy, dx[1]);
+  };
+  p.backward_inputs = {0, 1};
+  return p;
+}
+
 using Planner = OpPlan (*)(const NodeCtx&);
 
 // Every operator glassbox runs, with its planning rule (one place: supported_operators() reads it too).
@@ -1207,6 +1582,7 @@ const std::map<std::string, Planner>& planners() {
       {"GlobalAveragePool", plan_global_avg_pool},
       {"Gemm", plan_gemm},
       {"MatMul", plan_matmul},
+      {"Einsum", plan_einsum},
       {"Flatten", plan_flatten},
       {"Reshape", plan_reshape},
       {"Identity", [](const NodeCtx& c) { return alias_to(c.shape(0)); }},
@@ -1215,8 +1591,17 @@ const std::map<std::string, Planner>& planners() {
       {"Squeeze", plan_squeeze},
       {"Concat", plan_concat},
       {"Pad", plan_pad},
+      {"Resize", plan_resize},
       {"Softmax", plan_softmax},
-      {"ReduceMean", plan_reduce_mean},
+      {"ReduceMean", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::mean); }},
+      {"ReduceSum", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::sum); }},
+      {"ReduceL1", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::l1); }},
+      {"ReduceL2", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::l2); }},
+      {"ReduceSumSquare", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::sum_square); }},
+      {"ReduceMax", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::max); }},
+      {"ReduceMin", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::min); }},
+      {"ReduceLogSum", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::log_sum); }},
+      {"ReduceLogSumExp", [](const NodeCtx& c) { return plan_reduce(c, kernels::ReduceKind::log_sum_exp); }},
       {"Transpose", plan_transpose},
       {"LayerNormalization", plan_layer_norm},
       {"Shape", plan_shape},

@@ -214,10 +214,10 @@ Pointing pointing_game(Session& session, const Tensor& maps, const std::vector<s
   backend.normalize_minmax(view_of(normalized));
   backend.binary(kernels::BinaryOp::mul, {}, view_of(normalized), view_of(mask), view_of(inside));
   Tensor sums = session.allocate({2, R, 1, 1});
-  backend.reduce_mean({2, 3}, {inside.data<float>(), {1, R, H, W}, m.device()},
-                      {sums.data<float>(), {1, R, 1, 1}, m.device()});
-  backend.reduce_mean({2, 3}, {normalized.data<float>(), {1, R, H, W}, m.device()},
-                      {sums.data<float>() + R, {1, R, 1, 1}, m.device()});
+  backend.reduce(kernels::ReduceKind::mean, {2, 3}, {inside.data<float>(), {1, R, H, W}, m.device()},
+                 {sums.data<float>(), {1, R, 1, 1}, m.device()});
+  backend.reduce(kernels::ReduceKind::mean, {2, 3}, {normalized.data<float>(), {1, R, H, W}, m.device()},
+                 {sums.data<float>() + R, {1, R, 1, 1}, m.device()});
   const Tensor peaks = peak.to(Device::cpu()), means = sums.to(Device::cpu());
 
   Pointing out;

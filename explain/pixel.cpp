@@ -96,10 +96,10 @@ PixelExplanation PixelExplainer::explain(const Tensor& batch, const Target& targ
     Tensor per_copy = session_.allocate({N * S * K, H, W});
     backend.channel_abs_max(view_of(g), view_of(per_copy));
     Tensor mean = session_.allocate({N * K, C, H, W}), map = session_.allocate({N * K, H, W});
-    backend.reduce_mean({1}, {g.data<float>(), {N, S, K * C * H * W}, g.device()},
-                        {mean.data<float>(), {N, 1, K * C * H * W}, mean.device()});
-    backend.reduce_mean({1}, {per_copy.data<float>(), {N, S, K * H * W}, g.device()},
-                        {map.data<float>(), {N, 1, K * H * W}, map.device()});
+    backend.reduce(kernels::ReduceKind::mean, {1}, {g.data<float>(), {N, S, K * C * H * W}, g.device()},
+                   {mean.data<float>(), {N, 1, K * C * H * W}, mean.device()});
+    backend.reduce(kernels::ReduceKind::mean, {1}, {per_copy.data<float>(), {N, S, K * H * W}, g.device()},
+                   {map.data<float>(), {N, 1, K * H * W}, map.device()});
     if (options_.normalize) backend.normalize_minmax(view_of(map));
     out.gradients[PixelMethod::smoothgrad] = mean;
     out.maps[PixelMethod::smoothgrad] = map;

@@ -29,6 +29,7 @@ void Backend::gemm_backward(const GemmAttrs&, ConstView, ConstView, ConstView, V
 void Backend::matmul_backward(ConstView, ConstView, ConstView, View, View) { no_backward(*this, "MatMul"); }
 void Backend::concat_backward(int, ConstView, const std::vector<View>&) { no_backward(*this, "Concat"); }
 void Backend::pad_backward(const PadAttrs&, ConstView, View) { no_backward(*this, "Pad"); }
+void Backend::resize2d_backward(const Resize2dAttrs&, ConstView, View) { no_backward(*this, "Resize"); }
 void Backend::softmax_backward(int, ConstView, ConstView, View) { no_backward(*this, "Softmax"); }
 void Backend::layer_norm_backward(float, ConstView, ConstView, ConstView, View) {
   no_backward(*this, "LayerNormalization");
@@ -74,6 +75,8 @@ void Backend::adam_step(float, float, float, float, int64_t, ConstView, View, Vi
 void Backend::scale_add(float, ConstView, float, float, View) { no_backward(*this, "scale_add"); }
 void Backend::unit_seed(int64_t, int64_t, int64_t, float, View) { no_backward(*this, "unit seeds"); }
 void Backend::dot(float, bool, ConstView, ConstView, View) { no_backward(*this, "dot products"); }
-void Backend::reduce_mean_backward(const std::vector<int>&, ConstView, View) { no_backward(*this, "ReduceMean"); }
+void Backend::reduce_backward(ReduceKind, const std::vector<int>&, ConstView, ConstView, ConstView, View) {
+  no_backward(*this, "reductions (ReduceMean, ReduceSum, ...)");
+}
 
 }  // namespace glassbox::kernels

@@ -244,14 +244,113 @@ GB_HOST_DEVICE inline float spatial_mask_at(bool gaussian, int64_t q, int64_t p,
   return float((dy == 0 ? 2 : 1) * (dx == 0 ? 2 : 1)) * (1.f / 16.f);
 }
 
+// The two linear-interpolation taps at source coordinate s along an axis of `in` samples (in >= 1): s clamped to
+// [0, in - 1] (NaN reads as 0), i0 = floor(s), i1 = min(i0 + 1, in - 1), weight t = s - i0 on i1 and 1 - t on i0;
+// t = 0 where i1 = i0 (the last sample). The indices are clamped again as integers, so that a float rounding of
+// in - 1 can never reach past the axis.
+GB_HOST_DEVICE inline void linear_taps(float s, int64_t in, int64_t& i0, int64_t& i1, float& t) {
+  s = fminf(fmaxf(s, 0.f), float(in - 1));
+  const int64_t i = static_cast<int64_t>(s);
+  i0 = i < in - 1 ? i : in - 1;
+  i1 = i0 + 1 < in - 1 ? i0 + 1 : in - 1;
+  t = i1 == i0 ? 0.f : s - float(i0);
+}
+
 // Bilinear resizing with half-pixel centres, clamped at the edges (resize_bilinear's convention, PyTorch's
 // align_corners=False): output coordinate o of `out` reads input coordinates i0, i1 of `in` with weight t on i1,
-// s = max(0, (o + 0.5) * in / out - 0.5), i0 = min(int(s), in - 1), i1 = min(i0 + 1, in - 1), t = s - i0.
+// s = (o + 0.5) * in / out - 0.5, then linear_taps. (ONNX Resize's half_pixel divides by the scale instead:
+// resize_source_coordinate.)
 GB_HOST_DEVICE inline void bilinear_source(int64_t o, int64_t in, int64_t out, int64_t& i0, int64_t& i1, float& t) {
-  const float s = fmaxf(0.f, (float(o) + 0.5f) * float(in) / float(out) - 0.5f);
-  i0 = static_cast<int64_t>(s) < in - 1 ? static_cast<int64_t>(s) : in - 1;
-  i1 = i0 + 1 < in - 1 ? i0 + 1 : in - 1;
-  t = s - float(i0);
+  linear_taps((float(o) + 0.5f) * float(in) / float(out) - 0.5f, in, i0, i1, t);
+}
+
+// ---- ONNX Resize (Backend::resize2d; kernels.h: Resize2dAttrs states the coordinate transforms).
+
+// The source coordinate of output coordinate o along an axis resized from `in` to `out` samples, `scale` the axis'
+// scale (ONNX Resize, coordinate_transformation_mode), in float as ONNX Runtime evaluates it.
+GB_HOST_DEVICE inline float resize_source_coordinate(ResizeCoordinates m, int64_t o, int64_t in, int64_t out,
+                                                     float scale) {
+  const float x = float(o);
+  switch (m) {
+    case ResizeCoordinates::half_pixel: return (x + 0.5f) / scale - 0.5f;
+    case ResizeCoordinates::pytorch_half_pixel: return out > 1 ? (x + 0.5f) / scale - 0.5f : 0.f;
+    case ResizeCoordinates::align_corners: return out > 1 ? x * float(in - 1) / float(out - 1) : 0.f;
+    case ResizeCoordinates::asymmetric: return x / scale;
+    case ResizeCoordinates::half_pixel_symmetric: {  // adjustment = out / (scale * in), centre in / 2
+      const float adjustment = float(out) / (scale * float(in));
+      const float offset = float(in) / 2.f * (1.f - adjustment);
+      return offset + (x + 0.5f) / scale - 0.5f;
+    }
+  }
+  return x;
+}
+
+// Nearest: the input index of source coordinate s by nearest_mode (round_prefer_floor rounds halves down,
+// round_prefer_ceil up), clamped to [0, in - 1] (NaN reads as 0).
+GB_HOST_DEVICE inline int64_t resize_nearest_index(ResizeNearest r, float s, int64_t in) {
+  const float f = floorf(s);
+  float v = f;
+  switch (r) {
+    case ResizeNearest::round_prefer_floor: v = s - f > 0.5f ? f + 1.f : f; break;
+    case ResizeNearest::round_prefer_ceil: v = s - f >= 0.5f ? f + 1.f : f; break;
+    case ResizeNearest::floor: v = f; break;
+    case ResizeNearest::ceil: v = ceilf(s); break;
+  }
+  const int64_t i = static_cast<int64_t>(fminf(fmaxf(v, 0.f), float(in - 1)));
+  return i < in - 1 ? i : in - 1;
+}
+
+// The taps of output coordinate o along one axis: input indices i0, i1 with weights 1 - t, t (nearest: i1 = i0,
+// t = 0). Both indices never decrease as o grows (every step of the transform is monotone), which
+// resize_outputs_reading relies on.
+GB_HOST_DEVICE inline void resize_taps(const Resize2dAttrs& a, float scale, int64_t o, int64_t in, int64_t out,
+                                       int64_t& i0, int64_t& i1, float& t) {
+  const float s = resize_source_coordinate(a.coordinates, o, in, out, scale);
+  if (a.mode == ResizeMode::nearest) {
+    i0 = i1 = resize_nearest_index(a.nearest, s, in);
+    t = 0.f;
+    return;
+  }
+  linear_taps(s, in, i0, i1, t);
+}
+
+// One output of a resized plane from its row taps (rows r0, r1 of the plane, weight ty on r1) and column taps
+// (x0, x1, weight tx on x1): the bilinear blend, which is the one pixel for nearest (r0 = r1, x0 = x1, t = 0).
+GB_HOST_DEVICE inline float resize_blend(const float* row0, const float* row1, int64_t x0, int64_t x1, float tx,
+                                         float ty) {
+  const float top = row0[x0] + (row0[x1] - row0[x0]) * tx;
+  const float bottom = row1[x0] + (row1[x1] - row1[x0]) * tx;
+  return top + (bottom - top) * ty;
+}
+
+// The weight with which taps (i0, i1, t) read input index i (0 when neither is i).
+GB_HOST_DEVICE inline float resize_tap_weight(int64_t i, int64_t i0, int64_t i1, float t) {
+  return (i0 == i ? 1.f - t : 0.f) + (i1 == i ? t : 0.f);
+}
+
+// The outputs [lo, hi) along an axis whose taps include input index i: lo is the first o with i1(o) >= i, hi the
+// first with i0(o) > i (binary searches; the taps are monotone in o and i1 <= i0 + 1, so every o in between reads
+// i). The backward gathers each input's gradient over them.
+GB_HOST_DEVICE inline void resize_outputs_reading(const Resize2dAttrs& a, float scale, int64_t i, int64_t in,
+                                                  int64_t out, int64_t& lo, int64_t& hi) {
+  int64_t i0, i1;
+  float t;
+  int64_t b = 0, e = out;
+  while (b < e) {
+    const int64_t m = b + (e - b) / 2;
+    resize_taps(a, scale, m, in, out, i0, i1, t);
+    if (i1 >= i) e = m;
+    else b = m + 1;
+  }
+  lo = b;
+  e = out;
+  while (b < e) {
+    const int64_t m = b + (e - b) / 2;
+    resize_taps(a, scale, m, in, out, i0, i1, t);
+    if (i0 > i) e = m;
+    else b = m + 1;
+  }
+  hi = b;
 }
 
 // RISE's mask i at (Y, X) of an H x W image (Petsiuk et al. 2018; Backend::rise_masks states it): a cells x cells
@@ -326,6 +425,85 @@ GB_HOST_DEVICE inline void adam_at(float lr, float b1, float b2, float eps, floa
   m = b1 * m + (1.f - b1) * g;
   v = b2 * v + (1.f - b2) * g * g;
   p += lr * (m / c1) / (sqrtf(v / c2) + eps);
+}
+
+// ---- Reductions (ReduceKind in kernels.h states each one). The accumulator of one output starts at reduce_init,
+// takes each element x by reduce_step, partial accumulators (threads of one output) join by reduce_join, and
+// reduce_finish makes the output from it and the element count n. log_sum_exp first finds the maximum m of the
+// elements (a max reduction) and steps with shift = reduce_shift(m); the other kinds ignore the shift.
+// T: double on the CPU, float on the GPU.
+GB_HOST_DEVICE inline bool reduce_needs_shift(ReduceKind k) { return k == ReduceKind::log_sum_exp; }
+
+template <class T>
+GB_HOST_DEVICE inline T reduce_init(ReduceKind k) {
+  return k == ReduceKind::max ? T(-INFINITY) : k == ReduceKind::min ? T(INFINITY) : T(0);
+}
+
+// m where it is finite, else 0 (all elements -inf, or an inf or NaN among them: the sum then gives the answer).
+template <class T>
+GB_HOST_DEVICE inline T reduce_shift(T m) {
+  return m - m == T(0) ? m : T(0);
+}
+
+template <class T>
+GB_HOST_DEVICE inline T reduce_join(ReduceKind k, T a, T b) {
+  if (k == ReduceKind::max) return b > a || b != b ? b : a;  // a NaN stays
+  if (k == ReduceKind::min) return b < a || b != b ? b : a;
+  return a + b;
+}
+
+template <class T>
+GB_HOST_DEVICE inline T reduce_step(ReduceKind k, T acc, float x, T shift) {
+  const T v = static_cast<T>(x);
+  switch (k) {
+    case ReduceKind::mean:
+    case ReduceKind::sum:
+    case ReduceKind::log_sum: return acc + v;
+    case ReduceKind::l1: return acc + (v < T(0) ? -v : v);
+    case ReduceKind::l2:
+    case ReduceKind::sum_square: return acc + v * v;
+    case ReduceKind::max:
+    case ReduceKind::min: return reduce_join(k, acc, v);
+    case ReduceKind::log_sum_exp: return acc + std::exp(v - shift);
+  }
+  return acc;
+}
+
+template <class T>
+GB_HOST_DEVICE inline float reduce_finish(ReduceKind k, T acc, T shift, int64_t n) {
+  switch (k) {
+    case ReduceKind::mean: return n > 0 ? static_cast<float>(acc / static_cast<T>(n)) : 0.f;
+    case ReduceKind::l2: return static_cast<float>(std::sqrt(acc));
+    case ReduceKind::log_sum: return static_cast<float>(std::log(acc));
+    case ReduceKind::log_sum_exp: return static_cast<float>(shift + std::log(acc));
+    default: return static_cast<float>(acc);
+  }
+}
+
+// The backward (kernels.h: Backend::reduce_backward). Max and min pass dy to one element, the first that
+// reduce_picks (x equal to y, or both NaN); every other kind is per element, by reduce_dx.
+GB_HOST_DEVICE inline bool reduce_passes_to_one(ReduceKind k) { return k == ReduceKind::max || k == ReduceKind::min; }
+GB_HOST_DEVICE inline bool reduce_picks(float x, float y) { return x == y || (x != x && y != y); }
+GB_HOST_DEVICE inline bool reduce_backward_reads_x(ReduceKind k) {
+  return k == ReduceKind::l1 || k == ReduceKind::l2 || k == ReduceKind::sum_square || k == ReduceKind::max ||
+         k == ReduceKind::min || k == ReduceKind::log_sum_exp;
+}
+GB_HOST_DEVICE inline bool reduce_backward_reads_y(ReduceKind k) {
+  return k == ReduceKind::l2 || k == ReduceKind::max || k == ReduceKind::min || k == ReduceKind::log_sum ||
+         k == ReduceKind::log_sum_exp;
+}
+// d y / d x times dy for one element x of an output y over n elements (not max and min).
+GB_HOST_DEVICE inline float reduce_dx(ReduceKind k, float x, float y, float dy, int64_t n) {
+  switch (k) {
+    case ReduceKind::mean: return n > 0 ? dy / static_cast<float>(n) : 0.f;
+    case ReduceKind::sum: return dy;
+    case ReduceKind::l1: return x > 0.f ? dy : x < 0.f ? -dy : 0.f;
+    case ReduceKind::l2: return y != 0.f ? dy * x / y : 0.f;
+    case ReduceKind::sum_square: return 2.f * x * dy;
+    case ReduceKind::log_sum: return dy * std::exp(-y);           // y = log S: 1 / S
+    case ReduceKind::log_sum_exp: return dy * std::exp(x - y);   // the softmax of the elements
+    default: return 0.f;
+  }
 }
 
 }  // namespace glassbox::kernels

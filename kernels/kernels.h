@@ -113,6 +113,21 @@ struct Pool2dAttrs {
 
 enum class BinaryOp { add, sub, mul, div };
 
+// The reductions of ReduceMean, ReduceSum, ReduceL1, ReduceL2, ReduceSumSquare, ReduceMax, ReduceMin, ReduceLogSum
+// and ReduceLogSumExp over the n elements x_i that one output reads (element_formulas.h: reduce_step ..):
+//   mean  sum x_i / n (0 when n = 0)     sum  sum x_i            l1  sum |x_i|          l2  sqrt(sum x_i^2)
+//   sum_square  sum x_i^2                max, min  (a NaN wins)  log_sum  log(sum x_i)
+//   log_sum_exp  m + log(sum exp(x_i - m)), m = max x_i (0 where m is not finite)
+// Over no elements (ONNX): 0 for the sums, -inf for max, log_sum and log_sum_exp, +inf for min.
+enum class ReduceKind { mean, sum, l1, l2, sum_square, max, min, log_sum, log_sum_exp };
+
+// One index letter (label) of a two-operand Einsum, as Backend::einsum reads it: its size and its strides (in
+// elements) in a, b and y; a stride of 0 where that operand does not have the label or broadcasts it.
+struct EinsumAxis {
+  int64_t size = 1;
+  int64_t a = 0, b = 0, y = 0;
+};
+
 // y = act(alpha * op(A) * op(B) + beta * C); A [M,K] (or [K,M] when trans_a), B [K,N] (or [N,K]),
 // C unidirectionally broadcastable to [M,N] or empty.
 struct GemmAttrs {
@@ -127,6 +142,27 @@ struct PadAttrs {
   PadMode mode = PadMode::constant;
   float value = 0.f;
   std::vector<int64_t> pads;  // begin_0..begin_{r-1}, end_0..end_{r-1}; negative values crop
+};
+
+// ONNX Resize of the two trailing dimensions of x [N, C, H, W] to y [N, C, OH, OW] (the engine computes OH, OW).
+// Along each axis output coordinate o reads the source coordinate s(o) of the coordinate transform, with `scale`
+// the axis' scale as the spec uses it (given scales, or out / in when sizes are given):
+//   half_pixel            s = (o + 0.5) / scale - 0.5
+//   pytorch_half_pixel    s = out > 1 ? (o + 0.5) / scale - 0.5 : 0
+//   align_corners         s = out > 1 ? o * (in - 1) / (out - 1) : 0
+//   asymmetric            s = o / scale
+//   half_pixel_symmetric  s = in / 2 * (1 - out / (scale * in)) + (o + 0.5) / scale - 0.5   (opset 19)
+// nearest: the input index round(s) by nearest_mode, clamped to [0, in - 1]; linear: s clamped to [0, in - 1],
+// taps floor(s), floor(s) + 1 (clamped) with weights 1 - t, t, t = s - floor(s); bilinear is the product of the
+// two axes' taps. element_formulas.h: resize_taps.
+enum class ResizeMode { nearest, linear };
+enum class ResizeCoordinates { half_pixel, pytorch_half_pixel, align_corners, asymmetric, half_pixel_symmetric };
+enum class ResizeNearest { round_prefer_floor, round_prefer_ceil, floor, ceil };
+struct Resize2dAttrs {
+  ResizeMode mode = ResizeMode::nearest;
+  ResizeCoordinates coordinates = ResizeCoordinates::half_pixel;
+  ResizeNearest nearest = ResizeNearest::round_prefer_floor;
+  float scale_h = 1.f, scale_w = 1.f;  // finite and positive
 };
 
 // Class activation maps from a layer's activations A and the gradients G = dY/dA of a target score Y, per image
@@ -174,10 +210,18 @@ class Backend {
   virtual void matmul(ConstView a, ConstView b, View y, bool constant_b = false) = 0;
   virtual void concat(int axis, const std::vector<ConstView>& xs, View y) = 0;
   virtual void pad(const PadAttrs& a, ConstView x, View y) = 0;
+  // ONNX Resize of H and W (Resize2dAttrs): y [N, C, OH, OW] from x [N, C, H, W].
+  virtual void resize2d(const Resize2dAttrs& a, ConstView x, View y) = 0;
   // y = exp(x - max) / sum exp(x - max) along `axis`.
   virtual void softmax(int axis, ConstView x, View y) = 0;
-  // Mean over `axes` (sorted, non-negative); y keeps the reduced dimensions as 1.
-  virtual void reduce_mean(const std::vector<int>& axes, ConstView x, View y) = 0;
+  // The reduction `kind` (ReduceKind) over `axes` (sorted, non-negative); y keeps the reduced dimensions as 1.
+  virtual void reduce(ReduceKind kind, const std::vector<int>& axes, ConstView x, View y) = 0;
+  // A two-operand Einsum as one strided, batched GEMM: for every index tuple j of the labels (0 <= j_l < size_l),
+  //   y[sum_l j_l y_l] = sum over the tuples that address it of a[sum_l j_l a_l] * b[sum_l j_l b_l],
+  // so the labels with y stride 0 are summed (contracted). The labels with a nonzero y stride must address every
+  // element of y exactly once (a dense layout of y in any order; checked). Operands are read through their strides,
+  // never copied; permutations and broadcasts are strides. kernels/cpu/einsum.cpp: einsum_as_gemm.
+  virtual void einsum(const std::vector<EinsumAxis>& axes, ConstView a, ConstView b, View y) = 0;
   // The strided copy behind Transpose, Slice and Gather (a scalar index): y[j_0, ..., j_{r-1}] =
   // x[offset + sum_d j_d * steps[d]], r = y's rank (Transpose: steps[d] = x's stride of dimension perm[d]).
   virtual void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) = 0;
@@ -225,10 +269,19 @@ class Backend {
   virtual void concat_backward(int axis, ConstView dy, const std::vector<View>& dxs);  // the slices of dy
   // dx[source(i)] += dy[i] for every output element i that reads the input (pad_source_index).
   virtual void pad_backward(const PadAttrs& a, ConstView dy, View dx);
+  // The adjoint of resize2d: dx = 0, then each dy[n, c, oh, ow] added to the input pixels the forward read for it,
+  // times the weights it read them with (nearest: its one pixel).
+  virtual void resize2d_backward(const Resize2dAttrs& a, ConstView dy, View dx);
   // dx = y * (dy - sum_axis(dy * y))
   virtual void softmax_backward(int axis, ConstView y, ConstView dy, View dx);
-  // dx[i] = dy[i with the reduced coordinates set to 0] / (number of reduced elements)
-  virtual void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx);
+  // dx[i] from dy[o], y[o] at i's output o (i with the reduced coordinates set to 0) and x[i], n elements per
+  // output (element_formulas.h: reduce_dx): mean dy / n; sum dy; l1 dy sign(x); l2 dy x / y (0 where y = 0);
+  // sum_square 2 x dy; log_sum dy / exp(y); log_sum_exp dy exp(x - y); max and min: dy at the first element of the
+  // output's reduced elements (in x's row-major order) equal to y (a NaN y: the first NaN), 0 at the others (ties
+  // go to one element, as MaxPool's backward). x and y are read only where the kind needs them (mean and sum
+  // read neither; they may be empty).
+  virtual void reduce_backward(ReduceKind kind, const std::vector<int>& axes, ConstView x, ConstView y, ConstView dy,
+                               View dx);
   // Per row of layer_norm: dx = (1/sigma) (g - mean(g) - xhat mean(g xhat)), g = dy * scale,
   // xhat = (x - mean) / sigma (element_formulas.h: layer_norm_dx).
   virtual void layer_norm_backward(float epsilon, ConstView x, ConstView scale, ConstView dy, View dx);

@@ -17,8 +17,10 @@ struct NullBackend : Backend {
   void matmul(ConstView, ConstView, View, bool) override {}
   void concat(int, const std::vector<ConstView>&, View) override {}
   void pad(const PadAttrs&, ConstView, View) override {}
+  void resize2d(const Resize2dAttrs&, ConstView, View) override {}
   void softmax(int, ConstView, View) override {}
-  void reduce_mean(const std::vector<int>&, ConstView, View) override {}
+  void reduce(ReduceKind, const std::vector<int>&, ConstView, View) override {}
+  void einsum(const std::vector<EinsumAxis>&, ConstView, ConstView, View) override {}
   void strided_copy(int64_t, const std::vector<int64_t>&, ConstView, View) override {}
   void layer_norm(float, ConstView, ConstView, ConstView, View) override {}
   void copy(ConstView, View) override {}

@@ -118,6 +118,18 @@ inline ResampleSizes check_affine_resample(ConstView params, ConstView x, ConstV
            shape_str(y.shape), " do not fit");
   return s;
 }
+// resize2d (and its backward): N * C planes, input H x W, output OH x OW; scales finite and positive.
+inline ResampleSizes check_resize2d(const Resize2dAttrs& a, ConstView x, ConstView y) {
+  const bool shaped = x.shape.size() == 4 && y.shape.size() == 4;
+  ResampleSizes s;
+  if (shaped) s = {x.dim(0), x.dim(1), x.dim(2), x.dim(3), y.dim(2), y.dim(3)};
+  const bool scales = std::isfinite(a.scale_h) && a.scale_h > 0.f && std::isfinite(a.scale_w) && a.scale_w > 0.f;
+  GB_CHECK(shaped && y.dim(0) == s.N && y.dim(1) == s.C && ((s.H > 0 && s.W > 0) || y.numel() == 0) && scales,
+           "resize2d: x ", shape_str(x.shape), " and y ", shape_str(y.shape),
+           " (4-D, the same N and C, a non-empty input plane) with scales ", a.scale_h, ", ", a.scale_w,
+           " (finite, positive) do not fit");
+  return s;
+}
 // tv_gradient: planes of H x W.
 inline CopySizes check_tv_gradient(ConstView x, View dx) {
   CopySizes s;

@@ -72,9 +72,13 @@ class CpuBackend final : public Backend {
   void matmul(ConstView a, ConstView b, View y, bool constant_b) override { cpu::matmul(ctx_, a, b, y, constant_b); }
   void concat(int axis, const std::vector<ConstView>& xs, View y) override { cpu::concat(ctx_, axis, xs, y); }
   void pad(const PadAttrs& a, ConstView x, View y) override { cpu::pad(ctx_, a, x, y); }
+  void resize2d(const Resize2dAttrs& a, ConstView x, View y) override { cpu::resize2d(ctx_, a, x, y); }
   void softmax(int axis, ConstView x, View y) override { cpu::softmax(ctx_, axis, x, y); }
-  void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
-    cpu::reduce_mean(ctx_, axes, x, y);
+  void reduce(ReduceKind kind, const std::vector<int>& axes, ConstView x, View y) override {
+    cpu::reduce(ctx_, kind, axes, x, y);
+  }
+  void einsum(const std::vector<EinsumAxis>& axes, ConstView a, ConstView b, View y) override {
+    cpu::einsum(ctx_, axes, a, b, y);
   }
   void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) override {
     cpu::strided_copy(ctx_, offset, steps, x, y);
@@ -119,6 +123,9 @@ class CpuBackend final : public Backend {
     cpu::concat_backward(ctx_, axis, dy, dxs);
   }
   void pad_backward(const PadAttrs& a, ConstView dy, View dx) override { cpu::pad_backward(ctx_, a, dy, dx); }
+  void resize2d_backward(const Resize2dAttrs& a, ConstView dy, View dx) override {
+    cpu::resize2d_backward(ctx_, a, dy, dx);
+  }
   void softmax_backward(int axis, ConstView y, ConstView dy, View dx) override {
     cpu::softmax_backward(ctx_, axis, y, dy, dx);
   }
@@ -128,8 +135,9 @@ class CpuBackend final : public Backend {
   void strided_copy_backward(int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx) override {
     cpu::strided_copy_backward(ctx_, offset, steps, dy, dx);
   }
-  void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx) override {
-    cpu::reduce_mean_backward(ctx_, axes, dy, dx);
+  void reduce_backward(ReduceKind kind, const std::vector<int>& axes, ConstView x, ConstView y, ConstView dy,
+                       View dx) override {
+    cpu::reduce_backward(ctx_, kind, axes, x, y, dy, dx);
   }
 
   void cam(CamMethod m, int samples, ConstView A, ConstView G, View map) override {

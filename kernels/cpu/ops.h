@@ -36,8 +36,10 @@ void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView 
 void matmul(Context& ctx, ConstView a, ConstView b, View y, bool constant_b = false);
 void concat(Context& ctx, int axis, const std::vector<ConstView>& xs, View y);
 void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
+void resize2d(Context& ctx, const Resize2dAttrs& a, ConstView x, View y);
 void softmax(Context& ctx, int axis, ConstView x, View y);
-void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
+void reduce(Context& ctx, ReduceKind kind, const std::vector<int>& axes, ConstView x, View y);
+void einsum(Context& ctx, const std::vector<EinsumAxis>& axes, ConstView a, ConstView b, View y);
 void strided_copy(Context& ctx, int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y);
 void layer_norm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, View y);
 
@@ -54,8 +56,10 @@ void gemm_backward(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, C
 void matmul_backward(Context& ctx, ConstView a, ConstView b, ConstView dy, View da, View db);
 void concat_backward(Context& ctx, int axis, ConstView dy, const std::vector<View>& dxs);
 void pad_backward(Context& ctx, const PadAttrs& a, ConstView dy, View dx);
+void resize2d_backward(Context& ctx, const Resize2dAttrs& a, ConstView dy, View dx);
 void softmax_backward(Context& ctx, int axis, ConstView y, ConstView dy, View dx);
-void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx);
+void reduce_backward(Context& ctx, ReduceKind kind, const std::vector<int>& axes, ConstView x, ConstView y,
+                     ConstView dy, View dx);
 void layer_norm_backward(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView dy, View dx);
 void strided_copy_backward(Context& ctx, int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx);
 
@@ -121,5 +125,32 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 // batch folds into the rows, one GEMM of batches * M rows that reads b once. Rewrites the shapes to 2-D and returns
 // true, or leaves them and returns false. (torchvision's attention multiplies [T, N, D] by its projection.)
 bool fold_batch_into_rows(ConstView& a, ConstView& b, Shape& y);
+
+// The reduced dimensions (axes, sorted) of a tensor of shape x as runs (size, stride), outer to inner, adjacent
+// dimensions fused where the layout allows (a reduction over trailing dimensions is one contiguous run; size-1
+// dimensions dropped): walking them visits an output's elements in x's row-major order. count: elements per output.
+// reduce.cpp; the CUDA reduction walks the same runs.
+struct ReducedRuns {
+  std::vector<int64_t> size, stride;
+  int64_t count = 1;
+};
+ReducedRuns reduced_runs(const Shape& x, const std::vector<int>& axes);
+
+// A two-operand Einsum (Backend::einsum) as one strided GEMM and loops around it (einsum.cpp; the CUDA backend
+// runs the same description):
+//   y[batch](m, n) (+)= sum_k A(m, k) B(k, n),  A(m, k) = a[m * am + k * ak],  B(k, n) = b[k * bk + n * bn],
+//   y(m, n) at m * ym + n * yn,
+// M, N and K each the largest run of fused labels of its kind (m: in a and y; n: in b and y; k: contracted; size 1
+// and strides 0 where there is none); `batch` the other labels with a nonzero y stride (independent products at
+// their offsets) and `summed` the other contracted ones (products added into the same y). zero: a contracted label
+// of size 0 (y is all zeros). Checks that the axes stay inside the views and lay y out densely.
+struct EinsumGemm {
+  int64_t M = 1, N = 1, K = 1;
+  int64_t am = 0, ak = 0, bk = 0, bn = 0, ym = 0, yn = 0;
+  std::vector<EinsumAxis> batch, summed;
+  bool zero = false;
+};
+EinsumGemm einsum_as_gemm(const std::vector<EinsumAxis>& axes, const ConstView& a, const ConstView& b,
+                          const View& y);
 
 }  // namespace glassbox::kernels::cpu

@@ -27,9 +27,13 @@ class CudaOps : public Backend {
     activate(), cuda::concat(ctx_, axis, xs, y);
   }
   void pad(const PadAttrs& a, ConstView x, View y) override { activate(), cuda::pad(ctx_, a, x, y); }
+  void resize2d(const Resize2dAttrs& a, ConstView x, View y) override { activate(), cuda::resize2d(ctx_, a, x, y); }
   void softmax(int axis, ConstView x, View y) override { activate(), cuda::softmax(ctx_, axis, x, y); }
-  void reduce_mean(const std::vector<int>& axes, ConstView x, View y) override {
-    activate(), cuda::reduce_mean(ctx_, axes, x, y);
+  void reduce(ReduceKind kind, const std::vector<int>& axes, ConstView x, View y) override {
+    activate(), cuda::reduce(ctx_, kind, axes, x, y);
+  }
+  void einsum(const std::vector<EinsumAxis>& axes, ConstView a, ConstView b, View y) override {
+    activate(), cuda::einsum(ctx_, axes, a, b, y);
   }
   void strided_copy(int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y) override {
     activate(), cuda::strided_copy(ctx_, offset, steps, x, y);
@@ -69,11 +73,15 @@ class CudaOps : public Backend {
   void pad_backward(const PadAttrs& a, ConstView dy, View dx) override {
     activate(), cuda::pad_backward(ctx_, a, dy, dx);
   }
+  void resize2d_backward(const Resize2dAttrs& a, ConstView dy, View dx) override {
+    activate(), cuda::resize2d_backward(ctx_, a, dy, dx);
+  }
   void softmax_backward(int axis, ConstView y, ConstView dy, View dx) override {
     activate(), cuda::softmax_backward(ctx_, axis, y, dy, dx);
   }
-  void reduce_mean_backward(const std::vector<int>& axes, ConstView dy, View dx) override {
-    activate(), cuda::reduce_mean_backward(ctx_, axes, dy, dx);
+  void reduce_backward(ReduceKind kind, const std::vector<int>& axes, ConstView x, ConstView y, ConstView dy,
+                       View dx) override {
+    activate(), cuda::reduce_backward(ctx_, kind, axes, x, y, dy, dx);
   }
   void layer_norm_backward(float eps, ConstView x, ConstView scale, ConstView dy, View dx) override {
     activate(), cuda::layer_norm_backward(ctx_, eps, x, scale, dy, dx);

@@ -22,7 +22,7 @@ void conv2d_implicit_gemm_tf32(Context& ctx, const Conv2dAttrs& a, ConstView x, 
 
 void pool2d(Context& ctx, const Pool2dAttrs& a, ConstView x, View y);
 void global_avg_pool(Context& ctx, ConstView x, View y);
-// y[r] = mean of x[r * len .. r * len + len) (pool2d.cu; also ReduceMean over trailing axes).
+// y[r] = mean of x[r * len .. r * len + len) (pool2d.cu).
 void row_mean(Context& ctx, const float* x, float* y, int64_t rows, int64_t len);
 void batchnorm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, ConstView mean,
                ConstView var, View y);
@@ -34,8 +34,12 @@ void gemm(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, ConstView 
 void matmul(Context& ctx, ConstView a, ConstView b, View y);
 void concat(Context& ctx, int axis, const std::vector<ConstView>& xs, View y);
 void pad(Context& ctx, const PadAttrs& a, ConstView x, View y);
+// resize2d.cu: ONNX Resize of H and W; the backward gathers over the outputs reading each input (no atomics).
+void resize2d(Context& ctx, const Resize2dAttrs& a, ConstView x, View y);
 void softmax(Context& ctx, int axis, ConstView x, View y);
-void reduce_mean(Context& ctx, const std::vector<int>& axes, ConstView x, View y);
+void reduce(Context& ctx, ReduceKind kind, const std::vector<int>& axes, ConstView x, View y);
+// einsum.cu: the CPU's description of an Einsum as one strided GEMM (cpu::einsum_as_gemm) on the SIMT GEMM.
+void einsum(Context& ctx, const std::vector<EinsumAxis>& axes, ConstView a, ConstView b, View y);
 void strided_copy(Context& ctx, int64_t offset, const std::vector<int64_t>& steps, ConstView x, View y);
 void layer_norm(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView bias, View y);
 
@@ -52,8 +56,10 @@ void gemm_backward(Context& ctx, const GemmAttrs& a, ConstView A, ConstView B, C
 void matmul_backward(Context& ctx, ConstView a, ConstView b, ConstView dy, View da, View db);
 void concat_backward(Context& ctx, int axis, ConstView dy, const std::vector<View>& dxs);
 void pad_backward(Context& ctx, const PadAttrs& a, ConstView dy, View dx);
+void resize2d_backward(Context& ctx, const Resize2dAttrs& a, ConstView dy, View dx);
 void softmax_backward(Context& ctx, int axis, ConstView y, ConstView dy, View dx);
-void reduce_mean_backward(Context& ctx, const std::vector<int>& axes, ConstView dy, View dx);
+void reduce_backward(Context& ctx, ReduceKind kind, const std::vector<int>& axes, ConstView x, ConstView y,
+                     ConstView dy, View dx);
 void layer_norm_backward(Context& ctx, float epsilon, ConstView x, ConstView scale, ConstView dy, View dx);
 void strided_copy_backward(Context& ctx, int64_t offset, const std::vector<int64_t>& steps, ConstView dy, View dx);
 void fill_zero(Context& ctx, View y);  // activation.cu; no-op on an empty view

@@ -1,4 +1,4 @@
-// Gemm and MatMul (and their backward) as problems of the SIMT tiled GEMM (simt_gemm.cuh): A and B are strided
+// Gemm, MatMul and Einsum (and their backward) as problems of the SIMT tiled GEMM (simt_gemm.cuh): A and B are strided
 // matrices (a transpose is a swap of strides), one problem per broadcast batch index (blockIdx.z), and the epilogue
 //   y[z, m, n] = act(alpha * sum_k A(m, k) B(k, n) + beta * C[m * scm + n * scn])   (C optional, broadcast),
 // stored, or with `accumulate` added atomically (backward: a broadcast operand gathers several batch indices).
@@ -23,6 +23,8 @@ struct StridedGemm {
   int64_t batch_size[kMaxBatchRank] = {}, batch_sa[kMaxBatchRank] = {}, batch_sb[kMaxBatchRank] = {};
   bool custom_y = false;  // y's batch offsets from batch_sy (else z * M * N)
   int64_t batch_sy[kMaxBatchRank] = {};
+  bool strided_y = false;  // y(m, n) at m * sym + n * syn (an Einsum's output in any layout), else m * N + n
+  int64_t sym = 0, syn = 0;
   bool accumulate = false;
 
   // Batch z -> element offsets into A, B and y (y: z * M * N unless custom_y).
@@ -74,7 +76,7 @@ struct StridedGemm {
       int64_t oa, ob;
       batch_offsets(z, oa, ob, oy);
     }
-    float* at = y + oy + static_cast<int64_t>(m) * N + n;
+    float* at = y + oy + (strided_y ? m * sym + n * syn : static_cast<int64_t>(m) * N + n);
     if (accumulate) atomicAdd(at, alpha * acc);
     else *at = act.apply(alpha * acc + c);
   }

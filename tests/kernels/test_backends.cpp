@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <random>
 
 #include "engine/error.h"
@@ -390,6 +391,129 @@ TEST(Backends, GemmAndMatmul) {
   expect_all(cs, participants_for("gemm"));
 }
 
+// Every reduction kind over leading, inner, trailing and all axes (fewer than 32 elements per output: the CUDA
+// kernel's thread per output; 32 or more: its warp per output), forward and backward (y from the backend itself);
+// log_sum on positive inputs. Max and min also on values with many ties (the first equal element takes dy).
+const std::pair<ReduceKind, const char*> kReduceKinds[] = {
+    {ReduceKind::mean, "mean"}, {ReduceKind::sum, "sum"}, {ReduceKind::l1, "l1"}, {ReduceKind::l2, "l2"},
+    {ReduceKind::sum_square, "sum_square"}, {ReduceKind::max, "max"}, {ReduceKind::min, "min"},
+    {ReduceKind::log_sum, "log_sum"}, {ReduceKind::log_sum_exp, "log_sum_exp"}};
+
+TEST(Backends, Reductions) {
+  struct R {
+    Shape x;
+    std::vector<int> axes;
+  };
+  const R shapes[] = {{{2, 6, 5, 7}, {2, 3}}, {{2, 6, 5, 7}, {1}},         {{2, 6, 5, 7}, {0, 2}},
+                      {{2, 6, 5, 7}, {0, 1, 2, 3}}, {{4, 3, 49, 32}, {3}}, {{3, 1000}, {1}},
+                      {{3, 40, 2}, {1}}};  // Swin V2's F.normalize: ReduceL2 over the last 32
+  std::vector<Case> cs;
+  for (const auto& [kind, name] : kReduceKinds)
+    for (const R& r : shapes) {
+      Shape kept = r.x;
+      for (int a : r.axes) kept[a] = 1;
+      const std::string label = std::string(name) + " " + shape_str(r.x) + " axes " +
+                                shape_str(Shape(r.axes.begin(), r.axes.end()));
+      const std::vector<int> positive = kind == ReduceKind::log_sum ? std::vector<int>{0} : std::vector<int>{};
+      cs.push_back({"reduce " + label, {r.x}, kept,
+                    [kind = kind, axes = r.axes](Backend& b, const std::vector<ConstView>& in, View y) {
+                      b.reduce(kind, axes, in[0], y);
+                    },
+                    positive});
+      cs.push_back({"reduce_backward " + label, {r.x, kept}, r.x,
+                    [kind = kind, axes = r.axes, kept](Backend& b, const std::vector<ConstView>& in, View dx) {
+                      Tensor y = Tensor::empty(kept, DType::f32, b.device());
+                      b.reduce(kind, axes, in[0], view_of(y));
+                      b.reduce_backward(kind, axes, in[0], view_of(y), in[1], dx);
+                    },
+                    positive});
+    }
+  for (ReduceKind kind : {ReduceKind::max, ReduceKind::min})
+    cs.push_back({"reduce_backward ties " + std::to_string(int(kind)), {{2, 6, 1, 1}}, {2, 6, 5, 7},
+                  [kind](Backend& b, const std::vector<ConstView>& in, View dx) {
+                    std::vector<float> v(2 * 6 * 5 * 7);
+                    for (size_t i = 0; i < v.size(); ++i) v[i] = float((i * 7) % 3);  // 0, 1, 2 many times
+                    const Tensor x = Tensor::from_vector<float>({2, 6, 5, 7}, v).to(b.device());
+                    Tensor y = Tensor::empty({2, 6, 1, 1}, DType::f32, b.device());
+                    b.reduce(kind, {2, 3}, view_of(x), view_of(y));
+                    b.reduce_backward(kind, {2, 3}, view_of(x), view_of(y), in[0], dx);
+                  }});
+  expect_all(cs, participants_for("reduce"));
+}
+
+// Einsum cases from terms ("bhqd") and operand shapes: each label's size (the largest: size 1 broadcasts) and
+// strides (0 where an operand lacks it or has it as 1). which = 0: y = einsum(a, b); 1: dA = einsum(dY, B), 2: dB =
+// einsum(A, dY) (the backward plan_einsum runs).
+std::vector<EinsumAxis> einsum_axes(const std::string& ta, const std::string& tb, const std::string& ty,
+                                    const Shape& a, const Shape& b, Shape& y) {
+  std::map<char, EinsumAxis> labels;
+  auto bind = [&](const std::string& t, const Shape& s, int64_t EinsumAxis::*stride) {
+    int64_t step = 1;
+    for (int d = static_cast<int>(t.size()) - 1; d >= 0; --d) {
+      EinsumAxis& x = labels[t[d]];
+      x.size = std::max(x.size, s[d]);
+      x.*stride = s[d] == 1 ? 0 : step;
+      step *= s[d];
+    }
+  };
+  bind(ta, a, &EinsumAxis::a);
+  bind(tb, b, &EinsumAxis::b);
+  y.clear();
+  for (char ch : ty) y.push_back(labels[ch].size);
+  bind(ty, y, &EinsumAxis::y);
+  std::vector<EinsumAxis> axes;
+  for (const auto& entry : labels) axes.push_back(entry.second);
+  return axes;
+}
+
+std::vector<EinsumAxis> einsum_roles(std::vector<EinsumAxis> axes, int which) {
+  for (EinsumAxis& x : axes) {
+    if (which == 1) x = {x.size, x.y, x.b, x.a};
+    if (which == 2) x = {x.size, x.a, x.y, x.b};
+  }
+  return axes;
+}
+
+struct EinsumSpec {
+  std::string a, b, y;
+  Shape sa, sb;
+};
+std::vector<EinsumSpec> einsum_specs() {
+  return {
+      {"BGHID", "BGHJD", "BGHIJ", {1, 4, 2, 49, 32}, {1, 4, 2, 49, 32}},  // MaxViT: q k^T
+      {"BGHIJ", "BGHJD", "BGHID", {1, 4, 2, 49, 49}, {1, 4, 2, 49, 32}},  // MaxViT: attention v
+      {"bhqd", "bhkd", "bhqk", {2, 3, 17, 8}, {2, 3, 19, 8}},
+      {"ik", "kj", "ji", {33, 70}, {70, 17}},                 // y^T: m at unit output stride
+      {"bij", "bjk", "ikb", {3, 5, 7}, {3, 7, 4}},             // no unit output stride on m or n
+      {"ij", "jk", "k", {9, 13}, {13, 6}},                    // i summed, a lacks nothing, b lacks i
+      {"i", "j", "ij", {40}, {30}},                           // outer product (K = 1)
+      {"eij", "ejk", "eik", {1, 6, 8}, {5, 8, 3}},            // a broadcast batch label (size 1 in a)
+      {"bmk", "kn", "bmn", {4, 130, 70}, {70, 140}},          // the batch folds into the rows
+      {"abcd", "cdbe", "aeb", {3, 4, 5, 6}, {5, 6, 4, 7}},    // two contracted labels, permuted
+      // 7 batch labels in opposite orders (none fuse): more than the CUDA launch's 6, the outer ones looped
+      {"abcdefgij", "gfedcbajk", "abcdefgik", {2, 2, 2, 2, 2, 2, 2, 3, 4}, {2, 2, 2, 2, 2, 2, 2, 4, 5}},
+  };
+}
+
+TEST(Backends, Einsum) {
+  std::vector<Case> cs;
+  for (const EinsumSpec& e : einsum_specs()) {
+    Shape y;
+    const std::vector<EinsumAxis> axes = einsum_axes(e.a, e.b, e.y, e.sa, e.sb, y);
+    const std::string name = e.a + "," + e.b + "->" + e.y + " " + shape_str(e.sa) + " " + shape_str(e.sb);
+    cs.push_back({"einsum " + name, {e.sa, e.sb}, y, [axes](Backend& b, const std::vector<ConstView>& in, View out) {
+                    b.einsum(axes, in[0], in[1], out);
+                  }});
+    cs.push_back({"einsum dA " + name, {y, e.sb}, e.sa, [axes](Backend& b, const std::vector<ConstView>& in, View d) {
+                    b.einsum(einsum_roles(axes, 1), in[0], in[1], d);
+                  }});
+    cs.push_back({"einsum dB " + name, {e.sa, y}, e.sb, [axes](Backend& b, const std::vector<ConstView>& in, View d) {
+                    b.einsum(einsum_roles(axes, 2), in[0], in[1], d);
+                  }});
+  }
+  expect_all(cs, participants_for("einsum"));
+}
+
 // Strided copies of x [2, 6, 5, 7] (strides 210, 35, 7, 1): transposes (ViT's [B, T, H, d] -> [B, H, T, d] and a
 // reversal), a slice with steps and a negative step, the class-token pick x[:, 0] (Gather axis 1, scalar index),
 // and a broadcast (step 0).
@@ -428,13 +552,6 @@ TEST(Backends, Layout) {
                 [](Backend& b, const std::vector<ConstView>& in, View y) { b.softmax(1, in[0], y); }});
   cs.push_back({"softmax inner axis", {{2, 10, 3, 4}}, {2, 10, 3, 4},
                 [](Backend& b, const std::vector<ConstView>& in, View y) { b.softmax(1, in[0], y); }});
-  const std::pair<std::vector<int>, Shape> reductions[] = {
-      {{2, 3}, {2, 6, 1, 1}}, {{1}, {2, 1, 5, 7}}, {{0, 2}, {1, 6, 1, 7}}, {{0, 1, 2, 3}, {1, 1, 1, 1}}};
-  for (const auto& [axes, shape] : reductions)
-    cs.push_back({"reduce_mean " + shape_str(Shape(axes.begin(), axes.end())), {{2, 6, 5, 7}}, shape,
-                  [axes = axes](Backend& b, const std::vector<ConstView>& in, View y) {
-                    b.reduce_mean(axes, in[0], y);
-                  }});
   for (const StridedCase& s : strided_cases())
     cs.push_back({"strided_copy " + s.name, {s.x}, s.y, [s](Backend& b, const std::vector<ConstView>& in, View y) {
                     b.strided_copy(s.offset, s.steps, in[0], y);
@@ -574,12 +691,6 @@ TEST(Backends, Backward) {
                 [](Backend& b, const std::vector<ConstView>& in, View dx) { b.softmax_backward(1, in[0], in[1], dx); }});
   cs.push_back({"softmax_backward inner axis", {{2, 10, 3, 4}, {2, 10, 3, 4}}, {2, 10, 3, 4},
                 [](Backend& b, const std::vector<ConstView>& in, View dx) { b.softmax_backward(1, in[0], in[1], dx); }});
-  const std::pair<std::vector<int>, Shape> reductions[] = {{{2, 3}, {2, 6, 1, 1}}, {{1}, {2, 1, 5, 7}}, {{0, 2}, {1, 6, 1, 7}}};
-  for (const auto& [axes, shape] : reductions)
-    cs.push_back({"reduce_mean_backward " + shape_str(Shape(axes.begin(), axes.end())), {shape}, {2, 6, 5, 7},
-                  [axes = axes](Backend& b, const std::vector<ConstView>& in, View dx) {
-                    b.reduce_mean_backward(axes, in[0], dx);
-                  }});
   for (const StridedCase& s : strided_cases())
     cs.push_back({"strided_copy_backward " + s.name, {s.y}, s.x, [s](Backend& b, const std::vector<ConstView>& in, View dx) {
                     b.strided_copy_backward(s.offset, s.steps, in[0], dx);
@@ -954,6 +1065,89 @@ TEST(Backends, AffineResampleAdjoint) {
       for (int64_t j = 0; j < 7; ++j)
         ASSERT_EQ(y.data<float>()[(p * 6 + i) * 7 + j],
                   x.data<float>()[(p * 6 + reflect(i + 1, 6)) * 7 + reflect(j - 2, 7)]);
+}
+
+// ONNX Resize of H and W: every mode, rounding and coordinate transform, on upsampling and downsampling with integer
+// and non-integer scales (out = floor(in * scale)), scales from sizes (out / in), and outputs one pixel wide (the
+// special cases of pytorch_half_pixel and align_corners); forward and backward (the CUDA backward gathers, the CPU
+// one scatters).
+struct ResizeShape {
+  Shape x;
+  int64_t OH, OW;
+  float scale_h, scale_w;
+};
+std::vector<ResizeShape> resize_shapes() {
+  return {{{2, 3, 5, 7}, 10, 14, 2.f, 2.f},           // x2
+          {{2, 3, 5, 7}, 11, 16, 2.2f, 2.3f},         // non-integer up
+          {{1, 2, 17, 13}, 6, 5, 0.37f, 0.4f},        // non-integer down
+          {{1, 2, 16, 12}, 8, 4, 0.5f, 1.f / 3.f},    // integer down
+          {{1, 3, 6, 9}, 13, 4, 13.f / 6.f, 4.f / 9.f},  // sizes: scale = out / in, up in H, down in W
+          {{1, 2, 4, 5}, 1, 3, 0.25f, 0.6f}};         // one output row
+}
+std::vector<Resize2dAttrs> resize_attr_sweep() {
+  std::vector<Resize2dAttrs> v;
+  for (ResizeCoordinates m : {ResizeCoordinates::half_pixel, ResizeCoordinates::pytorch_half_pixel,
+                              ResizeCoordinates::align_corners, ResizeCoordinates::asymmetric,
+                              ResizeCoordinates::half_pixel_symmetric}) {
+    for (ResizeNearest r : {ResizeNearest::round_prefer_floor, ResizeNearest::round_prefer_ceil, ResizeNearest::floor,
+                            ResizeNearest::ceil})
+      v.push_back({ResizeMode::nearest, m, r});
+    v.push_back({ResizeMode::linear, m});
+  }
+  return v;
+}
+std::string resize_name(const Resize2dAttrs& a, const ResizeShape& s) {
+  return std::string(a.mode == ResizeMode::linear ? "linear" : "nearest " + std::to_string(int(a.nearest))) +
+         " coordinates " + std::to_string(int(a.coordinates)) + " " + shape_str(s.x) + " -> " +
+         std::to_string(s.OH) + "x" + std::to_string(s.OW);
+}
+
+TEST(Backends, Resize2d) {
+  std::vector<Case> cs;
+  for (const ResizeShape& s : resize_shapes())
+    for (Resize2dAttrs a : resize_attr_sweep()) {
+      a.scale_h = s.scale_h, a.scale_w = s.scale_w;
+      const Shape y = {s.x[0], s.x[1], s.OH, s.OW};
+      cs.push_back({"resize2d " + resize_name(a, s), {s.x}, y,
+                    [a](Backend& b, const std::vector<ConstView>& in, View out) { b.resize2d(a, in[0], out); }});
+      cs.push_back({"resize2d_backward " + resize_name(a, s), {y}, s.x,
+                    [a](Backend& b, const std::vector<ConstView>& in, View dx) {
+                      b.resize2d_backward(a, in[0], dx);
+                    }});
+    }
+  expect_all(cs, participants_for("resize2d"));
+}
+
+// The backward of resize2d is its transpose: <R x, y> = <x, R^T y> (sums in float64), on every case above; nearest
+// x2 (asymmetric, floor: PyTorch's export) repeats each pixel in a 2 x 2 block.
+TEST(Backends, Resize2dAdjoint) {
+  auto b = make_cpu_backend(2);
+  std::mt19937 rng(11);
+  for (const ResizeShape& s : resize_shapes())
+    for (Resize2dAttrs a : resize_attr_sweep()) {
+      SCOPED_TRACE(resize_name(a, s));
+      a.scale_h = s.scale_h, a.scale_w = s.scale_w;
+      const Shape ys = {s.x[0], s.x[1], s.OH, s.OW};
+      const Tensor x = random_tensor(s.x, false, rng), y = random_tensor(ys, false, rng);
+      Tensor rx = Tensor::empty(ys), rty = Tensor::empty(s.x);
+      b->resize2d(a, view_of(x), view_of(rx));
+      b->resize2d_backward(a, view_of(y), view_of(rty));
+      double lhs = 0, rhs = 0, scale = 0;
+      for (int64_t i = 0; i < y.numel(); ++i) lhs += double(rx.data<float>()[i]) * double(y.data<float>()[i]);
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        rhs += double(x.data<float>()[i]) * double(rty.data<float>()[i]);
+        scale += std::fabs(double(x.data<float>()[i]) * double(rty.data<float>()[i]));
+      }
+      EXPECT_LE(std::fabs(lhs - rhs), 1e-5 * scale) << lhs << " vs " << rhs;
+    }
+  Resize2dAttrs nearest{ResizeMode::nearest, ResizeCoordinates::asymmetric, ResizeNearest::floor, 2.f, 2.f};
+  const Tensor x = random_tensor({1, 2, 3, 4}, false, rng);
+  Tensor y = Tensor::empty({1, 2, 6, 8});
+  b->resize2d(nearest, view_of(x), view_of(y));
+  for (int64_t p = 0; p < 2; ++p)
+    for (int64_t i = 0; i < 6; ++i)
+      for (int64_t j = 0; j < 8; ++j)
+        ASSERT_EQ(y.data<float>()[(p * 6 + i) * 8 + j], x.data<float>()[(p * 3 + i / 2) * 4 + j / 2]);
 }
 
 // Host memory into a guarded device view through Backend::upload.

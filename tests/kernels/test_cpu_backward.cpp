@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -399,17 +400,87 @@ TEST(CpuBackward, Layout) {
     c.linear = GradCase::Linear::each;  // the pad value is 0
     expect_gradients_match(*b, c, seed++);
   }
-  for (const std::vector<int>& axes : {std::vector<int>{2, 3}, std::vector<int>{1}, std::vector<int>{0, 2}}) {
-    Shape y = {2, 3, 4, 5};
-    for (int a : axes) y[a] = 1;
+}
+
+// Every reduction kind over inner, leading and trailing axes: max and min on distinct values (no ties, no
+// difference across a change of the maximum), l1 away from 0, log_sum on positive values; mean and sum are linear.
+TEST(CpuBackward, Reductions) {
+  auto b = make_cpu_backend(2);
+  uint32_t seed = 1;
+  const ReduceKind kinds[] = {ReduceKind::mean,    ReduceKind::sum, ReduceKind::l1,      ReduceKind::l2,
+                              ReduceKind::sum_square, ReduceKind::max, ReduceKind::min, ReduceKind::log_sum,
+                              ReduceKind::log_sum_exp};
+  for (ReduceKind kind : kinds)
+    for (const std::vector<int>& axes : {std::vector<int>{2, 3}, std::vector<int>{1}, std::vector<int>{0, 2},
+                                         std::vector<int>{3}}) {
+      Shape y = {2, 3, 4, 5};
+      for (int a : axes) y[a] = 1;
+      GradCase c;
+      c.name = "reduce " + std::to_string(int(kind)) + " axes " + shape_str(Shape(axes.begin(), axes.end()));
+      c.inputs = {{2, 3, 4, 5}};
+      c.output = y;
+      c.forward = [kind, axes](Backend& bk, const Inputs& in, View out) { bk.reduce(kind, axes, in[0], out); };
+      c.wrt = {0};
+      c.backward = [kind, axes](Backend& bk, const Inputs& in, ConstView y, ConstView dy, const std::vector<View>& g) {
+        bk.reduce_backward(kind, axes, in[0], y, dy, g[0]);
+      };
+      if (kind == ReduceKind::l1) c.kinks = {0.f};
+      if (kind == ReduceKind::log_sum) c.positive = {0};
+      c.distinct = kind == ReduceKind::max || kind == ReduceKind::min;
+      if (kind == ReduceKind::mean || kind == ReduceKind::sum) c.linear = GradCase::Linear::each;
+      expect_gradients_match(*b, c, seed++);
+    }
+}
+
+// Einsum's backward as plan_einsum runs it (two more einsums with the operands' roles moved) against central
+// differences, and the adjoint identity in each operand: MaxViT's equations, attention scores, a transposed output,
+// a label summed that only one operand has, a broadcast batch label, an outer product.
+TEST(CpuBackward, Einsum) {
+  struct Spec {
+    std::string a, b, y;
+    Shape sa, sb;
+  };
+  const Spec specs[] = {{"BGHID", "BGHJD", "BGHIJ", {1, 2, 2, 5, 4}, {1, 2, 2, 5, 4}},
+                        {"BGHIJ", "BGHJD", "BGHID", {1, 2, 2, 5, 5}, {1, 2, 2, 5, 4}},
+                        {"bhqd", "bhkd", "bhqk", {2, 2, 3, 4}, {2, 2, 5, 4}},
+                        {"ik", "kj", "ji", {3, 4}, {4, 5}},
+                        {"ij", "jk", "k", {3, 4}, {4, 2}},
+                        {"eij", "ejk", "eik", {1, 3, 4}, {3, 4, 2}},
+                        {"i", "j", "ij", {4}, {3}}};
+  auto b = make_cpu_backend(2);
+  uint32_t seed = 1;
+  for (const Spec& e : specs) {
+    std::map<char, EinsumAxis> labels;
+    auto bind = [&](const std::string& t, const Shape& s, int64_t EinsumAxis::*stride) {
+      int64_t step = 1;
+      for (int d = static_cast<int>(t.size()) - 1; d >= 0; --d) {
+        EinsumAxis& x = labels[t[d]];
+        x.size = std::max(x.size, s[d]);
+        x.*stride = s[d] == 1 ? 0 : step;
+        step *= s[d];
+      }
+    };
+    bind(e.a, e.sa, &EinsumAxis::a);
+    bind(e.b, e.sb, &EinsumAxis::b);
+    Shape y;
+    for (char ch : e.y) y.push_back(labels[ch].size);
+    bind(e.y, y, &EinsumAxis::y);
+    std::vector<EinsumAxis> axes, for_da, for_db;
+    for (const auto& entry : labels) {
+      const EinsumAxis& x = entry.second;
+      axes.push_back(x);
+      for_da.push_back({x.size, x.y, x.b, x.a});
+      for_db.push_back({x.size, x.a, x.y, x.b});
+    }
     GradCase c;
-    c.name = "reduce_mean " + shape_str(Shape(axes.begin(), axes.end()));
-    c.inputs = {{2, 3, 4, 5}};
+    c.name = "einsum " + e.a + "," + e.b + "->" + e.y;
+    c.inputs = {e.sa, e.sb};
     c.output = y;
-    c.forward = [axes](Backend& bk, const Inputs& in, View out) { bk.reduce_mean(axes, in[0], out); };
-    c.wrt = {0};
-    c.backward = [axes](Backend& bk, const Inputs&, ConstView, ConstView dy, const std::vector<View>& g) {
-      bk.reduce_mean_backward(axes, dy, g[0]);
+    c.forward = [axes](Backend& bk, const Inputs& in, View out) { bk.einsum(axes, in[0], in[1], out); };
+    c.wrt = {0, 1};
+    c.backward = [for_da, for_db](Backend& bk, const Inputs& in, ConstView, ConstView dy, const std::vector<View>& g) {
+      bk.einsum(for_da, dy, in[1], g[0]);
+      bk.einsum(for_db, in[0], dy, g[1]);
     };
     c.linear = GradCase::Linear::each;
     expect_gradients_match(*b, c, seed++);
@@ -464,6 +535,36 @@ TEST(CpuBackward, LayerNorm) {
     };
     expect_gradients_match(*b, c, seed++);
   }
+}
+
+// ONNX Resize (linear in x: central differences are exact up to rounding): nearest and bilinear under each
+// coordinate transform, up by 2.5 x 1.5 and down by 0.6 x 0.5.
+TEST(CpuBackward, Resize2d) {
+  auto b = make_cpu_backend(2);
+  uint32_t seed = 1;
+  struct S {
+    Shape x, y;
+    float scale_h, scale_w;
+  };
+  for (const S& s : {S{{1, 2, 4, 6}, {1, 2, 10, 9}, 2.5f, 1.5f}, S{{2, 1, 10, 8}, {2, 1, 6, 4}, 0.6f, 0.5f}})
+    for (ResizeMode mode : {ResizeMode::nearest, ResizeMode::linear})
+      for (ResizeCoordinates m : {ResizeCoordinates::half_pixel, ResizeCoordinates::pytorch_half_pixel,
+                                  ResizeCoordinates::align_corners, ResizeCoordinates::asymmetric,
+                                  ResizeCoordinates::half_pixel_symmetric}) {
+        const Resize2dAttrs a{mode, m, ResizeNearest::round_prefer_ceil, s.scale_h, s.scale_w};
+        GradCase c;
+        c.name = std::string("resize2d ") + (mode == ResizeMode::linear ? "linear" : "nearest") + " coordinates " +
+                 std::to_string(int(m)) + " " + shape_str(s.x) + " -> " + shape_str(s.y);
+        c.inputs = {s.x};
+        c.output = s.y;
+        c.forward = [a](Backend& bk, const Inputs& in, View y) { bk.resize2d(a, in[0], y); };
+        c.wrt = {0};
+        c.backward = [a](Backend& bk, const Inputs&, ConstView, ConstView dy, const std::vector<View>& g) {
+          bk.resize2d_backward(a, dy, g[0]);
+        };
+        c.linear = GradCase::Linear::each;
+        expect_gradients_match(*b, c, seed++);
+      }
 }
 
 // A backend without a backward kernel says so (the CUDA backend has none yet).

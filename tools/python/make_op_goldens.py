@@ -383,6 +383,86 @@ def reducemean_cases():
 
 
 # --------------------------------------------------------------------------
+# ReduceSum, ReduceL1, ReduceL2, ReduceSumSquare, ReduceMax, ReduceMin,
+# ReduceLogSum, ReduceLogSumExp (axes an attribute before opset 18, an input
+# from 18; ReduceSum's an input from 13)
+# --------------------------------------------------------------------------
+
+def reduce_op(op, name, opset, axes, keepdims=None, noop=None, x=(2, 3, 4, 5), positive=False):
+    c = Case(name, opset)
+    c.input("x", c.uniform(0.5, 2.0, *x) if positive else c.randn(*x))
+    attrs = {}
+    if keepdims is not None:
+        attrs["keepdims"] = keepdims
+    ins = ["x"]
+    if opset < (13 if op == "ReduceSum" else 18):
+        if axes is not None:
+            attrs["axes"] = axes
+    else:
+        if axes is not None:
+            ins.append(c.init("axes", i64(axes)))
+        if noop is not None:
+            attrs["noop_with_empty_axes"] = noop
+    single(c, op, ins, attrs)
+
+
+def reduce_cases():
+    reduce_op("ReduceSum", "reduce_sum_axes23_keep1_opset11", 11, [2, 3], 1)
+    reduce_op("ReduceSum", "reduce_sum_axis1_negative_keep0_opset13", 13, [1, -1], 0)
+    reduce_op("ReduceSum", "reduce_sum_noaxes_keep1_opset13", 13, None, 1)
+    reduce_op("ReduceSum", "reduce_sum_emptyaxes_keep0_opset18", 18, [], 0)
+    reduce_op("ReduceSum", "reduce_sum_noop_emptyaxes_opset13", 13, [], 1, noop=1)
+    # Swin V2's F.normalize: ReduceL2 over the last axis, keepdims, opset 17 (axes an attribute).
+    reduce_op("ReduceL2", "reduce_l2_lastaxis_keep1_opset17", 17, [-1], 1, x=(2, 3, 7, 32))
+    reduce_op("ReduceL2", "reduce_l2_axes02_keep0_opset18", 18, [0, 2], 0)
+    reduce_op("ReduceL2", "reduce_l2_noaxes_keep1_opset13", 13, None, 1)
+    reduce_op("ReduceSumSquare", "reduce_sumsquare_axis1_opset13", 13, [1])
+    reduce_op("ReduceSumSquare", "reduce_sumsquare_axes13_keep0_opset18", 18, [1, 3], 0)
+    reduce_op("ReduceL1", "reduce_l1_axes23_opset11", 11, [2, 3])
+    reduce_op("ReduceL1", "reduce_l1_lastaxis_keep0_opset18", 18, [-1], 0)
+    reduce_op("ReduceMax", "reduce_max_axis1_keep1_opset13", 13, [1], 1)
+    reduce_op("ReduceMax", "reduce_max_lastaxis_keep0_opset18", 18, [-1], 0)
+    reduce_op("ReduceMax", "reduce_max_noaxes_keep0_opset20", 20, None, 0)
+    reduce_op("ReduceMin", "reduce_min_axes02_opset11", 11, [0, 2])
+    reduce_op("ReduceMin", "reduce_min_axes23_keep0_opset18", 18, [2, 3], 0)
+    reduce_op("ReduceLogSum", "reduce_logsum_axis1_opset13", 13, [1], positive=True)
+    reduce_op("ReduceLogSum", "reduce_logsum_axes23_keep0_opset18", 18, [2, 3], 0, positive=True)
+    reduce_op("ReduceLogSumExp", "reduce_logsumexp_lastaxis_opset13", 13, [-1])
+    reduce_op("ReduceLogSumExp", "reduce_logsumexp_axes01_keep0_opset18", 18, [0, 1], 0)
+
+
+# --------------------------------------------------------------------------
+# Einsum (opset 12+): MaxViT's equations, attention, implicit output,
+# ellipsis and size-1 broadcasting, one operand
+# --------------------------------------------------------------------------
+
+def einsum(name, opset, equation, *shapes):
+    c = Case(name, opset)
+    ins = [c.input("x%d" % i, c.randn(*s)) for i, s in enumerate(shapes)]
+    single(c, "Einsum", ins, {"equation": equation})
+
+
+def einsum_cases():
+    einsum("einsum_maxvit_qk_opset17", 17, "B G H I D, B G H J D -> B G H I J", (1, 3, 2, 7, 8), (1, 3, 2, 7, 8))
+    einsum("einsum_maxvit_av_opset17", 17, "B G H I J, B G H J D -> B G H I D", (2, 3, 2, 7, 7), (2, 3, 2, 7, 8))
+    einsum("einsum_bhqd_bhkd_opset12", 12, "bhqd,bhkd->bhqk", (2, 3, 5, 8), (2, 3, 6, 8))
+    einsum("einsum_matmul_implicit_opset12", 12, "ij,jk", (5, 7), (7, 3))
+    einsum("einsum_transposed_output_opset13", 13, "ik,kj->ji", (6, 9), (9, 4))
+    einsum("einsum_batch_last_opset13", 13, "bij,bjk->ikb", (3, 5, 7), (3, 7, 4))
+    einsum("einsum_sum_label_of_one_operand_opset13", 13, "ij,jk->k", (5, 6), (6, 4))
+    einsum("einsum_outer_implicit_opset12", 12, "i,j", (5,), (3,))
+    einsum("einsum_dot_scalar_opset13", 13, "ij,ij->", (4, 5), (4, 5))
+    einsum("einsum_ellipsis_broadcast_opset13", 13, "...ij,...jk->...ik", (5, 2, 3), (1, 3, 4))
+    einsum("einsum_ellipsis_trailing_opset17", 17, "ij...,jk...->ik...", (2, 3, 5), (3, 4, 5))
+    einsum("einsum_letter_broadcast_opset13", 13, "ij,jk->ik", (2, 1), (3, 4))
+    einsum("einsum_two_contracted_permuted_opset21", 21, "abcd,cdbe->aeb", (3, 4, 5, 6), (5, 6, 4, 7))
+    einsum("einsum_spaces_opset12", 12, " i j , j k -> i k ", (3, 4), (4, 2))
+    einsum("einsum_transpose_one_operand_opset12", 12, "ij->ji", (3, 5))
+    einsum("einsum_sum_one_operand_opset13", 13, "ijk->ik", (3, 4, 5))
+    einsum("einsum_implicit_one_operand_opset13", 13, "ba", (3, 4))
+
+
+# --------------------------------------------------------------------------
 # Softmax (opset < 13: input coerced to 2-D at `axis`; 13+: one axis)
 # --------------------------------------------------------------------------
 
@@ -976,6 +1056,103 @@ def tiny_graph_cases():
     c.output("y")
 
 
+# --------------------------------------------------------------------------
+# Resize (H and W of NCHW; nearest and linear, every coordinate transform)
+# --------------------------------------------------------------------------
+
+RESIZE_COORDINATES = [("half_pixel", 11), ("pytorch_half_pixel", 13), ("align_corners", 18),
+                      ("asymmetric", 13), ("half_pixel_symmetric", 19)]
+
+
+def resize(name, opset, x, scales=None, sizes=None, dims=None, **attrs):
+    """Resize(x, roi, scales, sizes) with scales or sizes as initializers. Opset 11 needs roi and scales
+    present: the whole-image roi [0, 0, 0, 0, 1, 1, 1, 1], and an empty scales beside sizes (as exporters
+    wrote it)."""
+    c = Case(name, opset)
+    c.input("x", c.randn(*x), dims=dims)
+    roi = c.init("roi", f32([0, 0, 0, 0, 1, 1, 1, 1])) if opset < 13 else ""
+    ins = ["x", roi]
+    if scales is not None:
+        ins.append(c.init("scales", f32(scales)))
+    else:
+        ins.append(c.init("scales", f32([])) if opset < 13 else "")
+        ins.append(c.init("sizes", i64(sizes)))
+    return single(c, "Resize", ins, attrs)
+
+
+def torch_interpolate_scales(name, mode, coordinates):
+    """torch 2.5's export of F.interpolate(x, scale_factor=2, mode=...) at opset 17: a Constant scales
+    [1, 1, 2, 2], roi omitted, cubic_coeff_a=-0.75 and nearest_mode=floor written on every mode."""
+    c = Case(name, 17)
+    c.input("x", c.randn(2, 3, 5, 6), dims=["N", 3, "H", "W"])
+    c.node("Constant", [], ["/Constant_output_0"],
+           value=numpy_helper.from_array(f32([1, 1, 2, 2]), "/Constant_output_0"))
+    c.node("Resize", ["x", "", "/Constant_output_0"], ["y"], coordinate_transformation_mode=coordinates,
+           cubic_coeff_a=-0.75, mode=mode, nearest_mode="floor")
+    c.output("y")
+
+
+def torch_interpolate_size(name, mode, coordinates, size):
+    """torch 2.5's export of F.interpolate(x, size=size, mode=...) at opset 17: sizes computed as
+    Concat(Slice(Shape(x), 0, 2), size), which glassbox folds at plan time."""
+    c = Case(name, 17)
+    c.input("x", c.randn(2, 3, 5, 6), dims=["N", 3, "H", "W"])
+    c.node("Shape", ["x"], ["/Shape_output_0"])
+    for k, v in (("", 0), ("_1", 0), ("_2", 2)):
+        c.node("Constant", [], ["/Constant%s_output_0" % k],
+               value=numpy_helper.from_array(i64([v]), "/Constant%s_output_0" % k))
+    c.node("Slice", ["/Shape_output_0", "/Constant_1_output_0", "/Constant_2_output_0", "/Constant_output_0"],
+           ["/Slice_output_0"])
+    c.node("Constant", [], ["/Constant_3_output_0"],
+           value=numpy_helper.from_array(i64(size), "/Constant_3_output_0"))
+    c.node("Concat", ["/Slice_output_0", "/Constant_3_output_0"], ["/Concat_output_0"], axis=0)
+    c.node("Resize", ["x", "", "", "/Concat_output_0"], ["y"], coordinate_transformation_mode=coordinates,
+           cubic_coeff_a=-0.75, mode=mode, nearest_mode="floor")
+    c.output("y", dims=["N", 3] + list(size))
+
+
+def resize_cases():
+    # Every rounding under every transform: up by 2 in H (asymmetric: ties at odd rows), down by 0.4 in W (ties
+    # at odd columns), then non-integer up and down.
+    for coordinates, opset in RESIZE_COORDINATES:
+        for rounding in ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"):
+            resize("resize_nearest_%s_%s_opset%d" % (rounding, coordinates, opset), opset, (1, 2, 5, 8),
+                   scales=[1, 1, 2, 0.4], mode="nearest", coordinate_transformation_mode=coordinates,
+                   nearest_mode=rounding)
+        resize("resize_nearest_up_down_%s_opset%d" % (coordinates, opset), opset, (2, 2, 6, 7),
+               scales=[1, 1, 1.7, 0.45], mode="nearest", coordinate_transformation_mode=coordinates)
+        resize("resize_linear_up_%s_opset%d" % (coordinates, opset), opset, (1, 3, 5, 6),
+               scales=[1, 1, 1.7, 2.3], mode="linear", coordinate_transformation_mode=coordinates)
+        resize("resize_linear_down_%s_opset%d" % (coordinates, opset), opset, (2, 2, 11, 9),
+               scales=[1, 1, 0.6, 0.45], mode="linear", coordinate_transformation_mode=coordinates)
+        resize("resize_linear_sizes_%s_opset%d" % (coordinates, opset), opset, (1, 2, 5, 8),
+               sizes=[1, 2, 7, 3], mode="linear", coordinate_transformation_mode=coordinates)
+    # One output row: pytorch_half_pixel reads row 0, align_corners too; half_pixel the centre.
+    for coordinates in ("pytorch_half_pixel", "align_corners", "half_pixel"):
+        resize("resize_linear_one_row_%s_opset13" % coordinates, 13, (1, 2, 4, 5), sizes=[1, 2, 1, 3],
+               mode="linear", coordinate_transformation_mode=coordinates)
+    resize("resize_nearest_sizes_default_opset13", 13, (2, 3, 4, 5), sizes=[2, 3, 9, 3])
+    # Opset 18: axes (in order and reversed; onnxruntime 1.20 fails on negative axes, so none here), the
+    # aspect-ratio policies, antialias when upscaling.
+    resize("resize_axes_scales_opset18", 18, (1, 2, 6, 6), scales=[1.5, 0.5], axes=[2, 3], mode="linear")
+    resize("resize_axes_reversed_sizes_opset18", 18, (1, 2, 6, 5), sizes=[8, 4], axes=[3, 2], mode="nearest")
+    for policy in ("not_larger", "not_smaller"):
+        resize("resize_policy_%s_opset18" % policy, 18, (1, 2, 6, 8), sizes=[9, 10], axes=[2, 3], mode="linear",
+               keep_aspect_ratio_policy=policy)
+    resize("resize_policy_not_larger_all_axes_opset18", 18, (1, 2, 4, 6), sizes=[1, 2, 10, 9],
+           mode="nearest", keep_aspect_ratio_policy="not_larger")
+    resize("resize_linear_antialias_upscale_opset18", 18, (1, 2, 4, 5), scales=[1, 1, 2.5, 1.5], mode="linear",
+           antialias=1)
+    resize("resize_linear_sizes_opset19", 19, (1, 2, 7, 5), sizes=[1, 2, 3, 12], mode="linear",
+           coordinate_transformation_mode="half_pixel_symmetric")
+    # The forms torch 2.5 exports for F.interpolate at opset 17.
+    torch_interpolate_scales("resize_torch_nearest_scale2_opset17", "nearest", "asymmetric")
+    torch_interpolate_scales("resize_torch_bilinear_scale2_opset17", "linear", "half_pixel")
+    torch_interpolate_scales("resize_torch_bilinear_align_corners_scale2_opset17", "linear", "align_corners")
+    torch_interpolate_size("resize_torch_bilinear_size_opset17", "linear", "half_pixel", [7, 9])
+    torch_interpolate_size("resize_torch_nearest_size_opset17", "nearest", "asymmetric", [10, 4])
+
+
 def define_cases():
     conv_cases()
     maxpool_cases()
@@ -984,6 +1161,8 @@ def define_cases():
     activation_cases()
     clip_cases()
     reducemean_cases()
+    reduce_cases()
+    einsum_cases()
     softmax_cases()
     pad_cases()
     dropout_cases()
@@ -1005,6 +1184,7 @@ def define_cases():
     identity_constant_cases()
     shape_pattern_cases()
     tiny_graph_cases()
+    resize_cases()
 
 
 # --------------------------------------------------------------------------
