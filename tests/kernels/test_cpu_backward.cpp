@@ -16,6 +16,7 @@
 #include "kernels/element_formulas.h"
 #include "kernels/kernels.h"
 #include "kernels/null_backend.h"
+#include "tests/support/einsum_axes.h"
 
 namespace glassbox::kernels {
 namespace {
@@ -450,28 +451,9 @@ TEST(CpuBackward, Einsum) {
   auto b = make_cpu_backend(2);
   uint32_t seed = 1;
   for (const Spec& e : specs) {
-    std::map<char, EinsumAxis> labels;
-    auto bind = [&](const std::string& t, const Shape& s, int64_t EinsumAxis::*stride) {
-      int64_t step = 1;
-      for (int d = static_cast<int>(t.size()) - 1; d >= 0; --d) {
-        EinsumAxis& x = labels[t[d]];
-        x.size = std::max(x.size, s[d]);
-        x.*stride = s[d] == 1 ? 0 : step;
-        step *= s[d];
-      }
-    };
-    bind(e.a, e.sa, &EinsumAxis::a);
-    bind(e.b, e.sb, &EinsumAxis::b);
     Shape y;
-    for (char ch : e.y) y.push_back(labels[ch].size);
-    bind(e.y, y, &EinsumAxis::y);
-    std::vector<EinsumAxis> axes, for_da, for_db;
-    for (const auto& entry : labels) {
-      const EinsumAxis& x = entry.second;
-      axes.push_back(x);
-      for_da.push_back({x.size, x.y, x.b, x.a});
-      for_db.push_back({x.size, x.a, x.y, x.b});
-    }
+    const std::vector<EinsumAxis> axes = test::einsum_axes(e.a, e.b, e.y, e.sa, e.sb, y);
+    const std::vector<EinsumAxis> for_da = test::einsum_roles(axes, 1), for_db = test::einsum_roles(axes, 2);
     GradCase c;
     c.name = "einsum " + e.a + "," + e.b + "->" + e.y;
     c.inputs = {e.sa, e.sb};
