@@ -343,21 +343,7 @@ def clip_cases():
 # --------------------------------------------------------------------------
 
 def reducemean(name, opset, axes, keepdims=None, noop=None, x=(2, 3, 4, 5)):
-    c = Case(name, opset)
-    c.input("x", c.randn(*x))
-    attrs = {}
-    if keepdims is not None:
-        attrs["keepdims"] = keepdims
-    ins = ["x"]
-    if opset < 18:
-        if axes is not None:
-            attrs["axes"] = axes
-    else:
-        if axes is not None:
-            ins.append(c.init("axes", i64(axes)))
-        if noop is not None:
-            attrs["noop_with_empty_axes"] = noop
-    single(c, "ReduceMean", ins, attrs)
+    reduce_op("ReduceMean", name, opset, axes, keepdims, noop, x)
 
 
 def reducemean_cases():
