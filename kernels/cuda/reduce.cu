@@ -20,31 +20,19 @@ struct ReduceLayout {
   int64_t x_size[kMaxRank] = {}, x_stride[kMaxRank] = {}, y_size[kMaxRank] = {}, y_stride[kMaxRank] = {};
   int64_t run_size[kMaxRank] = {}, run_stride[kMaxRank] = {};
 
-  __device__ int64_t first(int64_t o) const {
-    int64_t base = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      base += (o % y_size[d]) * x_stride[d];
-      o /= y_size[d];
-    }
-    return base;
-  }
-  __device__ int64_t element(int64_t r) const {
+  // sum_d digit_d(i) * stride[d], digit_d the mixed-radix digits of i over size[0..n) (row-major).
+  __device__ static int64_t unravel_dot(int64_t i, int n, const int64_t* size, const int64_t* stride) {
     int64_t off = 0;
-    for (int d = runs - 1; d >= 0; --d) {
-      off += (r % run_size[d]) * run_stride[d];
-      r /= run_size[d];
+    for (int d = n - 1; d >= 0; --d) {
+      off += (i % size[d]) * stride[d];
+      i /= size[d];
     }
     return off;
   }
+  __device__ int64_t first(int64_t o) const { return unravel_dot(o, rank, y_size, x_stride); }
+  __device__ int64_t element(int64_t r) const { return unravel_dot(r, runs, run_size, run_stride); }
   // The output that element i of x (row-major) belongs to (y_stride is 0 along the reduced dimensions).
-  __device__ int64_t output_of(int64_t i) const {
-    int64_t o = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      o += (i % x_size[d]) * y_stride[d];
-      i /= x_size[d];
-    }
-    return o;
-  }
+  __device__ int64_t output_of(int64_t i) const { return unravel_dot(i, rank, x_size, y_stride); }
 };
 
 ReduceLayout layout_of(const Shape& x, const std::vector<int>& axes) {
